@@ -1,0 +1,185 @@
+import { css } from '@emotion/css';
+import React, { useEffect, useRef, useState } from 'react';
+
+import { getDefaultTimeRange, GrafanaTheme2, QueryEditorProps } from '@grafana/data';
+import {
+  Alert,
+  ClipboardButton,
+  CodeEditor,
+  InlineField,
+  InlineSwitch,
+  RadioButtonGroup,
+  Spinner,
+  useStyles2,
+} from '@grafana/ui';
+import type { MonacoEditor } from '@grafana/ui';
+
+import { DataSource } from '../datasource';
+import { DEFAULT_QUERY, Format, FORMAT_TO_QUERY_TYPE, LanternOptions, LanternQuery } from '../types';
+
+export type Props = QueryEditorProps<DataSource, LanternQuery, LanternOptions>;
+
+export const FORMAT_OPTIONS = [
+  { label: 'Table', value: Format.TABLE },
+  { label: 'Time series', value: Format.TIME_SERIES },
+  { label: 'Logs', value: Format.LOGS },
+  { label: 'Traces', value: Format.TRACES },
+];
+
+const DEFAULT_MAX_DATA_POINTS = 1000;
+
+type Expanded = { state: 'idle' } | { state: 'loading' } | { state: 'done'; sql: string; client?: string } | { state: 'error'; error: string };
+
+/** The query with the defaults filled in, so what is saved always has editorType and format. */
+function withDefaults(query: LanternQuery): LanternQuery {
+  return {
+    ...query,
+    editorType: 'sql',
+    rawSql: query.rawSql ?? DEFAULT_QUERY.rawSql ?? '',
+    format: typeof query.format === 'number' ? query.format : (DEFAULT_QUERY.format as Format),
+  };
+}
+
+export function QueryEditor(props: Props) {
+  const { datasource, range, data } = props;
+  const query = withDefaults(props.query);
+  const styles = useStyles2(getStyles);
+  const [showSql, setShowSql] = useState(false);
+  const [expanded, setExpanded] = useState<Expanded>({ state: 'idle' });
+
+  // Monaco keeps the callbacks given at mount; route them through a ref to see current props.
+  const latest = useRef(props);
+  latest.current = props;
+
+  const commitSql = (sql: string, forceRun: boolean) => {
+    const { query: current, onChange, onRunQuery } = latest.current;
+    const q = withDefaults(current);
+    const changed = sql !== q.rawSql;
+    if (changed) {
+      onChange({ ...q, rawSql: sql });
+    }
+    if (changed || forceRun) {
+      onRunQuery();
+    }
+  };
+
+  const onEditorDidMount = (editor: MonacoEditor, monaco: typeof import('monaco-editor/esm/vs/editor/editor.api')) => {
+    editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.Enter, () => commitSql(editor.getValue(), true));
+  };
+
+  const onFormatChange = (format: Format) => {
+    props.onChange({ ...query, format, queryType: FORMAT_TO_QUERY_TYPE[format] });
+    props.onRunQuery();
+  };
+
+  const timeRange = range ?? getDefaultTimeRange();
+  const from = timeRange.from.valueOf();
+  const to = timeRange.to.valueOf();
+  const maxDataPoints = data?.request?.maxDataPoints ?? DEFAULT_MAX_DATA_POINTS;
+  const intervalMs = data?.request?.intervalMs ?? Math.max(1, Math.round((to - from) / maxDataPoints));
+
+  useEffect(() => {
+    if (!showSql) {
+      setExpanded({ state: 'idle' });
+      return;
+    }
+    let cancelled = false;
+    setExpanded({ state: 'loading' });
+    const request = latest.current.data?.request;
+    datasource
+      .expandQuery(withDefaults(latest.current.query), {
+        range: latest.current.range ?? getDefaultTimeRange(),
+        intervalMs,
+        maxDataPoints,
+        scopedVars: request?.scopedVars,
+        filters: request?.filters,
+      })
+      .then(
+        (res) => !cancelled && setExpanded({ state: 'done', sql: res.sql ?? '', client: res.client }),
+        (err: Error) => !cancelled && setExpanded({ state: 'error', error: err.message })
+      );
+    return () => {
+      cancelled = true;
+    };
+    // Re-expand when what the SQL depends on changes.
+  }, [showSql, datasource, query.rawSql, query.format, from, to, intervalMs, maxDataPoints]);
+
+  return (
+    <div className={styles.root}>
+      <div className={styles.toolbar}>
+        <InlineField label="Format" labelWidth={10}>
+          <RadioButtonGroup<Format>
+            aria-label="Format"
+            size="sm"
+            options={FORMAT_OPTIONS}
+            value={query.format}
+            onChange={onFormatChange}
+          />
+        </InlineField>
+        <InlineField label="Show SQL" tooltip="Show the SQL the backend runs, with macros and variables expanded">
+          <InlineSwitch
+            id={`lantern-show-sql-${query.refId}`}
+            value={showSql}
+            onChange={(e: React.FormEvent<HTMLInputElement>) => setShowSql(e.currentTarget.checked)}
+          />
+        </InlineField>
+      </div>
+      <CodeEditor
+        language="sql"
+        value={query.rawSql}
+        height={200}
+        showLineNumbers
+        showMiniMap={false}
+        onBlur={(sql: string) => commitSql(sql, false)}
+        onEditorDidMount={onEditorDidMount}
+      />
+      <div className={styles.hint}>Ctrl+Enter (⌘+Enter) runs the query; leaving the editor runs it when it changed.</div>
+      {showSql && (
+        <div className={styles.expanded} aria-label="Expanded SQL">
+          {expanded.state === 'loading' && <Spinner inline />}
+          {expanded.state === 'error' && (
+            <Alert severity="error" title="Could not expand the query">
+              {expanded.error}
+            </Alert>
+          )}
+          {expanded.state === 'done' && (
+            <>
+              <div className={styles.expandedHeader}>
+                <span className={styles.caption}>{expanded.client ? `Expanded SQL (${expanded.client})` : 'Expanded SQL'}</span>
+                <ClipboardButton icon="copy" size="sm" variant="secondary" getText={() => expanded.sql}>
+                  Copy
+                </ClipboardButton>
+              </div>
+              <pre className={styles.sql} data-testid="lantern-expanded-sql">
+                {expanded.sql}
+              </pre>
+            </>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
+
+const getStyles = (theme: GrafanaTheme2) => ({
+  root: css({ display: 'flex', flexDirection: 'column', gap: theme.spacing(1) }),
+  toolbar: css({ display: 'flex', flexWrap: 'wrap', gap: theme.spacing(1), alignItems: 'center' }),
+  hint: css({ color: theme.colors.text.secondary, fontSize: theme.typography.bodySmall.fontSize }),
+  expanded: css({ display: 'flex', flexDirection: 'column', gap: theme.spacing(0.5) }),
+  expandedHeader: css({ display: 'flex', alignItems: 'center', justifyContent: 'space-between' }),
+  caption: css({ color: theme.colors.text.secondary }),
+  sql: css({
+    fontFamily: theme.typography.fontFamilyMonospace,
+    fontSize: theme.typography.bodySmall.fontSize,
+    whiteSpace: 'pre-wrap',
+    wordBreak: 'break-word',
+    userSelect: 'text',
+    margin: 0,
+    padding: theme.spacing(1),
+    background: theme.colors.background.secondary,
+    border: `1px solid ${theme.colors.border.weak}`,
+    borderRadius: theme.shape.radius.default,
+    maxHeight: theme.spacing(50),
+    overflow: 'auto',
+  }),
+});

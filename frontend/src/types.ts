@@ -1,0 +1,116 @@
+import { DataSourceJsonData } from '@grafana/data';
+import { DataQuery } from '@grafana/schema';
+
+/** Result shape; numeric like grafana/clickhouse-datasource so its dashboards read the same. */
+export enum Format {
+  TIME_SERIES = 0,
+  TABLE = 1,
+  LOGS = 2,
+  TRACES = 3,
+}
+
+export type QueryType = 'table' | 'timeseries' | 'logs' | 'traces';
+
+export const FORMAT_TO_QUERY_TYPE: Record<Format, QueryType> = {
+  [Format.TIME_SERIES]: 'timeseries',
+  [Format.TABLE]: 'table',
+  [Format.LOGS]: 'logs',
+  [Format.TRACES]: 'traces',
+};
+
+/** Value of one dashboard variable referenced by the SQL, sent along for the backend. */
+export interface TemplateVarValue {
+  /** Every selected value; for "All" the values of every option (or the custom all value). */
+  values: string[];
+  /** Display text (multi-values joined with " + ", as Grafana does). */
+  text: string;
+  /** true when "All" is selected. */
+  all: boolean;
+}
+
+export interface AdHocFilter {
+  key: string;
+  operator: string;
+  value: string;
+  /** Multi-value operators (`=|`, `!=|`) carry all values here. */
+  values?: string[];
+}
+
+export interface LanternQuery extends DataQuery {
+  editorType: 'sql';
+  rawSql: string;
+  format: Format;
+  queryType?: QueryType;
+  meta?: { timezone?: string };
+  templateVars?: Record<string, TemplateVarValue>;
+  adHocFilters?: AdHocFilter[];
+}
+
+export const DEFAULT_QUERY: Partial<LanternQuery> = {
+  editorType: 'sql',
+  rawSql: '',
+  format: Format.TABLE,
+};
+
+export type Protocol = 'http' | 'https';
+
+export interface CustomSetting {
+  setting: string;
+  value: string;
+}
+
+export interface HttpHeader {
+  name: string;
+  /** Empty when `secure`: the value lives in secureJsonData["secureHttpHeaders.<name>"]. */
+  value: string;
+  secure: boolean;
+}
+
+/**
+ * jsonData of the datasource. Keys match grafana/clickhouse-datasource, so its provisioning
+ * files work after changing only `type`.
+ */
+export interface LanternOptions extends DataSourceJsonData {
+  host?: string;
+  port?: number | string;
+  /** 'native' may arrive from a grafana/clickhouse-datasource file; it is not supported. */
+  protocol?: Protocol | 'native';
+  /** TLS. */
+  secure?: boolean;
+  /** HTTP URL path. */
+  path?: string;
+  username?: string;
+  defaultDatabase?: string;
+  tlsSkipVerify?: boolean;
+  tlsAuth?: boolean;
+  tlsAuthWithCACert?: boolean;
+  /** Seconds. */
+  dialTimeout?: string | number;
+  /** Seconds. */
+  queryTimeout?: string | number;
+  customSettings?: CustomSetting[];
+  httpHeaders?: HttpHeader[];
+}
+
+export const SECURE_HEADER_PREFIX = 'secureHttpHeaders.';
+
+export interface LanternSecureJsonData {
+  password?: string;
+  tlsCACert?: string;
+  tlsClientCert?: string;
+  tlsClientKey?: string;
+  [secureHeader: `secureHttpHeaders.${string}`]: string | undefined;
+}
+
+/** Body of POST resources/expand. */
+export interface ExpandRequest {
+  query: LanternQuery;
+  timeRange: { from: number; to: number };
+  intervalMs: number;
+  maxDataPoints: number;
+}
+
+export interface ExpandResponse {
+  sql: string;
+  client?: string;
+}

@@ -1,0 +1,118 @@
+// Production bundle for Grafana, following the conventions of @grafana/create-plugin's
+// webpack config (AMD module, Grafana-provided libraries as externals, module.js.map,
+// plugin.json copied with %VERSION%/%TODAY% replaced). Written by hand: create-plugin's
+// scaffolding fetches templates from the network.
+const path = require('path');
+const fs = require('fs');
+const CopyWebpackPlugin = require('copy-webpack-plugin');
+
+const pkg = require('./package.json');
+const pluginJsonPath = path.resolve(__dirname, '..', 'plugin.json');
+const pluginJson = JSON.parse(fs.readFileSync(pluginJsonPath, 'utf8'));
+const pluginId = pluginJson.id;
+
+function today() {
+  // SOURCE_DATE_EPOCH (seconds) makes the build reproducible when set.
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  const d = epoch ? new Date(Number(epoch) * 1000) : new Date();
+  return d.toISOString().slice(0, 10);
+}
+
+function fillPlaceholders(content) {
+  return content.toString().replace(/%VERSION%/g, pkg.version).replace(/%TODAY%/g, today());
+}
+
+module.exports = (env = {}) => {
+  const production = Boolean(env.production);
+  return {
+    mode: production ? 'production' : 'development',
+    context: path.join(__dirname, 'src'),
+    devtool: 'source-map',
+    entry: { module: './module.ts' },
+    target: 'web',
+    externals: [
+      // Required for dynamic publicPath resolution (same as create-plugin)
+      { 'amd-module': 'module' },
+      'lodash',
+      'jquery',
+      'moment',
+      'slate',
+      'emotion',
+      '@emotion/react',
+      '@emotion/css',
+      'prismjs',
+      'slate-plain-serializer',
+      '@grafana/slate-react',
+      'react',
+      'react-dom',
+      'react-redux',
+      'redux',
+      'rxjs',
+      'i18next',
+      'react-router',
+      'react-router-dom',
+      'd3',
+      'angular',
+      /^@grafana\/ui/i,
+      /^@grafana\/runtime/i,
+      /^@grafana\/data/i,
+      ({ request }, callback) => {
+        // legacy "grafana/..." SDK imports
+        const prefix = 'grafana/';
+        if (request && request.indexOf(prefix) === 0) {
+          return callback(undefined, request.slice(prefix.length));
+        }
+        callback();
+      },
+    ],
+    output: {
+      clean: { keep: /gpx_/ },
+      filename: '[name].js',
+      library: { type: 'amd' },
+      path: path.resolve(__dirname, 'dist'),
+      publicPath: `public/plugins/${pluginId}/`,
+      uniqueName: pluginId,
+    },
+    resolve: {
+      extensions: ['.ts', '.tsx', '.js', '.jsx'],
+      unsafeCache: true,
+    },
+    module: {
+      rules: [
+        {
+          exclude: /node_modules/,
+          test: /\.[tj]sx?$/,
+          use: {
+            loader: 'swc-loader',
+            options: {
+              jsc: {
+                baseUrl: path.resolve(__dirname, 'src'),
+                target: 'es2015',
+                loose: false,
+                parser: { syntax: 'typescript', tsx: true, decorators: false, dynamicImport: true },
+                transform: { react: { runtime: 'automatic' } },
+              },
+            },
+          },
+        },
+        {
+          test: /\.(png|jpe?g|gif|svg)$/,
+          type: 'asset/resource',
+          generator: { filename: 'img/[name][ext]' },
+        },
+      ],
+    },
+    performance: { hints: false },
+    plugins: [
+      new CopyWebpackPlugin({
+        patterns: [
+          { from: pluginJsonPath, to: 'plugin.json', transform: fillPlaceholders },
+          { from: 'img/**/*', to: '.', noErrorOnMissing: false },
+          { from: path.resolve(__dirname, '..', 'README.md'), to: 'README.md', noErrorOnMissing: true },
+          { from: path.resolve(__dirname, '..', 'CHANGELOG.md'), to: 'CHANGELOG.md', noErrorOnMissing: true },
+          { from: path.resolve(__dirname, '..', 'LICENSE'), to: 'LICENSE', noErrorOnMissing: true },
+        ],
+      }),
+    ],
+  };
+};
