@@ -45,3 +45,12 @@ if (!HTMLCanvasElement.prototype.getContext || !(HTMLCanvasElement.prototype as 
   });
   (HTMLCanvasElement.prototype as any).__stubbed = true;
 }
+
+// i18next (loaded by @grafana/ui) advertises itself on console.info at start-up; keep test output clean.
+const originalInfo = console.info;
+console.info = (...args: unknown[]) => {
+  if (typeof args[0] === 'string' && args[0].includes('i18next')) {
+    return;
+  }
+  originalInfo(...args);
+};

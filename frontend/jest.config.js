@@ -36,9 +36,11 @@ module.exports = {
   roots: ['<rootDir>/src'],
   testMatch: ['<rootDir>/src/**/*.test.{ts,tsx}'],
   setupFilesAfterEnv: ['<rootDir>/jest-setup.ts'],
+  reporters: ['default', '<rootDir>/jest-summary-reporter.js'],
   moduleNameMapper: {
     '\\.(css|scss|sass)$': 'identity-obj-proxy',
     '\\.(svg|png|jpg)$': '<rootDir>/src/__mocks__/fileMock.js',
+    '^react-inlinesvg$': '<rootDir>/src/__mocks__/react-inlinesvg.tsx',
   },
   transform: {
     '^.+\\.(t|j)sx?$|^.+\\.mjs$': [

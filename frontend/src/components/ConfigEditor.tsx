@@ -93,7 +93,10 @@ export function ConfigEditor(props: Props) {
             width={50}
             value={jsonData.host ?? ''}
             placeholder="clickhouse.example.com"
-            onChange={onText('host')}
+            onChange={(e: React.FormEvent<HTMLInputElement>) => {
+              touch('host');
+              onJson({ host: e.currentTarget.value });
+            }}
             onBlur={() => touch('host')}
           />
         </Field>
@@ -110,7 +113,10 @@ export function ConfigEditor(props: Props) {
             inputMode="numeric"
             value={jsonData.port === undefined ? '' : String(jsonData.port)}
             placeholder={String(DEFAULT_PORTS[protocol === 'https' ? 'https' : 'http'])}
-            onChange={(e: React.FormEvent<HTMLInputElement>) => onJson({ port: parsePortInput(e.currentTarget.value) })}
+            onChange={(e: React.FormEvent<HTMLInputElement>) => {
+              touch('port');
+              onJson({ port: parsePortInput(e.currentTarget.value) });
+            }}
             onBlur={() => touch('port')}
           />
         </Field>
