@@ -1,0 +1,282 @@
+//! Nested ClickHouse values (Array, Map, Tuple, Nested, Variant, JSON, Dynamic) as JSON text.
+//!
+//! Grafana decodes an Arrow `Binary` field as JSON (`json.RawMessage`), which is the only route
+//! for nested data into a frame. This module writes one row of an Arrow array as JSON, guided by
+//! the column's ClickHouse type so that values Arrow cannot tell apart come out as ClickHouse
+//! would print them: `DateTime` (a `uint32` in Arrow) as a time, `IPv4` as dotted text, `Enum8`
+//! as its name, `UInt64`/`Int128` and wider as quoted strings (ClickHouse's
+//! `output_format_json_quote_64bit_integers`, and JavaScript numbers lose precision past 2^53),
+//! named tuples as objects, unnamed tuples as arrays, maps as objects keyed by the key's text.
+
+use std::fmt::Write as _;
+
+use arrow_array::{Array, ArrayRef, cast::AsArray, types::*};
+use arrow_schema::{DataType, TimeUnit};
+
+use crate::chtype::ChType;
+
+use super::scalar;
+
+/// Writes row `row` of `array` (of ClickHouse type `ch`) as JSON into `out`.
+pub(crate) fn write_value(out: &mut String, array: &dyn Array, ch: &ChType, row: usize) {
+    if array.is_null(row) {
+        out.push_str("null");
+        return;
+    }
+    let ch = ch.base();
+    match array.data_type() {
+        DataType::Null => out.push_str("null"),
+        DataType::Boolean => out.push_str(if array.as_boolean().value(row) { "true" } else { "false" }),
+        DataType::Int8 => match ch {
+            ChType::Enum(items) => write_str(out, &scalar::enum_name(items, array.as_primitive::<Int8Type>().value(row) as i16)),
+            _ => write_int(out, array.as_primitive::<Int8Type>().value(row) as i64),
+        },
+        DataType::Int16 => match ch {
+            ChType::Enum(items) => write_str(out, &scalar::enum_name(items, array.as_primitive::<Int16Type>().value(row))),
+            _ => write_int(out, array.as_primitive::<Int16Type>().value(row) as i64),
+        },
+        DataType::Int32 => write_int(out, array.as_primitive::<Int32Type>().value(row) as i64),
+        DataType::Int64 => write_quoted(out, array.as_primitive::<Int64Type>().value(row)),
+        DataType::UInt8 => write_int(out, array.as_primitive::<UInt8Type>().value(row) as i64),
+        DataType::UInt16 => match ch {
+            ChType::Date => write_str(out, &scalar::format_date(array.as_primitive::<UInt16Type>().value(row) as i64)),
+            _ => write_int(out, array.as_primitive::<UInt16Type>().value(row) as i64),
+        },
+        DataType::UInt32 => {
+            let v = array.as_primitive::<UInt32Type>().value(row);
+            match ch {
+                ChType::DateTime(_) => write_str(out, &scalar::format_timestamp_ns(v as i64 * 1_000_000_000, 0)),
+                ChType::Ipv4 => write_str(out, &std::net::Ipv4Addr::from(v).to_string()),
+                _ => write_int(out, v as i64),
+            }
+        }
+        DataType::UInt64 => write_quoted(out, array.as_primitive::<UInt64Type>().value(row)),
+        DataType::Float16 => write_float(out, array.as_primitive::<Float16Type>().value(row).to_f64()),
+        DataType::Float32 => write_float(out, array.as_primitive::<Float32Type>().value(row) as f64),
+        DataType::Float64 => write_float(out, array.as_primitive::<Float64Type>().value(row)),
+        DataType::Date32 => write_str(out, &scalar::format_date(array.as_primitive::<Date32Type>().value(row) as i64)),
+        DataType::Timestamp(unit, _) => {
+            let (v, digits) = match unit {
+                TimeUnit::Second => (array.as_primitive::<TimestampSecondType>().value(row) as i128 * 1_000_000_000, 0),
+                TimeUnit::Millisecond => (array.as_primitive::<TimestampMillisecondType>().value(row) as i128 * 1_000_000, 3),
+                TimeUnit::Microsecond => (array.as_primitive::<TimestampMicrosecondType>().value(row) as i128 * 1_000, 6),
+                TimeUnit::Nanosecond => (array.as_primitive::<TimestampNanosecondType>().value(row) as i128, 9),
+            };
+            write_str(out, &scalar::format_timestamp_ns_wide(v, digits));
+        }
+        DataType::Time32(_) | DataType::Time64(_) => {
+            let secs = match array.data_type() {
+                DataType::Time32(TimeUnit::Second) => array.as_primitive::<Time32SecondType>().value(row) as i64,
+                DataType::Time32(_) => array.as_primitive::<Time32MillisecondType>().value(row) as i64 / 1000,
+                DataType::Time64(TimeUnit::Microsecond) => array.as_primitive::<Time64MicrosecondType>().value(row) / 1_000_000,
+                _ => array.as_primitive::<Time64NanosecondType>().value(row) / 1_000_000_000,
+            };
+            write_str(out, &scalar::format_time_of_day(secs));
+        }
+        DataType::Decimal128(_, scale) => {
+            out.push_str(&scalar::decimal_string(array.as_primitive::<Decimal128Type>().value(row), *scale as u32));
+        }
+        DataType::Decimal256(_, scale) => {
+            let v = array.as_primitive::<Decimal256Type>().value(row);
+            out.push_str(&scalar::decimal256_string(v, *scale as u32));
+        }
+        DataType::Utf8 => write_str(out, array.as_string::<i32>().value(row)),
+        DataType::LargeUtf8 => write_str(out, array.as_string::<i64>().value(row)),
+        DataType::Utf8View => write_str(out, array.as_string_view().value(row)),
+        DataType::Binary | DataType::LargeBinary | DataType::FixedSizeBinary(_) => {
+            let bytes: &[u8] = match array.data_type() {
+                DataType::Binary => array.as_binary::<i32>().value(row),
+                DataType::LargeBinary => array.as_binary::<i64>().value(row),
+                _ => array.as_fixed_size_binary().value(row),
+            };
+            match scalar::bytes_to_text(bytes, ch) {
+                scalar::Text::Json(s) => out.push_str(&s),
+                scalar::Text::String(s) => write_str(out, &s),
+            }
+        }
+        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _) => {
+            let (values, start, end) = list_slice(array, row);
+            let inner = match ch {
+                ChType::Array(t) => t.as_ref(),
+                ChType::Nested(fields) => return write_nested(out, &values, fields, start, end),
+                _ => &ChType::Nothing,
+            };
+            out.push('[');
+            for (n, i) in (start..end).enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                write_value(out, values.as_ref(), inner, i);
+            }
+            out.push(']');
+        }
+        DataType::Map(_, _) => {
+            let map = array.as_map();
+            let offsets = map.value_offsets();
+            let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+            let (kt, vt) = match ch {
+                ChType::Map(k, v) => (k.as_ref(), v.as_ref()),
+                _ => (&ChType::Nothing, &ChType::Nothing),
+            };
+            let keys = map.keys();
+            let values = map.values();
+            out.push('{');
+            let mut key = String::new();
+            for (n, i) in (start..end).enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                key.clear();
+                write_value(&mut key, keys.as_ref(), kt, i);
+                if key.starts_with('"') {
+                    out.push_str(&key);
+                } else {
+                    write_str(out, &key);
+                }
+                out.push(':');
+                write_value(out, values.as_ref(), vt, i);
+            }
+            out.push('}');
+        }
+        DataType::Struct(fields) => {
+            let s = array.as_struct();
+            let names: Vec<Option<&str>> = match ch {
+                ChType::Tuple(items) if items.len() == fields.len() => items.iter().map(|(n, _)| n.as_deref()).collect(),
+                // Unknown type: Arrow names ClickHouse's unnamed elements "1", "2", …
+                _ => fields.iter().enumerate().map(|(i, f)| (f.name() != &(i + 1).to_string()).then_some(f.name().as_str())).collect(),
+            };
+            let types: Vec<&ChType> = match ch {
+                ChType::Tuple(items) if items.len() == fields.len() => items.iter().map(|(_, t)| t).collect(),
+                _ => vec![&ChType::Nothing; fields.len()],
+            };
+            let named = names.iter().all(Option::is_some) && !names.is_empty();
+            out.push(if named { '{' } else { '[' });
+            for (i, col) in s.columns().iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                if named {
+                    write_str(out, names[i].unwrap_or(""));
+                    out.push(':');
+                }
+                write_value(out, col.as_ref(), types[i], row);
+            }
+            out.push(if named { '}' } else { ']' });
+        }
+        DataType::Union(fields, _) => {
+            let u = array.as_union();
+            let type_id = u.type_id(row);
+            let offset = u.value_offset(row);
+            let child = u.child(type_id);
+            // Variant members arrive named by their ClickHouse type.
+            let member_type = fields
+                .iter()
+                .find(|(id, _)| *id == type_id)
+                .map(|(_, f)| ChType::parse(f.name()))
+                .unwrap_or(ChType::Nothing);
+            write_value(out, child.as_ref(), &member_type, offset);
+        }
+        DataType::Dictionary(_, _) => {
+            let d = array.as_any_dictionary();
+            let key = d.normalized_keys()[row];
+            write_value(out, d.values().as_ref(), ch, key);
+        }
+        other => write_str(out, &format!("<unsupported {other}>")),
+    }
+}
+
+/// `Nested(a T, b U)` with `flatten_nested = 0` arrives as a list of structs: write objects.
+fn write_nested(out: &mut String, values: &ArrayRef, fields: &[(String, ChType)], start: usize, end: usize) {
+    let tuple = ChType::Tuple(fields.iter().map(|(n, t)| (Some(n.clone()), t.clone())).collect());
+    out.push('[');
+    for (n, i) in (start..end).enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        write_value(out, values.as_ref(), &tuple, i);
+    }
+    out.push(']');
+}
+
+fn list_slice(array: &dyn Array, row: usize) -> (ArrayRef, usize, usize) {
+    match array.data_type() {
+        DataType::List(_) => {
+            let l = array.as_list::<i32>();
+            let o = l.value_offsets();
+            (l.values().clone(), o[row] as usize, o[row + 1] as usize)
+        }
+        DataType::LargeList(_) => {
+            let l = array.as_list::<i64>();
+            let o = l.value_offsets();
+            (l.values().clone(), o[row] as usize, o[row + 1] as usize)
+        }
+        _ => {
+            let l = array.as_fixed_size_list();
+            let n = l.value_length() as usize;
+            (l.values().clone(), row * n, row * n + n)
+        }
+    }
+}
+
+fn write_int(out: &mut String, v: i64) {
+    let _ = write!(out, "{v}");
+}
+
+fn write_quoted(out: &mut String, v: impl std::fmt::Display) {
+    let _ = write!(out, "\"{v}\"");
+}
+
+fn write_float(out: &mut String, v: f64) {
+    if v.is_finite() {
+        let _ = write!(out, "{v}");
+    } else {
+        out.push_str("null");
+    }
+}
+
+/// Writes a JSON string literal.
+pub(crate) fn write_str(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Int8Array, StringArray, UInt32Array};
+
+    #[test]
+    fn strings_are_escaped() {
+        let mut s = String::new();
+        write_str(&mut s, "a\"b\\c\n\u{1}");
+        assert_eq!(s, r#""a\"b\\c\n\u0001""#);
+        assert!(serde_json::from_str::<String>(&s).is_ok());
+    }
+
+    #[test]
+    fn scalars_follow_the_clickhouse_type() {
+        let mut s = String::new();
+        write_value(&mut s, &UInt32Array::from(vec![16909060]), &ChType::Ipv4, 0);
+        s.push(' ');
+        write_value(&mut s, &UInt32Array::from(vec![86400]), &ChType::DateTime(None), 0);
+        s.push(' ');
+        write_value(&mut s, &Int8Array::from(vec![2]), &ChType::parse("Enum8('a' = 1, 'b' = 2)"), 0);
+        s.push(' ');
+        write_value(&mut s, &StringArray::from(vec![Some("x")]), &ChType::String, 0);
+        assert_eq!(s, r#""1.2.3.4" "1970-01-02 00:00:00" "b" "x""#);
+    }
+}

@@ -1,0 +1,23 @@
+//! Lantern: the backend of the `lantern-clickhouse-datasource` Grafana plugin.
+//!
+//! The crate has two layers. The **pure core** is synchronous and deterministic and holds the
+//! domain: [`settings`] (validated datasource settings), [`query`] (saved query models),
+//! [`sql`] (the only module that writes values into SQL), [`chtype`] (ClickHouse type names) and
+//! [`frames`] (ClickHouse Arrow → Grafana frames). The **I/O edges** talk to the outside:
+//! [`clickhouse`] (HTTP(S) to ClickHouse), [`service`] (running queries, health),
+//! [`resources`] (CallResource routes) and [`grpc`] (the go-plugin process and gRPC services).
+//! Edges depend on the core, never the other way round; `tests/` checks it.
+//!
+//! The flow of a query: `DataQuery JSON → Query → SQL → ClickHouse ArrowStream → normalize →
+//! frame (Arrow IPC file) → DataResponse`.
+
+pub mod chtype;
+pub mod clickhouse;
+pub mod error;
+pub mod frames;
+pub mod grpc;
+pub mod query;
+pub mod resources;
+pub mod service;
+pub mod settings;
+pub mod sql;

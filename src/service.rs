@@ -1,0 +1,290 @@
+//! What the plugin does for each request, independent of gRPC: instance state, running a query
+//! into frames, the health check.
+//!
+//! The pipeline of one query is `JSON → Query → SQL → ClickHouse ArrowStream → normalize →
+//! frame`. Queries of one request run concurrently, each in its own task, so one slow or failing
+//! (even panicking) query never holds back or fails the others. Instance state (validated
+//! settings and the HTTP client) is cached per `(uid, lastUpdatedMS)`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use arrow_array::ArrayRef;
+use serde_json::json;
+
+use crate::chtype::ChType;
+use crate::clickhouse::Connection;
+use crate::error::QueryError;
+use crate::frames::normalize::{self, ColumnPlan};
+use crate::frames::{FieldMeta, FrameMeta, FrameWriter, Notice, grafana_schema};
+use crate::query::{Format, Query};
+use crate::settings::{InstanceInput, Settings, SettingsError};
+
+/// One datasource instance: settings and a client.
+#[derive(Debug)]
+pub struct Instance {
+    /// Validated settings.
+    pub settings: Settings,
+    /// The ClickHouse client.
+    pub connection: Connection,
+}
+
+/// The identity of an instance's settings version.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct InstanceKey {
+    /// Datasource uid.
+    pub uid: String,
+    /// Settings version (`lastUpdatedMS`).
+    pub updated: i64,
+}
+
+/// Plugin-wide state shared by the gRPC services.
+#[derive(Default)]
+pub struct Plugin {
+    instances: Mutex<HashMap<String, (i64, Arc<Instance>)>>,
+}
+
+/// What a query needs from the request besides its JSON.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TimeContext {
+    /// Range start, epoch milliseconds.
+    pub from_ms: i64,
+    /// Range end, epoch milliseconds.
+    pub to_ms: i64,
+    /// Suggested interval, milliseconds.
+    pub interval_ms: i64,
+    /// Maximum data points.
+    pub max_data_points: i64,
+}
+
+/// One query of a request, as received.
+#[derive(Clone, Debug)]
+pub struct QueryInput {
+    /// refId.
+    pub ref_id: String,
+    /// The query JSON.
+    pub json: Vec<u8>,
+    /// Time range and interval.
+    pub time: TimeContext,
+}
+
+impl Plugin {
+    /// The instance for these settings, built once per settings version.
+    pub fn instance(&self, key: &InstanceKey, input: &InstanceInput<'_>) -> Result<Arc<Instance>, SettingsError> {
+        let mut cache = self.instances.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((updated, inst)) = cache.get(&key.uid) {
+            if *updated == key.updated {
+                return Ok(inst.clone());
+            }
+        }
+        let settings = Settings::from_instance(input)?;
+        let connection = Connection::new(&settings)?;
+        tracing::info!(uid = %key.uid, url = %connection.url(), "datasource instance ready");
+        let inst = Arc::new(Instance { settings, connection });
+        cache.insert(key.uid.clone(), (key.updated, inst.clone()));
+        Ok(inst)
+    }
+}
+
+/// Runs every query of a request concurrently; results come back in the input order.
+pub async fn run_queries(instance: Result<Arc<Instance>, SettingsError>, queries: Vec<QueryInput>) -> Vec<(String, Result<Vec<Vec<u8>>, QueryError>)> {
+    let tasks: Vec<_> = queries
+        .into_iter()
+        .map(|q| {
+            let instance = instance.clone();
+            let ref_id = q.ref_id.clone();
+            let handle = tokio::spawn(async move {
+                let instance = instance.map_err(QueryError::Settings)?;
+                run_query(&instance, &q).await
+            });
+            (ref_id, handle)
+        })
+        .collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    for (ref_id, handle) in tasks {
+        let result = match handle.await {
+            Ok(r) => r,
+            Err(e) if e.is_panic() => Err(QueryError::Internal(panic_text(e.into_panic()))),
+            Err(e) => Err(QueryError::Internal(e.to_string())),
+        };
+        out.push((ref_id, result));
+    }
+    out
+}
+
+fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+}
+
+/// Runs one query and returns its encoded frames.
+pub async fn run_query(instance: &Instance, input: &QueryInput) -> Result<Vec<Vec<u8>>, QueryError> {
+    let started = Instant::now();
+    let query = Query::parse(&input.ref_id, &input.json)?;
+    let sql = query.sql.clone();
+    let timeout = instance.connection.query_timeout();
+    let result = tokio::time::timeout(timeout, table_frame(&instance.connection, &query, &sql)).await;
+    let frames = match result {
+        Ok(r) => r?,
+        Err(_) => return Err(QueryError::Timeout(timeout)),
+    };
+    tracing::debug!(ref_id = %input.ref_id, elapsed_ms = started.elapsed().as_millis() as u64, "query done");
+    Ok(frames)
+}
+
+/// Runs `sql` and writes its result as one frame, converting batches as they stream in.
+async fn table_frame(conn: &Connection, query: &Query, sql: &str) -> Result<Vec<Vec<u8>>, QueryError> {
+    // Arrow does not carry ClickHouse's type names (DateTime, IPv4 and UInt32 all arrive as
+    // uint32), so ask for them concurrently with the data; a statement DESCRIBE cannot analyse
+    // (SHOW, EXPLAIN…) falls back to the Arrow types alone.
+    let (types, stream) = tokio::join!(conn.describe(sql), conn.arrow(sql, ""));
+    let mut stream = stream?;
+    let first = stream.next_batch().await?;
+    let Some(schema) = stream.schema() else {
+        // No schema at all: an empty answer (e.g. a DDL statement).
+        return Ok(vec![crate::frames::encode(&query.ref_id, &query.ref_id, &base_meta(query, sql), vec![], vec![])?]);
+    };
+    let types: Option<Vec<ChType>> = match types {
+        Ok(t) if t.len() == schema.fields().len() => Some(t.into_iter().map(|(_, t)| t).collect()),
+        _ => None,
+    };
+    let plans = normalize::plan(schema.fields(), types.as_deref())?;
+    let mut meta = base_meta(query, sql);
+    meta.notices.extend(plans.iter().filter_map(|p| p.notice.clone()).map(|text| Notice { severity: "warning", text }));
+    if query.format != Format::Table {
+        meta.notices.push(Notice {
+            severity: "info",
+            text: format!("Format {} is returned as a table by this version.", query.format.name()),
+        });
+    }
+    let fields = plans.iter().map(|p| (p.field(), FieldMeta::default())).collect();
+    let mut writer = FrameWriter::new(grafana_schema(&query.ref_id, &query.ref_id, &meta, fields))?;
+    let mut batch = first;
+    while let Some(b) = batch {
+        writer.write(convert_batch(&plans, &b)?)?;
+        batch = stream.next_batch().await?;
+    }
+    Ok(vec![writer.finish()?])
+}
+
+fn convert_batch(plans: &[ColumnPlan], batch: &arrow_array::RecordBatch) -> Result<Vec<ArrayRef>, QueryError> {
+    plans
+        .iter()
+        .zip(batch.columns())
+        .map(|(p, c)| normalize::convert(p, c).map_err(QueryError::from))
+        .collect()
+}
+
+fn base_meta(query: &Query, sql: &str) -> FrameMeta {
+    FrameMeta {
+        executed_query_string: Some(sql.to_owned()),
+        preferred_visualisation_type: Some(match query.format {
+            Format::Logs => "logs",
+            Format::Traces => "trace",
+            Format::TimeSeries => "graph",
+            Format::Table => "table",
+        }),
+        ..Default::default()
+    }
+}
+
+/// The outcome of a health check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    /// True when ClickHouse answered.
+    pub ok: bool,
+    /// One line for the user.
+    pub message: String,
+    /// Structured details (version, user, tables, error category and hint).
+    pub details: serde_json::Value,
+}
+
+/// OpenTelemetry exporter tables the health check looks for.
+const OTEL_TABLES: &[&str] = &[
+    "otel_logs",
+    "otel_traces",
+    "otel_traces_trace_id_ts",
+    "otel_metrics_gauge",
+    "otel_metrics_sum",
+    "otel_metrics_histogram",
+    "otel_metrics_exponential_histogram",
+    "otel_metrics_summary",
+];
+
+/// Connects and reports version, user, readonly level and the OTel tables present.
+pub async fn check_health(instance: Result<Arc<Instance>, SettingsError>) -> Health {
+    let instance = match instance {
+        Ok(i) => i,
+        Err(e) => return failed(&QueryError::Settings(e)),
+    };
+    let conn = &instance.connection;
+    let info = conn
+        .json_rows("SELECT version(), currentUser(), toString(getSetting('readonly')), currentDatabase()")
+        .await;
+    let row = match info {
+        Ok(rows) => rows.into_iter().next().unwrap_or_default(),
+        Err(e) => return failed(&e),
+    };
+    let text = |i: usize| row.get(i).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+    let (version, user, readonly, database) = (text(0), text(1), text(2), text(3));
+    let list = OTEL_TABLES.iter().map(|t| crate::sql::string_literal(t)).collect::<Vec<_>>().join(", ");
+    let tables: Vec<String> = match conn
+        .json_rows(&format!("SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN ({list}) ORDER BY name"))
+        .await
+    {
+        Ok(rows) => rows.into_iter().filter_map(|r| r.first().and_then(|v| v.as_str()).map(str::to_owned)).collect(),
+        Err(e) => return failed(&e),
+    };
+    let readonly_text = match readonly.as_str() {
+        "0" => "read-write",
+        "1" => "readonly=1 (settings cannot be changed per query)",
+        "2" => "readonly=2",
+        _ => "readonly unknown",
+    };
+    let otel = if tables.is_empty() {
+        format!("no OpenTelemetry tables in database {database}")
+    } else {
+        format!("OpenTelemetry tables in {database}: {}", tables.join(", "))
+    };
+    Health {
+        ok: true,
+        message: format!("Connected to ClickHouse {version} as {user} ({readonly_text}); {otel}."),
+        details: json!({
+            "version": version,
+            "user": user,
+            "readonly": readonly.parse::<u8>().ok(),
+            "database": database,
+            "otelTables": tables,
+        }),
+    }
+}
+
+/// The category of a failed health check, with a one-line hint.
+pub fn categorize(e: &QueryError) -> (&'static str, &'static str) {
+    match e {
+        QueryError::Settings(_) => ("config", "Fix the named setting in the datasource configuration."),
+        QueryError::Upstream { code: 192 | 193 | 194 | 516 | 497, .. } => {
+            ("auth", "Check the user name and password (and that the user may connect from Grafana's address).")
+        }
+        QueryError::Tls { .. } => (
+            "tls",
+            "Check that the port speaks TLS when secure is on (8443) and plain HTTP when off (8123), and the CA / client certificates.",
+        ),
+        QueryError::Network { .. } => ("network", "Check host and port, and that Grafana's host can reach ClickHouse's HTTP interface."),
+        QueryError::Timeout(_) => ("timeout", "ClickHouse did not answer in time: check the network path or raise dialTimeout/queryTimeout."),
+        QueryError::BadResponse { .. } => ("network", "Something other than ClickHouse's HTTP interface answered: check port and path."),
+        _ => ("server", "ClickHouse answered with an error: see the message."),
+    }
+}
+
+fn failed(e: &QueryError) -> Health {
+    let (category, hint) = categorize(e);
+    Health {
+        ok: false,
+        message: format!("{e}. {hint}"),
+        details: json!({ "category": category, "hint": hint, "exceptionCode": e.exception_code() }),
+    }
+}

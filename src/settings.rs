@@ -1,0 +1,640 @@
+//! Datasource settings: what a Grafana datasource instance says, validated once.
+//!
+//! Grafana sends the instance's `jsonData` (bytes), its decrypted `secureJsonData` (a map) and a
+//! few top-level fields (`url`, basic auth) with every request. This module turns them into a
+//! [`Settings`] value that cannot be invalid, or a [`SettingsError`] that names the key and the
+//! reason. Callers cache the result per `(uid, lastUpdatedMS)`, so the parse runs once per save.
+//!
+//! Two vocabularies are accepted so provisioning files of both existing plugins work after
+//! changing only the datasource `type`:
+//!
+//! * grafana/clickhouse-datasource: `host`, `port`, `protocol`, `secure`, `path`, `username`,
+//!   `defaultDatabase`, `tlsSkipVerify`, `tlsAuth`, `tlsAuthWithCACert`, `dialTimeout`,
+//!   `queryTimeout`, `customSettings`, `httpHeaders`; secure `password`, `tlsCACert`,
+//!   `tlsClientCert`, `tlsClientKey`, `secureHttpHeaders.<name>`. Booleans and numbers may be
+//!   strings, as that plugin accepts them.
+//! * Altinity/clickhouse-grafana: the datasource `url`, basic auth (`basicAuthUser` + secure
+//!   `basicAuthPassword`), `xHeaderUser` + secure `xHeaderKey`, `defaultDatabase`,
+//!   `httpHeaderName<N>` + secure `httpHeaderValue<N>`.
+//!
+//! Secrets live in [`Secret`], whose `Debug` and `Display` print `[redacted]`, so no log line,
+//! error or response can carry them by accident.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A secret string. Its `Debug` never shows the value.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that must send it (the HTTP client).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// True when no secret was given.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("\"\"")
+        } else {
+            f.write_str("[redacted]")
+        }
+    }
+}
+
+/// HTTP or HTTPS: the only transports this plugin speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// Plain HTTP.
+    Http,
+    /// HTTP over TLS.
+    Https,
+}
+
+/// How the plugin authenticates to ClickHouse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// `X-ClickHouse-User` / `X-ClickHouse-Key` headers (grafana keys and Altinity's `xHeader*`).
+    Headers {
+        /// User name; empty means ClickHouse's `default`.
+        user: String,
+        /// Password.
+        password: Secret,
+    },
+    /// `Authorization: Basic` (Altinity's datasource basic auth).
+    Basic {
+        /// User name.
+        user: String,
+        /// Password.
+        password: Secret,
+    },
+}
+
+impl Auth {
+    /// The user name the plugin connects as (`default` when none is set).
+    pub fn user(&self) -> &str {
+        let user = match self {
+            Auth::Headers { user, .. } | Auth::Basic { user, .. } => user,
+        };
+        if user.is_empty() { "default" } else { user }
+    }
+}
+
+/// TLS options for HTTPS.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tls {
+    /// Accept any server certificate (`tlsSkipVerify`).
+    pub skip_verify: bool,
+    /// PEM CA certificate(s) to trust instead of the system roots (`tlsAuthWithCACert`).
+    pub ca_cert: Option<Secret>,
+    /// PEM client certificate and key for mutual TLS (`tlsAuth`).
+    pub client_cert: Option<(Secret, Secret)>,
+}
+
+/// One extra HTTP header sent with every request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Header name.
+    pub name: String,
+    /// Header value (secure values stay redacted in Debug).
+    pub value: Secret,
+}
+
+/// Validated settings of one datasource instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// `http` or `https`.
+    pub protocol: Protocol,
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// URL path prefix (for proxies), `""` or starting with `/`.
+    pub path: String,
+    /// Credentials.
+    pub auth: Auth,
+    /// Database used for unqualified table names; empty means the user's default.
+    pub default_database: String,
+    /// TLS options (only used with HTTPS).
+    pub tls: Tls,
+    /// Connect timeout.
+    pub dial_timeout: Duration,
+    /// Whole-query timeout, enforced by the plugin.
+    pub query_timeout: Duration,
+    /// ClickHouse settings sent with every query (`customSettings`).
+    pub custom_settings: BTreeMap<String, String>,
+    /// Extra HTTP headers (`httpHeaders`, Altinity's `httpHeaderName<N>`).
+    pub headers: Vec<Header>,
+}
+
+impl Settings {
+    /// The server's base URL, e.g. `https://ch.example:8443/proxy`.
+    pub fn url(&self) -> String {
+        let scheme = match self.protocol {
+            Protocol::Http => "http",
+            Protocol::Https => "https",
+        };
+        let host = if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("{scheme}://{host}:{}{}", self.port, self.path)
+    }
+}
+
+/// A settings value that is missing or invalid: names the key and says why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid datasource setting `{key}`: {reason}")]
+pub struct SettingsError {
+    /// The jsonData / secureJsonData key at fault.
+    pub key: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+fn err(key: &str, reason: impl Into<String>) -> SettingsError {
+    SettingsError { key: key.to_owned(), reason: reason.into() }
+}
+
+/// The parts of Grafana's `DataSourceInstanceSettings` that settings are built from.
+#[derive(Clone)]
+pub struct InstanceInput<'a> {
+    /// The instance `url` (Altinity keeps the server address here).
+    pub url: &'a str,
+    /// Whether basic auth is enabled on the instance.
+    pub basic_auth_enabled: bool,
+    /// Basic auth user.
+    pub basic_auth_user: &'a str,
+    /// The instance `user` field (old datasources).
+    pub user: &'a str,
+    /// Raw jsonData bytes.
+    pub json_data: &'a [u8],
+    /// Decrypted secureJsonData.
+    pub secure: &'a HashMap<String, String>,
+}
+
+impl Default for InstanceInput<'_> {
+    fn default() -> Self {
+        static EMPTY: std::sync::LazyLock<HashMap<String, String>> = std::sync::LazyLock::new(HashMap::new);
+        InstanceInput { url: "", basic_auth_enabled: false, basic_auth_user: "", user: "", json_data: b"", secure: &EMPTY }
+    }
+}
+
+const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Settings {
+    /// Validates an instance's settings.
+    pub fn from_instance(input: &InstanceInput<'_>) -> Result<Settings, SettingsError> {
+        let json: Value = if input.json_data.iter().all(u8::is_ascii_whitespace) {
+            Value::Object(Default::default())
+        } else {
+            serde_json::from_slice(input.json_data)
+                .map_err(|e| err("jsonData", format!("is not valid JSON ({e})")))?
+        };
+        let obj = json.as_object().ok_or_else(|| err("jsonData", "must be a JSON object"))?;
+        let j = Json(obj);
+        let secure = input.secure;
+        let secret = |k: &str| secure.get(k).filter(|v| !v.is_empty()).map(Secret::new);
+
+        // Where the server is: grafana's host/port/protocol, or Altinity's instance URL.
+        let host_key = if j.has("host") { "host" } else { "server" };
+        let host = j.string(host_key)?.unwrap_or_default();
+        let (protocol, host, port, path) = if !host.trim().is_empty() {
+            let protocol = match j.string("protocol")?.as_deref().map(str::trim) {
+                None | Some("") | Some("http") => Protocol::Http,
+                Some("https") => Protocol::Https,
+                Some("native") => {
+                    return Err(err(
+                        "protocol",
+                        "the native TCP protocol is not supported: Lantern talks to ClickHouse over HTTP(S); set protocol to \"http\" (port 8123) or \"https\" (port 8443)",
+                    ));
+                }
+                Some(other) => {
+                    return Err(err("protocol", format!("must be \"http\" or \"https\", got {other:?}")));
+                }
+            };
+            let secure = j.bool("secure")?.unwrap_or(false)
+                || j.bool("tlsAuth")?.unwrap_or(false)
+                || j.bool("tlsAuthWithCACert")?.unwrap_or(false);
+            let protocol = if secure { Protocol::Https } else { protocol };
+            let port = match j.number("port")? {
+                None => match protocol {
+                    Protocol::Http => 8123,
+                    Protocol::Https => 8443,
+                },
+                Some(p) if (1.0..=65535.0).contains(&p) && p.fract() == 0.0 => p as u16,
+                Some(p) => return Err(err("port", format!("must be 1–65535, got {p}"))),
+            };
+            let (host, url_path) = split_host(host.trim());
+            let path = j.string("path")?.unwrap_or(url_path);
+            (protocol, host, port, normalize_path(&path))
+        } else if !input.url.trim().is_empty() {
+            parse_url(input.url.trim())?
+        } else {
+            return Err(err("host", "is required: the ClickHouse server's host name or address"));
+        };
+        if host.chars().any(|c| c.is_whitespace() || c == '/' || c == '@') {
+            return Err(err("host", format!("{host:?} is not a host name or address")));
+        }
+
+        // Credentials: grafana's username/password, Altinity's x-headers or basic auth.
+        let x_user = j.string("xHeaderUser")?.unwrap_or_default();
+        let auth = if input.basic_auth_enabled && !input.basic_auth_user.is_empty() && x_user.is_empty() {
+            Auth::Basic {
+                user: input.basic_auth_user.to_owned(),
+                password: secret("basicAuthPassword").unwrap_or_default(),
+            }
+        } else if !x_user.is_empty() {
+            Auth::Headers { user: x_user, password: secret("xHeaderKey").unwrap_or_default() }
+        } else {
+            let user = j.string("username")?.filter(|u| !u.is_empty()).unwrap_or_else(|| input.user.to_owned());
+            Auth::Headers { user, password: secret("password").unwrap_or_default() }
+        };
+
+        let tls = Tls {
+            skip_verify: j.bool("tlsSkipVerify")?.unwrap_or(false),
+            ca_cert: if j.bool("tlsAuthWithCACert")?.unwrap_or(false) {
+                Some(secret("tlsCACert").ok_or_else(|| err("tlsCACert", "is required when tlsAuthWithCACert is on"))?)
+            } else {
+                None
+            },
+            client_cert: if j.bool("tlsAuth")?.unwrap_or(false) {
+                let cert = secret("tlsClientCert").ok_or_else(|| err("tlsClientCert", "is required when tlsAuth is on"))?;
+                let key = secret("tlsClientKey").ok_or_else(|| err("tlsClientKey", "is required when tlsAuth is on"))?;
+                Some((cert, key))
+            } else {
+                None
+            },
+        };
+        for (key, pem) in [("tlsCACert", tls.ca_cert.as_ref())]
+            .into_iter()
+            .chain(tls.client_cert.iter().flat_map(|(c, k)| [("tlsClientCert", Some(c)), ("tlsClientKey", Some(k))]))
+        {
+            if let Some(pem) = pem {
+                if !pem.expose().contains("-----BEGIN ") {
+                    return Err(err(key, "must be PEM text (-----BEGIN …-----)"));
+                }
+            }
+        }
+
+        let dial_timeout = j.seconds("dialTimeout")?.or(j.seconds("timeout")?).unwrap_or(DEFAULT_DIAL_TIMEOUT);
+        let query_timeout = j.seconds("queryTimeout")?.unwrap_or(DEFAULT_QUERY_TIMEOUT);
+
+        let mut custom_settings = BTreeMap::new();
+        if let Some(list) = j.array("customSettings")? {
+            for (i, item) in list.iter().enumerate() {
+                let key = format!("customSettings[{i}]");
+                let name = item.get("setting").and_then(Value::as_str).unwrap_or("").trim();
+                if name.is_empty() {
+                    continue; // an empty row the config editor left behind
+                }
+                if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                    return Err(err(&key, format!("setting name {name:?} must be letters, digits and _")));
+                }
+                let value = match item.get("value") {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Number(n)) => n.to_string(),
+                    Some(Value::Bool(b)) => (*b as u8).to_string(),
+                    _ => return Err(err(&key, format!("setting {name:?} needs a value"))),
+                };
+                custom_settings.insert(name.to_owned(), value);
+            }
+        }
+
+        let mut headers = Vec::new();
+        if let Some(list) = j.array("httpHeaders")? {
+            for (i, item) in list.iter().enumerate() {
+                let key = format!("httpHeaders[{i}]");
+                let name = item.get("name").and_then(Value::as_str).unwrap_or("").trim().to_owned();
+                if name.is_empty() {
+                    continue;
+                }
+                let is_secure = match item.get("secure") {
+                    Some(Value::Bool(b)) => *b,
+                    Some(Value::String(s)) => s == "true",
+                    _ => false,
+                };
+                let value = if is_secure {
+                    secret(&format!("secureHttpHeaders.{name}")).unwrap_or_default()
+                } else {
+                    Secret::new(item.get("value").and_then(Value::as_str).unwrap_or(""))
+                };
+                headers.push(validate_header(&key, name, value)?);
+            }
+        }
+        // Altinity: httpHeaderName1..N with secure httpHeaderValue1..N.
+        let mut altinity: Vec<(u32, String)> = obj
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("httpHeaderName")?.parse().ok()?, v.as_str()?.trim().to_owned())))
+            .filter(|(_, name): &(u32, String)| !name.is_empty())
+            .collect();
+        altinity.sort();
+        for (n, name) in altinity {
+            let key = format!("httpHeaderValue{n}");
+            let value = secret(&key).ok_or_else(|| err(&key, format!("is missing for header {name:?}")))?;
+            headers.push(validate_header(&key, name, value)?);
+        }
+
+        Ok(Settings {
+            protocol,
+            host,
+            port,
+            path,
+            auth,
+            default_database: j.string("defaultDatabase")?.unwrap_or_default().trim().to_owned(),
+            tls,
+            dial_timeout,
+            query_timeout,
+            custom_settings,
+            headers,
+        })
+    }
+}
+
+fn validate_header(key: &str, name: String, value: Secret) -> Result<Header, SettingsError> {
+    if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(err(key, format!("{name:?} is not a valid HTTP header name")));
+    }
+    if http::HeaderValue::from_str(value.expose()).is_err() {
+        return Err(err(key, format!("the value of header {name:?} is not a valid HTTP header value")));
+    }
+    Ok(Header { name, value })
+}
+
+/// Splits `host[/path]`, tolerating a scheme users paste (`http://host`).
+fn split_host(host: &str) -> (String, String) {
+    let host = host.split_once("://").map_or(host, |(_, rest)| rest);
+    match host.split_once('/') {
+        Some((h, p)) => (h.to_owned(), format!("/{p}")),
+        None => (host.to_owned(), String::new()),
+    }
+}
+
+fn normalize_path(path: &str) -> String {
+    let p = path.trim().trim_end_matches('/');
+    if p.is_empty() {
+        String::new()
+    } else if p.starts_with('/') {
+        p.to_owned()
+    } else {
+        format!("/{p}")
+    }
+}
+
+/// Altinity keeps the whole server address in the instance URL.
+fn parse_url(url: &str) -> Result<(Protocol, String, u16, String), SettingsError> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| err("url", format!("{url:?} must start with http:// or https://")))?;
+    let protocol = match scheme.to_ascii_lowercase().as_str() {
+        "http" => Protocol::Http,
+        "https" => Protocol::Https,
+        other => return Err(err("url", format!("scheme {other:?} is not supported; use http or https"))),
+    };
+    let (authority, path) = match rest.split_once('/') {
+        Some((a, p)) => (a, format!("/{p}")),
+        None => (rest, String::new()),
+    };
+    if authority.contains('@') {
+        return Err(err("url", "must not contain credentials; use basic auth or the user settings"));
+    }
+    let (host, port) = if let Some(stripped) = authority.strip_prefix('[') {
+        let (h, after) = stripped.split_once(']').ok_or_else(|| err("url", "has an unclosed [ in the host"))?;
+        (h.to_owned(), after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_owned(), Some(p)),
+            None => (authority.to_owned(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err(err("url", format!("{url:?} has no host")));
+    }
+    let port = match port {
+        None | Some("") => match protocol {
+            Protocol::Http => 8123,
+            Protocol::Https => 8443,
+        },
+        Some(p) => match p.parse::<u16>() {
+            Ok(p) if p > 0 => p,
+            _ => return Err(err("url", format!("port {p:?} must be 1–65535"))),
+        },
+    };
+    let path = path.split(['?', '#']).next().unwrap_or("").to_owned();
+    Ok((protocol, host, port, normalize_path(&path)))
+}
+
+/// Typed reads from jsonData that accept the string forms the grafana plugin accepts.
+struct Json<'a>(&'a serde_json::Map<String, Value>);
+
+impl Json<'_> {
+    fn has(&self, key: &str) -> bool {
+        self.0.get(key).is_some_and(|v| !v.is_null())
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, SettingsError> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(other) => Err(err(key, format!("must be a string, got {}", kind(other)))),
+        }
+    }
+
+    fn bool(&self, key: &str) -> Result<Option<bool>, SettingsError> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+                "" => Ok(None),
+                "true" | "1" => Ok(Some(true)),
+                "false" | "0" => Ok(Some(false)),
+                _ => Err(err(key, format!("must be true or false, got {s:?}"))),
+            },
+            Some(other) => Err(err(key, format!("must be true or false, got {}", kind(other)))),
+        }
+    }
+
+    fn number(&self, key: &str) -> Result<Option<f64>, SettingsError> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => Ok(n.as_f64()),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| err(key, format!("must be a number, got {s:?}"))),
+            Some(other) => Err(err(key, format!("must be a number, got {}", kind(other)))),
+        }
+    }
+
+    fn seconds(&self, key: &str) -> Result<Option<Duration>, SettingsError> {
+        match self.number(key)? {
+            None => Ok(None),
+            Some(s) if s > 0.0 && s <= 86_400.0 => Ok(Some(Duration::from_secs_f64(s))),
+            Some(s) => Err(err(key, format!("must be between 0 and 86400 seconds, got {s}"))),
+        }
+    }
+
+    fn array(&self, key: &str) -> Result<Option<&Vec<Value>>, SettingsError> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(a)) => Ok(Some(a)),
+            Some(other) => Err(err(key, format!("must be a list, got {}", kind(other)))),
+        }
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str, secure: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let secure: HashMap<String, String> = secure.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_instance(&InstanceInput { json_data: json.as_bytes(), secure: &secure, ..Default::default() })
+    }
+
+    #[test]
+    fn grafana_keys_with_string_numbers_and_booleans() {
+        let s = parse(
+            r#"{"host":"ch.local","port":"8443","protocol":"http","secure":"true","path":"proxy/",
+                "username":"grafana","defaultDatabase":"otel","dialTimeout":"5","queryTimeout":30,
+                "customSettings":[{"setting":"max_threads","value":"2"},{"setting":"","value":""}],
+                "httpHeaders":[{"name":"X-Team","value":"sre","secure":false},{"name":"X-Token","secure":true}]}"#,
+            &[("password", "pw"), ("secureHttpHeaders.X-Token", "tok")],
+        )
+        .unwrap();
+        assert_eq!(s.url(), "https://ch.local:8443/proxy");
+        assert_eq!(s.auth, Auth::Headers { user: "grafana".into(), password: Secret::new("pw") });
+        assert_eq!(s.default_database, "otel");
+        assert_eq!(s.dial_timeout, Duration::from_secs(5));
+        assert_eq!(s.query_timeout, Duration::from_secs(30));
+        assert_eq!(s.custom_settings.get("max_threads").map(String::as_str), Some("2"));
+        assert_eq!(s.headers.len(), 2);
+        assert_eq!(s.headers[1].value.expose(), "tok");
+    }
+
+    #[test]
+    fn native_protocol_is_a_clear_error() {
+        let e = parse(r#"{"host":"h","port":9000,"protocol":"native"}"#, &[]).unwrap_err();
+        assert_eq!(e.key, "protocol");
+        assert!(e.reason.contains("only") || e.reason.contains("not supported"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        assert_eq!(parse(r#"{"host":"h","port":0}"#, &[]).unwrap_err().key, "port");
+        assert_eq!(parse(r#"{"host":"h","port":"abc"}"#, &[]).unwrap_err().key, "port");
+        assert_eq!(parse(r#"{"port":8123}"#, &[]).unwrap_err().key, "host");
+        assert_eq!(parse(r#"{"host":"h","secure":"maybe"}"#, &[]).unwrap_err().key, "secure");
+        assert_eq!(parse(r#"{"host":"h","tlsAuthWithCACert":true}"#, &[]).unwrap_err().key, "tlsCACert");
+        assert_eq!(
+            parse(r#"{"host":"h","tlsAuthWithCACert":true}"#, &[("tlsCACert", "nope")]).unwrap_err().key,
+            "tlsCACert"
+        );
+        assert_eq!(parse(r#"{"host":"h","queryTimeout":-1}"#, &[]).unwrap_err().key, "queryTimeout");
+        assert_eq!(
+            parse(r#"{"host":"h","customSettings":[{"setting":"a;DROP","value":"1"}]}"#, &[]).unwrap_err().key,
+            "customSettings[0]"
+        );
+        assert_eq!(parse("[1]", &[]).unwrap_err().key, "jsonData");
+    }
+
+    #[test]
+    fn defaults_follow_the_protocol() {
+        let s = parse(r#"{"host":"h"}"#, &[]).unwrap();
+        assert_eq!(s.url(), "http://h:8123");
+        assert_eq!(s.auth.user(), "default");
+        let s = parse(r#"{"host":"h","protocol":"https"}"#, &[]).unwrap();
+        assert_eq!(s.url(), "https://h:8443");
+        let s = parse(r#"{"host":"::1","port":8123}"#, &[]).unwrap();
+        assert_eq!(s.url(), "http://[::1]:8123");
+    }
+
+    #[test]
+    fn altinity_url_basic_auth_and_x_headers() {
+        let secure: HashMap<String, String> =
+            [("basicAuthPassword", "bpw"), ("httpHeaderValue1", "v1")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let json = br#"{"defaultDatabase":"logs","httpHeaderName1":"X-Org"}"#;
+        let s = Settings::from_instance(&InstanceInput {
+            url: "https://ch.example.com:9443/ch/",
+            basic_auth_enabled: true,
+            basic_auth_user: "alice",
+            json_data: json,
+            secure: &secure,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(s.url(), "https://ch.example.com:9443/ch");
+        assert_eq!(s.auth, Auth::Basic { user: "alice".into(), password: Secret::new("bpw") });
+        assert_eq!(s.headers[0].name, "X-Org");
+
+        let secure: HashMap<String, String> = [("xHeaderKey", "k")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let s = Settings::from_instance(&InstanceInput {
+            url: "http://10.0.0.1",
+            json_data: br#"{"xHeaderUser":"bob"}"#,
+            secure: &secure,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(s.url(), "http://10.0.0.1:8123");
+        assert_eq!(s.auth, Auth::Headers { user: "bob".into(), password: Secret::new("k") });
+
+        let e = Settings::from_instance(&InstanceInput {
+            json_data: br#"{"httpHeaderName2":"X-A"}"#,
+            url: "http://h",
+            secure: &HashMap::new(),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(e.key, "httpHeaderValue2");
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let s = parse(
+            r#"{"host":"h","tlsAuth":true,"httpHeaders":[{"name":"X-Token","secure":true}]}"#,
+            &[
+                ("password", "hunter2"),
+                ("tlsClientCert", "-----BEGIN CERTIFICATE-----certsecret"),
+                ("tlsClientKey", "-----BEGIN KEY-----keysecret"),
+                ("secureHttpHeaders.X-Token", "tokensecret"),
+            ],
+        )
+        .unwrap();
+        let dbg = format!("{s:?}");
+        for secret in ["hunter2", "certsecret", "keysecret", "tokensecret"] {
+            assert!(!dbg.contains(secret), "{secret} leaked in {dbg}");
+        }
+        assert!(dbg.contains("[redacted]"));
+    }
+}

@@ -1,0 +1,149 @@
+//! The one place that turns values into SQL text.
+//!
+//! Every value that reaches ClickHouse from outside the SQL a user typed (template variables,
+//! ad hoc filters, builder fields, row bounds, time ranges) goes through this module. Nothing else
+//! in the crate formats a user value into SQL. Two rules keep generated SQL safe:
+//!
+//! * literals and identifiers are escaped here, by ClickHouse's lexer rules: string literals are
+//!   single-quoted with `\` and `'` backslash-escaped; identifiers are backtick-quoted with `\` and
+//!   `` ` `` backslash-escaped;
+//! * filters the plugin adds to a user's SQL wrap it (`SELECT … FROM (<user sql>) WHERE …`), they
+//!   never append to it, so an `OR` or a trailing comment inside the user SQL cannot escape them.
+
+use std::fmt::Write;
+
+/// Writes `value` as a ClickHouse string literal: `'...'` with `\`, `'` and control characters
+/// escaped, so the literal reads back as exactly `value`.
+pub fn write_string_literal(out: &mut String, value: &str) {
+    out.reserve(value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+}
+
+/// Returns `value` as a ClickHouse string literal (see [`write_string_literal`]).
+pub fn string_literal(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    write_string_literal(&mut out, value);
+    out
+}
+
+/// Writes `name` as a backtick-quoted identifier that reads back as exactly `name`.
+pub fn write_identifier(out: &mut String, name: &str) {
+    out.reserve(name.len() + 2);
+    out.push('`');
+    for c in name.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '`' => out.push_str("\\`"),
+            c => out.push(c),
+        }
+    }
+    out.push('`');
+}
+
+/// Returns `name` as a backtick-quoted identifier (see [`write_identifier`]).
+pub fn identifier(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    write_identifier(&mut out, name);
+    out
+}
+
+/// Returns `db.table` with both parts quoted; an empty database gives just the table.
+pub fn qualified_table(database: &str, table: &str) -> String {
+    let mut out = String::new();
+    if !database.is_empty() {
+        write_identifier(&mut out, database);
+        out.push('.');
+    }
+    write_identifier(&mut out, table);
+    out
+}
+
+/// Writes a finite number as a SQL numeric literal; NaN and infinities become `nan`/`inf`/`-inf`,
+/// which ClickHouse parses as Float64 literals.
+pub fn write_number(out: &mut String, value: f64) {
+    if value.is_nan() {
+        out.push_str("nan");
+    } else if value.is_infinite() {
+        out.push_str(if value > 0.0 { "inf" } else { "-inf" });
+    } else if value.fract() == 0.0 && value.abs() < 1e15 {
+        let _ = write!(out, "{}", value as i64);
+    } else {
+        let _ = write!(out, "{value}");
+    }
+}
+
+/// Wraps a user's SQL as a subquery with the plugin's own outer clauses, so filters and limits
+/// the plugin adds apply to the user's whole result and cannot be escaped by the user's text.
+///
+/// A trailing `;` and any `FORMAT`/`SETTINGS` tail are the caller's business: this function only
+/// guards against a trailing line comment swallowing the closing parenthesis.
+pub fn wrap_subquery(user_sql: &str, outer_select: &str, outer_tail: &str) -> String {
+    let inner = user_sql.trim_end().trim_end_matches(';');
+    let mut out = String::with_capacity(inner.len() + outer_select.len() + outer_tail.len() + 16);
+    out.push_str("SELECT ");
+    out.push_str(outer_select);
+    out.push_str(" FROM (\n");
+    out.push_str(inner);
+    // A newline before `)` ends any `--` comment the user's SQL finishes with.
+    out.push_str("\n)");
+    if !outer_tail.is_empty() {
+        out.push(' ');
+        out.push_str(outer_tail);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_literals_escape_quotes_backslashes_and_controls() {
+        assert_eq!(string_literal("it's"), r"'it\'s'");
+        assert_eq!(string_literal(r"a\b"), r"'a\\b'");
+        assert_eq!(string_literal("x\ny\0"), r"'x\ny\0'");
+        assert_eq!(string_literal("*/ --"), "'*/ --'");
+        assert_eq!(string_literal(""), "''");
+    }
+
+    #[test]
+    fn identifiers_escape_backticks() {
+        assert_eq!(identifier("Body"), "`Body`");
+        assert_eq!(identifier("a`b"), r"`a\`b`");
+        assert_eq!(identifier(r"a\"), r"`a\\`");
+        assert_eq!(qualified_table("otel", "logs"), "`otel`.`logs`");
+        assert_eq!(qualified_table("", "logs"), "`logs`");
+    }
+
+    #[test]
+    fn numbers_are_plain_literals() {
+        let mut s = String::new();
+        write_number(&mut s, 42.0);
+        s.push(' ');
+        write_number(&mut s, -1.5);
+        s.push(' ');
+        write_number(&mut s, f64::NAN);
+        assert_eq!(s, "42 -1.5 nan");
+    }
+
+    #[test]
+    fn wrapping_keeps_user_or_and_trailing_comment_inside() {
+        let sql = wrap_subquery("SELECT * FROM t WHERE a = 1 OR b = 2 -- note", "*", "LIMIT 10");
+        assert_eq!(
+            sql,
+            "SELECT * FROM (\nSELECT * FROM t WHERE a = 1 OR b = 2 -- note\n) LIMIT 10"
+        );
+    }
+}
