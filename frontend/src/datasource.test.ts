@@ -201,3 +201,28 @@ describe('helpers', () => {
     expect(errorMessage({ status: 502, statusText: 'Bad Gateway' })).toBe('502 Bad Gateway');
   });
 });
+
+describe('variable support', () => {
+  it('runs variable queries as tables and accepts legacy string queries', async () => {
+    const { toVariableQuery } = await import('./variables');
+    expect(toVariableQuery('SELECT DISTINCT ServiceName FROM otel_logs')).toEqual({
+      refId: 'variable-query',
+      editorType: 'sql',
+      rawSql: 'SELECT DISTINCT ServiceName FROM otel_logs',
+      format: Format.TABLE,
+    });
+    expect(toVariableQuery({ refId: 'V', editorType: 'sql', rawSql: 'SELECT 1', format: Format.LOGS })).toEqual({
+      refId: 'V',
+      editorType: 'sql',
+      rawSql: 'SELECT 1',
+      format: Format.TABLE,
+      queryType: 'table',
+    });
+  });
+
+  it('is registered on the datasource', () => {
+    setTemplateSrv(fakeTemplateSrv([]));
+    const ds = new DataSource(instanceSettings);
+    expect(ds.variables?.getType()).toBe('custom');
+  });
+});

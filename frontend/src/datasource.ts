@@ -17,6 +17,7 @@ import {
   LanternQuery,
   TemplateVarValue,
 } from './types';
+import { LanternVariableSupport } from './variables';
 
 const ALL_VALUE = '$__all';
 
@@ -25,6 +26,7 @@ export class DataSource extends DataSourceWithBackend<LanternQuery, LanternOptio
     super(instanceSettings);
     // Annotations use the regular query editor and go through the backend like any query.
     this.annotations = {};
+    this.variables = new LanternVariableSupport(this);
   }
 
   getDefaultQuery(_app: CoreApp): Partial<LanternQuery> {

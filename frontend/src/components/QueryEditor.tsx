@@ -12,9 +12,9 @@ import {
   Spinner,
   useStyles2,
 } from '@grafana/ui';
-import type { MonacoEditor } from '@grafana/ui';
+import type { Monaco, MonacoEditor } from '@grafana/ui';
 
-import { DataSource } from '../datasource';
+import type { DataSource } from '../datasource';
 import { DEFAULT_QUERY, Format, FORMAT_TO_QUERY_TYPE, LanternOptions, LanternQuery } from '../types';
 
 export type Props = QueryEditorProps<DataSource, LanternQuery, LanternOptions>;
@@ -63,7 +63,7 @@ export function QueryEditor(props: Props) {
     }
   };
 
-  const onEditorDidMount = (editor: MonacoEditor, monaco: typeof import('monaco-editor/esm/vs/editor/editor.api')) => {
+  const onEditorDidMount = (editor: MonacoEditor, monaco: Monaco) => {
     editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.Enter, () => commitSql(editor.getValue(), true));
   };
 
