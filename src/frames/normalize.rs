@@ -92,7 +92,7 @@ fn infer(field: &Field) -> ChType {
         return ChType::Uuid;
     }
     let t = match field.data_type() {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => ChType::String,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Binary | DataType::LargeBinary => ChType::String,
         DataType::Date32 => ChType::Date32,
         DataType::Dictionary(_, v) => return infer(&Field::new(field.name(), v.as_ref().clone(), field.is_nullable())),
         _ => ChType::Other(field.data_type().to_string()),
@@ -146,6 +146,11 @@ fn plan_column(field: &Field, ch: ChType) -> Result<ColumnPlan, FrameError> {
         (DataType::Binary | DataType::LargeBinary, ChType::BFloat16) => Conv::BFloat16ToF32,
         (DataType::Utf8, _) if is_json_ext => Conv::JsonText,
         (DataType::Utf8, _) => Conv::Keep,
+        // Arrow binary is ClickHouse's fallback for types it has no Arrow type for
+        // (AggregateFunction states…): only strings are text.
+        (DataType::Binary | DataType::LargeBinary, ChType::Other(_)) => {
+            return Err(FrameError::Unsupported { column: field.name().clone(), ch_type: ch.to_string(), arrow_type: dt.to_string() });
+        }
         (
             DataType::LargeUtf8
             | DataType::Utf8View
