@@ -82,10 +82,17 @@ pub enum ChType {
 impl ChType {
     /// Parses a ClickHouse type name as `DESCRIBE` prints it.
     pub fn parse(name: &str) -> ChType {
-        let mut p = Parser { s: name.as_bytes(), i: 0 };
+        let mut p = Parser {
+            s: name.as_bytes(),
+            i: 0,
+        };
         let t = p.ty();
         p.ws();
-        if p.i == p.s.len() { t } else { ChType::Other(name.to_owned()) }
+        if p.i == p.s.len() {
+            t
+        } else {
+            ChType::Other(name.to_owned())
+        }
     }
 
     /// The type with `Nullable` and `LowCardinality` wrappers removed.
@@ -170,7 +177,9 @@ impl Parser<'_> {
     fn word(&mut self) -> &str {
         self.ws();
         let start = self.i;
-        while self.i < self.s.len() && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_') {
+        while self.i < self.s.len()
+            && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_')
+        {
             self.i += 1;
         }
         std::str::from_utf8(&self.s[start..self.i]).unwrap_or("")
@@ -215,7 +224,10 @@ impl Parser<'_> {
         while self.i < self.s.len() && self.s[self.i].is_ascii_digit() {
             self.i += 1;
         }
-        std::str::from_utf8(&self.s[start..self.i]).ok()?.parse().ok()
+        std::str::from_utf8(&self.s[start..self.i])
+            .ok()?
+            .parse()
+            .ok()
     }
 
     /// Skips a balanced argument list, for types whose arguments do not matter here.
@@ -243,7 +255,9 @@ impl Parser<'_> {
         let name = self.word().to_owned();
         let t = match name.as_str() {
             "Int8" | "Int16" | "Int32" | "Int64" => ChType::Int(name[3..].parse().unwrap_or(64)),
-            "UInt8" | "UInt16" | "UInt32" | "UInt64" => ChType::UInt(name[4..].parse().unwrap_or(64)),
+            "UInt8" | "UInt16" | "UInt32" | "UInt64" => {
+                ChType::UInt(name[4..].parse().unwrap_or(64))
+            }
             "Int128" | "Int256" => ChType::BigInt(name[3..].parse().unwrap_or(128)),
             "UInt128" | "UInt256" => ChType::BigUInt(name[4..].parse().unwrap_or(128)),
             "Float32" => ChType::Float(32),
@@ -309,14 +323,21 @@ impl Parser<'_> {
                     ("Decimal128", _) => (38, a),
                     _ => (76, a),
                 };
-                ChType::Decimal { precision: precision.clamp(1, 76) as u8, scale: scale.clamp(0, 76) as u8 }
+                ChType::Decimal {
+                    precision: precision.clamp(1, 76) as u8,
+                    scale: scale.clamp(0, 76) as u8,
+                }
             }
             "Enum8" | "Enum16" | "Enum" => {
                 let mut items = Vec::new();
                 if self.eat(b'(') {
                     loop {
                         let Some(label) = self.quoted() else { break };
-                        let code = if self.eat(b'=') { self.int().unwrap_or(0) } else { items.len() as i64 + 1 };
+                        let code = if self.eat(b'=') {
+                            self.int().unwrap_or(0)
+                        } else {
+                            items.len() as i64 + 1
+                        };
                         items.push((label, code as i16));
                         if !self.eat(b',') {
                             break;
@@ -356,7 +377,12 @@ impl Parser<'_> {
                     self.eat(b')');
                 }
                 if name == "Nested" {
-                    ChType::Nested(items.into_iter().map(|(n, t)| (n.unwrap_or_default(), t)).collect())
+                    ChType::Nested(
+                        items
+                            .into_iter()
+                            .map(|(n, t)| (n.unwrap_or_default(), t))
+                            .collect(),
+                    )
                 } else {
                     ChType::Tuple(items)
                 }
@@ -386,7 +412,11 @@ impl Parser<'_> {
             _ => {
                 self.skip_args();
                 let end = self.i.min(self.s.len());
-                ChType::Other(String::from_utf8_lossy(&self.s[start..end]).trim().to_owned())
+                ChType::Other(
+                    String::from_utf8_lossy(&self.s[start..end])
+                        .trim()
+                        .to_owned(),
+                )
             }
         };
         t
@@ -426,10 +456,28 @@ mod tests {
     fn parses_scalars_and_wrappers() {
         assert_eq!(ChType::parse("UInt64"), ChType::UInt(64));
         assert_eq!(ChType::parse("Int256"), ChType::BigInt(256));
-        assert_eq!(ChType::parse("DateTime('Asia/Kolkata')"), ChType::DateTime(Some("Asia/Kolkata".into())));
-        assert_eq!(ChType::parse("DateTime64(9, 'UTC')"), ChType::DateTime64(9, Some("UTC".into())));
-        assert_eq!(ChType::parse("Decimal(18, 4)"), ChType::Decimal { precision: 18, scale: 4 });
-        assert_eq!(ChType::parse("Decimal64(2)"), ChType::Decimal { precision: 18, scale: 2 });
+        assert_eq!(
+            ChType::parse("DateTime('Asia/Kolkata')"),
+            ChType::DateTime(Some("Asia/Kolkata".into()))
+        );
+        assert_eq!(
+            ChType::parse("DateTime64(9, 'UTC')"),
+            ChType::DateTime64(9, Some("UTC".into()))
+        );
+        assert_eq!(
+            ChType::parse("Decimal(18, 4)"),
+            ChType::Decimal {
+                precision: 18,
+                scale: 4
+            }
+        );
+        assert_eq!(
+            ChType::parse("Decimal64(2)"),
+            ChType::Decimal {
+                precision: 18,
+                scale: 2
+            }
+        );
         let t = ChType::parse("LowCardinality(Nullable(String))");
         assert!(t.is_nullable());
         assert_eq!(t.base(), &ChType::String);
@@ -450,7 +498,10 @@ mod tests {
         );
         assert_eq!(
             ChType::parse("Tuple(a Int8, b String)"),
-            ChType::Tuple(vec![(Some("a".into()), ChType::Int(8)), (Some("b".into()), ChType::String)])
+            ChType::Tuple(vec![
+                (Some("a".into()), ChType::Int(8)),
+                (Some("b".into()), ChType::String)
+            ])
         );
         assert_eq!(
             ChType::parse("Tuple(UInt8, String)"),
@@ -460,10 +511,16 @@ mod tests {
             ChType::parse("Array(Tuple(Timestamp DateTime64(9), Name LowCardinality(String)))"),
             ChType::Array(Box::new(ChType::Tuple(vec![
                 (Some("Timestamp".into()), ChType::DateTime64(9, None)),
-                (Some("Name".into()), ChType::LowCardinality(Box::new(ChType::String))),
+                (
+                    Some("Name".into()),
+                    ChType::LowCardinality(Box::new(ChType::String))
+                ),
             ])))
         );
-        assert_eq!(ChType::parse("Variant(String, UInt8)"), ChType::Variant(vec![ChType::String, ChType::UInt(8)]));
+        assert_eq!(
+            ChType::parse("Variant(String, UInt8)"),
+            ChType::Variant(vec![ChType::String, ChType::UInt(8)])
+        );
         assert_eq!(ChType::parse("JSON(max_dynamic_paths = 10)"), ChType::Json);
     }
 
@@ -474,6 +531,9 @@ mod tests {
             ChType::Other("AggregateFunction(uniq, String)".into())
         );
         assert_eq!(ChType::parse("Point"), ChType::Other("Point".into()));
-        assert_eq!(ChType::parse("SimpleAggregateFunction(sum, UInt64)"), ChType::UInt(64));
+        assert_eq!(
+            ChType::parse("SimpleAggregateFunction(sum, UInt64)"),
+            ChType::UInt(64)
+        );
     }
 }

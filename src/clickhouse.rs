@@ -42,7 +42,9 @@ pub struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("Connection")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -62,7 +64,9 @@ impl Connection {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let hyper = HyperClient::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(2)).build(https);
+        let hyper = HyperClient::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(2))
+            .build(https);
         let url = settings.url();
         let mut client = Client::with_http_client(hyper)
             .with_url(&url)
@@ -91,7 +95,11 @@ impl Connection {
         for h in &settings.headers {
             client = client.with_header(&h.name, h.value.expose());
         }
-        Ok(Connection { client, url, query_timeout: settings.query_timeout })
+        Ok(Connection {
+            client,
+            url,
+            query_timeout: settings.query_timeout,
+        })
     }
 
     /// The server URL (no credentials).
@@ -110,14 +118,23 @@ impl Connection {
         if !query_id.is_empty() {
             query = query.with_setting("query_id", query_id);
         }
-        let cursor = query.fetch_bytes("ArrowStream").map_err(|e| self.classify(e))?;
-        Ok(ArrowStream { cursor, decoder: StreamDecoder::new(), buf: Buffer::from(Vec::<u8>::new()), url: self.url.clone() })
+        let cursor = query
+            .fetch_bytes("ArrowStream")
+            .map_err(|e| self.classify(e))?;
+        Ok(ArrowStream {
+            cursor,
+            decoder: StreamDecoder::new(),
+            buf: Buffer::from(Vec::<u8>::new()),
+            url: self.url.clone(),
+        })
     }
 
     /// The result column types of `sql`, from `DESCRIBE TABLE (sql)`.
     pub async fn describe(&self, sql: &str) -> Result<Vec<(String, ChType)>, QueryError> {
         let inner = sql.trim_end().trim_end_matches(';');
-        let rows = self.json_rows(&format!("DESCRIBE TABLE (\n{inner}\n)")).await?;
+        let rows = self
+            .json_rows(&format!("DESCRIBE TABLE (\n{inner}\n)"))
+            .await?;
         Ok(rows
             .into_iter()
             .filter_map(|row| {
@@ -131,14 +148,22 @@ impl Connection {
     /// Runs a small metadata query and returns its rows as JSON arrays (`JSONCompactEachRow`).
     pub async fn json_rows(&self, sql: &str) -> Result<Vec<Vec<serde_json::Value>>, QueryError> {
         let fut = async {
-            let mut cursor = self.client.query_raw(sql).fetch_bytes("JSONCompactEachRow").map_err(|e| self.classify(e))?;
+            let mut cursor = self
+                .client
+                .query_raw(sql)
+                .fetch_bytes("JSONCompactEachRow")
+                .map_err(|e| self.classify(e))?;
             let bytes = cursor.collect().await.map_err(|e| self.classify(e))?;
             bytes
                 .split(|b| *b == b'\n')
                 .filter(|l| !l.is_empty())
                 .map(|l| {
-                    serde_json::from_slice::<Vec<serde_json::Value>>(l)
-                        .map_err(|e| QueryError::BadResponse { url: self.url.clone(), message: format!("unreadable row: {e}") })
+                    serde_json::from_slice::<Vec<serde_json::Value>>(l).map_err(|e| {
+                        QueryError::BadResponse {
+                            url: self.url.clone(),
+                            message: format!("unreadable row: {e}"),
+                        }
+                    })
                 })
                 .collect()
         };
@@ -166,11 +191,20 @@ impl ArrowStream {
     pub async fn next_batch(&mut self) -> Result<Option<RecordBatch>, QueryError> {
         loop {
             while !self.buf.is_empty() {
-                if let Some(batch) = self.decoder.decode(&mut self.buf).map_err(|e| QueryError::Decode(e.to_string()))? {
+                if let Some(batch) = self
+                    .decoder
+                    .decode(&mut self.buf)
+                    .map_err(|e| QueryError::Decode(e.to_string()))?
+                {
                     return Ok(Some(batch));
                 }
             }
-            match self.cursor.next().await.map_err(|e| classify(e, &self.url))? {
+            match self
+                .cursor
+                .next()
+                .await
+                .map_err(|e| classify(e, &self.url))?
+            {
                 Some(chunk) => {
                     if looks_like_exception(&chunk) {
                         if let Some(e) = parse_exception(&String::from_utf8_lossy(&chunk)) {
@@ -180,7 +214,9 @@ impl ArrowStream {
                     self.buf = Buffer::from(chunk);
                 }
                 None => {
-                    self.decoder.finish().map_err(|e| QueryError::Decode(e.to_string()))?;
+                    self.decoder
+                        .finish()
+                        .map_err(|e| QueryError::Decode(e.to_string()))?;
                     return Ok(None);
                 }
             }
@@ -222,14 +258,22 @@ pub(crate) fn classify(e: clickhouse::error::Error, url: &str) -> QueryError {
                 || lower.contains("invalidcontenttype")
                 || lower.contains("corrupt message")
             {
-                QueryError::Tls { url: url.to_owned(), message: chain }
+                QueryError::Tls {
+                    url: url.to_owned(),
+                    message: chain,
+                }
             } else if lower.contains("invalid http version") || lower.contains("invalid http") {
                 QueryError::Tls {
                     url: url.to_owned(),
-                    message: format!("{chain} (the server seems to speak HTTPS: turn on secure / use https)"),
+                    message: format!(
+                        "{chain} (the server seems to speak HTTPS: turn on secure / use https)"
+                    ),
                 }
             } else {
-                QueryError::Network { url: url.to_owned(), message: chain }
+                QueryError::Network {
+                    url: url.to_owned(),
+                    message: chain,
+                }
             }
         }
         other => {
@@ -237,7 +281,10 @@ pub(crate) fn classify(e: clickhouse::error::Error, url: &str) -> QueryError {
             if let Some(e) = parse_exception(&chain) {
                 e
             } else {
-                QueryError::BadResponse { url: url.to_owned(), message: chain }
+                QueryError::BadResponse {
+                    url: url.to_owned(),
+                    message: chain,
+                }
             }
         }
     }
@@ -261,21 +308,33 @@ fn tls_config(settings: &Settings) -> Result<ClientConfig, SettingsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| SettingsError { key: "secure".into(), reason: e.to_string() })?;
+        .map_err(|e| SettingsError {
+            key: "secure".into(),
+            reason: e.to_string(),
+        })?;
     let tls: &Tls = &settings.tls;
     let builder = if tls.skip_verify {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
     } else {
         let mut roots = rustls::RootCertStore::empty();
         if let Some(ca) = &tls.ca_cert {
             for cert in CertificateDer::pem_slice_iter(ca.expose().as_bytes()) {
-                let cert = cert.map_err(|e| SettingsError { key: "tlsCACert".into(), reason: format!("cannot read PEM: {e}") })?;
-                roots
-                    .add(cert)
-                    .map_err(|e| SettingsError { key: "tlsCACert".into(), reason: format!("not a usable CA certificate: {e}") })?;
+                let cert = cert.map_err(|e| SettingsError {
+                    key: "tlsCACert".into(),
+                    reason: format!("cannot read PEM: {e}"),
+                })?;
+                roots.add(cert).map_err(|e| SettingsError {
+                    key: "tlsCACert".into(),
+                    reason: format!("not a usable CA certificate: {e}"),
+                })?;
             }
             if roots.is_empty() {
-                return Err(SettingsError { key: "tlsCACert".into(), reason: "holds no certificate".into() });
+                return Err(SettingsError {
+                    key: "tlsCACert".into(),
+                    reason: "holds no certificate".into(),
+                });
             }
         } else if settings.protocol == Protocol::Https {
             // The system's roots; unreadable entries are skipped like Go's x509 does.
@@ -287,17 +346,31 @@ fn tls_config(settings: &Settings) -> Result<ClientConfig, SettingsError> {
     };
     match &tls.client_cert {
         Some((cert, key)) => {
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert.expose().as_bytes())
-                .collect::<Result<_, _>>()
-                .map_err(|e| SettingsError { key: "tlsClientCert".into(), reason: format!("cannot read PEM: {e}") })?;
+            let certs: Vec<CertificateDer<'static>> =
+                CertificateDer::pem_slice_iter(cert.expose().as_bytes())
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| SettingsError {
+                        key: "tlsClientCert".into(),
+                        reason: format!("cannot read PEM: {e}"),
+                    })?;
             if certs.is_empty() {
-                return Err(SettingsError { key: "tlsClientCert".into(), reason: "holds no certificate".into() });
+                return Err(SettingsError {
+                    key: "tlsClientCert".into(),
+                    reason: "holds no certificate".into(),
+                });
             }
-            let key = PrivateKeyDer::from_pem_slice(key.expose().as_bytes())
-                .map_err(|e| SettingsError { key: "tlsClientKey".into(), reason: format!("cannot read the PEM private key: {e}") })?;
+            let key = PrivateKeyDer::from_pem_slice(key.expose().as_bytes()).map_err(|e| {
+                SettingsError {
+                    key: "tlsClientKey".into(),
+                    reason: format!("cannot read the PEM private key: {e}"),
+                }
+            })?;
             builder
                 .with_client_auth_cert(certs, key)
-                .map_err(|e| SettingsError { key: "tlsClientKey".into(), reason: format!("does not match the certificate: {e}") })
+                .map_err(|e| SettingsError {
+                    key: "tlsClientKey".into(),
+                    reason: format!("does not match the certificate: {e}"),
+                })
         }
         None => Ok(builder.with_no_client_auth()),
     }
@@ -325,7 +398,12 @@ impl ServerCertVerifier for AcceptAnyCert {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -334,7 +412,12 @@ impl ServerCertVerifier for AcceptAnyCert {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
@@ -347,7 +430,11 @@ fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
         for i in 0..4 {
             if i <= chunk.len() {
@@ -376,11 +463,16 @@ mod tests {
     #[test]
     fn bad_responses_keep_exception_codes() {
         let e = classify(
-            clickhouse::error::Error::BadResponse("Code: 60. DB::Exception: Unknown table. (UNKNOWN_TABLE)".into()),
+            clickhouse::error::Error::BadResponse(
+                "Code: 60. DB::Exception: Unknown table. (UNKNOWN_TABLE)".into(),
+            ),
             "http://x",
         );
         assert_eq!(e.exception_code(), Some(60));
-        let e = classify(clickhouse::error::Error::BadResponse("<html>proxy</html>".into()), "http://x");
+        let e = classify(
+            clickhouse::error::Error::BadResponse("<html>proxy</html>".into()),
+            "http://x",
+        );
         assert!(matches!(e, QueryError::BadResponse { .. }));
     }
 }

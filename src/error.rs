@@ -95,10 +95,14 @@ impl QueryError {
         match self {
             QueryError::BadJson(_) | QueryError::Invalid(_) | QueryError::Settings(_) => 400,
             QueryError::Upstream { code, .. } => status_for_exception(*code),
-            QueryError::BadResponse { .. } | QueryError::Network { .. } | QueryError::Tls { .. } => 502,
+            QueryError::BadResponse { .. }
+            | QueryError::Network { .. }
+            | QueryError::Tls { .. } => 502,
             QueryError::Timeout(_) => 504,
             QueryError::Decode(_) | QueryError::Internal(_) => 500,
-            QueryError::Frame(FrameError::Unsupported { .. } | FrameError::OutOfRange { .. }) => 400,
+            QueryError::Frame(FrameError::Unsupported { .. } | FrameError::OutOfRange { .. }) => {
+                400
+            }
             QueryError::Frame(FrameError::Arrow { .. } | FrameError::Write(_)) => 500,
         }
     }
@@ -114,10 +118,14 @@ impl QueryError {
             | QueryError::Network { .. }
             | QueryError::Tls { .. }
             | QueryError::Timeout(_)
-            | QueryError::Frame(FrameError::Unsupported { .. } | FrameError::OutOfRange { .. }) => ErrorSource::Downstream,
+            | QueryError::Frame(FrameError::Unsupported { .. } | FrameError::OutOfRange { .. }) => {
+                ErrorSource::Downstream
+            }
             QueryError::Decode(_)
             | QueryError::Internal(_)
-            | QueryError::Frame(FrameError::Arrow { .. } | FrameError::Write(_)) => ErrorSource::Plugin,
+            | QueryError::Frame(FrameError::Arrow { .. } | FrameError::Write(_)) => {
+                ErrorSource::Plugin
+            }
         }
     }
 
@@ -133,8 +141,8 @@ impl QueryError {
 /// ClickHouse's own exception → HTTP status mapping (`exceptionCodeToHTTPStatus`).
 pub fn status_for_exception(code: i32) -> u16 {
     match code {
-        6 | 8 | 15 | 25 | 26 | 27 | 36 | 37 | 38 | 41 | 44 | 53 | 62 | 72 | 117 | 123 | 167 | 168 | 223 | 321 | 376
-        | 427 | 441 | 675 | 676 => 400,
+        6 | 8 | 15 | 25 | 26 | 27 | 36 | 37 | 38 | 41 | 44 | 53 | 62 | 72 | 117 | 123 | 167
+        | 168 | 223 | 321 | 376 | 427 | 441 | 675 | 676 => 400,
         194 => 401,
         192 | 193 | 497 | 512 | 516 => 403,
         46 | 47 | 50 | 56 | 60 | 63 | 73 | 78 | 81 | 115 | 152 | 336 | 511 => 404,
@@ -161,7 +169,10 @@ pub fn parse_exception(text: &str) -> Option<QueryError> {
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     let code: i32 = digits.parse().ok()?;
     let mut message = rest[digits.len()..].trim_start_matches('.').trim_start();
-    message = message.strip_prefix("DB::Exception:").unwrap_or(message).trim();
+    message = message
+        .strip_prefix("DB::Exception:")
+        .unwrap_or(message)
+        .trim();
     // Drop the trailing "(version …)" and pull out "(NAME)".
     if let Some(i) = message.rfind(" (version ") {
         message = message[..i].trim_end();
@@ -170,14 +181,28 @@ pub fn parse_exception(text: &str) -> Option<QueryError> {
     if message.ends_with(')') {
         if let Some(open) = message.rfind(" (") {
             let candidate = &message[open + 2..message.len() - 1];
-            if !candidate.is_empty() && candidate.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+            if !candidate.is_empty()
+                && candidate
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            {
                 name = Some(candidate.to_owned());
                 message = message[..open].trim_end();
             }
         }
     }
-    let message = message.trim_end_matches('.').trim().lines().next().unwrap_or("").to_owned();
-    Some(QueryError::Upstream { code, name, message })
+    let message = message
+        .trim_end_matches('.')
+        .trim()
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_owned();
+    Some(QueryError::Upstream {
+        code,
+        name,
+        message,
+    })
 }
 
 #[cfg(test)]
@@ -194,21 +219,45 @@ mod tests {
         assert_eq!(e.status(), 400);
         assert_eq!(e.source_kind(), ErrorSource::Downstream);
         let msg = e.to_string();
-        assert!(msg.starts_with("ClickHouse error 62 (SYNTAX_ERROR): Syntax error: failed at position 8"), "{msg}");
+        assert!(
+            msg.starts_with(
+                "ClickHouse error 62 (SYNTAX_ERROR): Syntax error: failed at position 8"
+            ),
+            "{msg}"
+        );
         assert!(!msg.contains("version"), "{msg}");
 
-        let e = parse_exception("Code: 60. DB::Exception: Unknown table expression identifier 'nope'. (UNKNOWN_TABLE)").unwrap();
+        let e = parse_exception(
+            "Code: 60. DB::Exception: Unknown table expression identifier 'nope'. (UNKNOWN_TABLE)",
+        )
+        .unwrap();
         assert_eq!(e.status(), 404);
-        let e = parse_exception("Code: 516. DB::Exception: default: Authentication failed. (AUTHENTICATION_FAILED)").unwrap();
+        let e = parse_exception(
+            "Code: 516. DB::Exception: default: Authentication failed. (AUTHENTICATION_FAILED)",
+        )
+        .unwrap();
         assert_eq!(e.status(), 403);
         assert!(parse_exception("<html>nginx</html>").is_none());
     }
 
     #[test]
     fn every_category_has_status_and_source() {
-        assert_eq!(QueryError::Timeout(std::time::Duration::from_secs(1)).status(), 504);
-        assert_eq!(QueryError::Internal("x".into()).source_kind(), ErrorSource::Plugin);
-        assert_eq!(QueryError::Network { url: "u".into(), message: "m".into() }.status(), 502);
+        assert_eq!(
+            QueryError::Timeout(std::time::Duration::from_secs(1)).status(),
+            504
+        );
+        assert_eq!(
+            QueryError::Internal("x".into()).source_kind(),
+            ErrorSource::Plugin
+        );
+        assert_eq!(
+            QueryError::Network {
+                url: "u".into(),
+                message: "m".into()
+            }
+            .status(),
+            502
+        );
         assert_eq!(ErrorSource::Downstream.as_str(), "downstream");
     }
 }

@@ -66,9 +66,12 @@ pub struct Query {
 impl Query {
     /// Reads a query from its JSON bytes; `ref_id` is the request's refId for this query.
     pub fn parse(ref_id: &str, json: &[u8]) -> Result<Query, QueryError> {
-        let value: Value = serde_json::from_slice(json).map_err(|e| QueryError::BadJson(e.to_string()))?;
+        let value: Value =
+            serde_json::from_slice(json).map_err(|e| QueryError::BadJson(e.to_string()))?;
         let Value::Object(obj) = value else {
-            return Err(QueryError::BadJson("the query must be a JSON object".into()));
+            return Err(QueryError::BadJson(
+                "the query must be a JSON object".into(),
+            ));
         };
         let raw_sql = string_field(&obj, "rawSql")?;
         let altinity_sql = string_field(&obj, "query")?;
@@ -80,7 +83,9 @@ impl Query {
             (None, None) => (String::new(), Model::Grafana),
         };
         if sql.trim().is_empty() {
-            return Err(QueryError::Invalid("the query has no SQL (rawSql is empty)".into()));
+            return Err(QueryError::Invalid(
+                "the query has no SQL (rawSql is empty)".into(),
+            ));
         }
         let format = match obj.get("format") {
             None | Some(Value::Null) => match model {
@@ -93,7 +98,11 @@ impl Query {
                 Some(2) => Format::Logs,
                 Some(3) => Format::Traces,
                 Some(4) => Format::TimeSeries, // grafana's "multi", never sent by its UI
-                _ => return Err(QueryError::Invalid(format!("unknown format {n}: use 0 (time series), 1 (table), 2 (logs) or 3 (traces)"))),
+                _ => {
+                    return Err(QueryError::Invalid(format!(
+                        "unknown format {n}: use 0 (time series), 1 (table), 2 (logs) or 3 (traces)"
+                    )));
+                }
             },
             Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
                 "" | "time_series" | "timeseries" | "time series" | "multi" => Format::TimeSeries,
@@ -106,9 +115,19 @@ impl Query {
                     )));
                 }
             },
-            Some(other) => return Err(QueryError::Invalid(format!("field `format` must be a number or a string, got {other}"))),
+            Some(other) => {
+                return Err(QueryError::Invalid(format!(
+                    "field `format` must be a number or a string, got {other}"
+                )));
+            }
         };
-        Ok(Query { ref_id: ref_id.to_owned(), sql, format, model, json: obj })
+        Ok(Query {
+            ref_id: ref_id.to_owned(),
+            sql,
+            format,
+            model,
+            json: obj,
+        })
     }
 }
 
@@ -116,7 +135,9 @@ fn string_field(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, Q
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(QueryError::Invalid(format!("field `{key}` must be a string, got {other}"))),
+        Some(other) => Err(QueryError::Invalid(format!(
+            "field `{key}` must be a string, got {other}"
+        ))),
     }
 }
 
@@ -126,11 +147,26 @@ mod tests {
 
     #[test]
     fn reads_all_three_models() {
-        let q = Query::parse("A", br#"{"refId":"A","rawSql":"SELECT 1","format":1,"unknown":{"x":1}}"#).unwrap();
-        assert_eq!((q.sql.as_str(), q.format, q.model), ("SELECT 1", Format::Table, Model::Grafana));
-        let q = Query::parse("B", br#"{"rawSql":"SELECT 1","format":"logs","queryType":"logs"}"#).unwrap();
+        let q = Query::parse(
+            "A",
+            br#"{"refId":"A","rawSql":"SELECT 1","format":1,"unknown":{"x":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (q.sql.as_str(), q.format, q.model),
+            ("SELECT 1", Format::Table, Model::Grafana)
+        );
+        let q = Query::parse(
+            "B",
+            br#"{"rawSql":"SELECT 1","format":"logs","queryType":"logs"}"#,
+        )
+        .unwrap();
         assert_eq!(q.format, Format::Logs);
-        let q = Query::parse("C", br#"{"query":"SELECT $timeSeries","format":"time_series","rawQuery":false}"#).unwrap();
+        let q = Query::parse(
+            "C",
+            br#"{"query":"SELECT $timeSeries","format":"time_series","rawQuery":false}"#,
+        )
+        .unwrap();
         assert_eq!((q.model, q.format), (Model::Altinity, Format::TimeSeries));
         let q = Query::parse("D", br#"{"query":"SELECT 1"}"#).unwrap();
         assert_eq!(q.format, Format::TimeSeries);
@@ -138,9 +174,18 @@ mod tests {
 
     #[test]
     fn wrong_types_are_errors_not_defaults() {
-        assert!(matches!(Query::parse("A", b"{not json"), Err(QueryError::BadJson(_))));
-        assert!(matches!(Query::parse("A", br#"{"rawSql":42}"#), Err(QueryError::Invalid(m)) if m.contains("rawSql")));
-        assert!(matches!(Query::parse("A", br#"{"rawSql":"SELECT 1","format":9}"#), Err(QueryError::Invalid(m)) if m.contains("format")));
-        assert!(matches!(Query::parse("A", br#"{"rawSql":"  "}"#), Err(QueryError::Invalid(m)) if m.contains("no SQL")));
+        assert!(matches!(
+            Query::parse("A", b"{not json"),
+            Err(QueryError::BadJson(_))
+        ));
+        assert!(
+            matches!(Query::parse("A", br#"{"rawSql":42}"#), Err(QueryError::Invalid(m)) if m.contains("rawSql"))
+        );
+        assert!(
+            matches!(Query::parse("A", br#"{"rawSql":"SELECT 1","format":9}"#), Err(QueryError::Invalid(m)) if m.contains("format"))
+        );
+        assert!(
+            matches!(Query::parse("A", br#"{"rawSql":"  "}"#), Err(QueryError::Invalid(m)) if m.contains("no SQL"))
+        );
     }
 }

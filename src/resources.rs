@@ -32,7 +32,10 @@ pub struct Reply {
 
 impl Reply {
     fn json(status: u16, value: Value) -> Reply {
-        Reply { status, body: serde_json::to_vec(&value).unwrap_or_default() }
+        Reply {
+            status,
+            body: serde_json::to_vec(&value).unwrap_or_default(),
+        }
     }
 
     fn error(status: u16, message: impl std::fmt::Display) -> Reply {
@@ -68,9 +71,18 @@ impl Route {
 }
 
 /// Handles one CallResource request.
-pub async fn handle(instance: Result<Arc<Instance>, SettingsError>, method: &str, path: &str, url: &str, body: &[u8]) -> Reply {
+pub async fn handle(
+    instance: Result<Arc<Instance>, SettingsError>,
+    method: &str,
+    path: &str,
+    url: &str,
+    body: &[u8],
+) -> Reply {
     let Some(route) = Route::parse(path) else {
-        return Reply::error(404, format!("unknown resource {path:?}; known: databases, tables, columns, expand"));
+        return Reply::error(
+            404,
+            format!("unknown resource {path:?}; known: databases, tables, columns, expand"),
+        );
     };
     if !method.eq_ignore_ascii_case(route.method()) {
         return Reply::error(405, format!("{path} expects {}", route.method()));
@@ -80,12 +92,29 @@ pub async fn handle(instance: Result<Arc<Instance>, SettingsError>, method: &str
         Err(e) => return Reply::error(400, e),
     };
     let params = query_params(url);
-    let param = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
+    let param = |k: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
     let result = match route {
-        Route::Databases => rows(&instance, "SELECT name FROM system.databases ORDER BY name".into(), |r| r[0].clone()).await,
+        Route::Databases => {
+            rows(
+                &instance,
+                "SELECT name FROM system.databases ORDER BY name".into(),
+                |r| r[0].clone(),
+            )
+            .await
+        }
         Route::Tables => {
             let db = param("database");
-            let db_expr = if db.is_empty() { "currentDatabase()".to_owned() } else { sql::string_literal(db) };
+            let db_expr = if db.is_empty() {
+                "currentDatabase()".to_owned()
+            } else {
+                sql::string_literal(db)
+            };
             rows(
                 &instance,
                 format!("SELECT name, engine, total_rows FROM system.tables WHERE database = {db_expr} ORDER BY name"),
@@ -96,9 +125,16 @@ pub async fn handle(instance: Result<Arc<Instance>, SettingsError>, method: &str
         Route::Columns => {
             let (db, table) = (param("database"), param("table"));
             if table.is_empty() {
-                return Reply::error(400, "columns needs ?table=<name> (and optionally database=<db>)");
+                return Reply::error(
+                    400,
+                    "columns needs ?table=<name> (and optionally database=<db>)",
+                );
             }
-            let db_expr = if db.is_empty() { "currentDatabase()".to_owned() } else { sql::string_literal(db) };
+            let db_expr = if db.is_empty() {
+                "currentDatabase()".to_owned()
+            } else {
+                sql::string_literal(db)
+            };
             rows(
                 &instance,
                 format!(
@@ -117,9 +153,18 @@ pub async fn handle(instance: Result<Arc<Instance>, SettingsError>, method: &str
     }
 }
 
-async fn rows(instance: &Instance, sql: String, f: impl Fn(&[Value]) -> Value) -> Result<Value, QueryError> {
+async fn rows(
+    instance: &Instance,
+    sql: String,
+    f: impl Fn(&[Value]) -> Value,
+) -> Result<Value, QueryError> {
     let rows = instance.connection.json_rows(&sql).await?;
-    Ok(Value::Array(rows.iter().filter(|r| !r.is_empty()).map(|r| f(r)).collect()))
+    Ok(Value::Array(
+        rows.iter()
+            .filter(|r| !r.is_empty())
+            .map(|r| f(r))
+            .collect(),
+    ))
 }
 
 /// `POST expand`: the final SQL of a query model, and a clickhouse-client command running it.
@@ -137,7 +182,10 @@ fn expand(instance: &Instance, body: &[u8]) -> Reply {
         Err(e) => return Reply::error(400, e),
     };
     let sql = query.sql;
-    Reply::json(200, json!({ "sql": sql, "client": client_command(instance, &sql) }))
+    Reply::json(
+        200,
+        json!({ "sql": sql, "client": client_command(instance, &sql) }),
+    )
 }
 
 /// A clickhouse-client command line that runs `sql` as the datasource's user.
@@ -163,7 +211,9 @@ fn shell_quote(s: &str) -> String {
 
 /// `a=1&b=x%20y` from a URL or path with a query string.
 fn query_params(url: &str) -> Vec<(String, String)> {
-    let Some((_, q)) = url.split_once('?') else { return Vec::new() };
+    let Some((_, q)) = url.split_once('?') else {
+        return Vec::new();
+    };
     q.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
@@ -181,7 +231,10 @@ fn percent_decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 2;
@@ -211,7 +264,11 @@ mod tests {
     fn query_strings_decode() {
         assert_eq!(
             query_params("tables?database=my%20db&x=a+b&t=%"),
-            vec![("database".into(), "my db".into()), ("x".into(), "a b".into()), ("t".into(), "%".into())]
+            vec![
+                ("database".into(), "my db".into()),
+                ("x".into(), "a b".into()),
+                ("t".into(), "%".into())
+            ]
         );
     }
 

@@ -71,7 +71,11 @@ pub struct QueryInput {
 
 impl Plugin {
     /// The instance for these settings, built once per settings version.
-    pub fn instance(&self, key: &InstanceKey, input: &InstanceInput<'_>) -> Result<Arc<Instance>, SettingsError> {
+    pub fn instance(
+        &self,
+        key: &InstanceKey,
+        input: &InstanceInput<'_>,
+    ) -> Result<Arc<Instance>, SettingsError> {
         let mut cache = self.instances.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((updated, inst)) = cache.get(&key.uid) {
             if *updated == key.updated {
@@ -81,14 +85,20 @@ impl Plugin {
         let settings = Settings::from_instance(input)?;
         let connection = Connection::new(&settings)?;
         tracing::info!(uid = %key.uid, url = %connection.url(), "datasource instance ready");
-        let inst = Arc::new(Instance { settings, connection });
+        let inst = Arc::new(Instance {
+            settings,
+            connection,
+        });
         cache.insert(key.uid.clone(), (key.updated, inst.clone()));
         Ok(inst)
     }
 }
 
 /// Runs every query of a request concurrently; results come back in the input order.
-pub async fn run_queries(instance: Result<Arc<Instance>, SettingsError>, queries: Vec<QueryInput>) -> Vec<(String, Result<Vec<Vec<u8>>, QueryError>)> {
+pub async fn run_queries(
+    instance: Result<Arc<Instance>, SettingsError>,
+    queries: Vec<QueryInput>,
+) -> Vec<(String, Result<Vec<Vec<u8>>, QueryError>)> {
     let tasks: Vec<_> = queries
         .into_iter()
         .map(|q| {
@@ -121,12 +131,16 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Runs one query and returns its encoded frames.
-pub async fn run_query(instance: &Instance, input: &QueryInput) -> Result<Vec<Vec<u8>>, QueryError> {
+pub async fn run_query(
+    instance: &Instance,
+    input: &QueryInput,
+) -> Result<Vec<Vec<u8>>, QueryError> {
     let started = Instant::now();
     let query = Query::parse(&input.ref_id, &input.json)?;
     let sql = query.sql.clone();
     let timeout = instance.connection.query_timeout();
-    let result = tokio::time::timeout(timeout, table_frame(&instance.connection, &query, &sql)).await;
+    let result =
+        tokio::time::timeout(timeout, table_frame(&instance.connection, &query, &sql)).await;
     let frames = match result {
         Ok(r) => r?,
         Err(_) => return Err(QueryError::Timeout(timeout)),
@@ -136,7 +150,11 @@ pub async fn run_query(instance: &Instance, input: &QueryInput) -> Result<Vec<Ve
 }
 
 /// Runs `sql` and writes its result as one frame, converting batches as they stream in.
-async fn table_frame(conn: &Connection, query: &Query, sql: &str) -> Result<Vec<Vec<u8>>, QueryError> {
+async fn table_frame(
+    conn: &Connection,
+    query: &Query,
+    sql: &str,
+) -> Result<Vec<Vec<u8>>, QueryError> {
     // Arrow does not carry ClickHouse's type names (DateTime, IPv4 and UInt32 all arrive as
     // uint32), so ask for them concurrently with the data; a statement DESCRIBE cannot analyse
     // (SHOW, EXPLAIN…) falls back to the Arrow types alone.
@@ -145,7 +163,13 @@ async fn table_frame(conn: &Connection, query: &Query, sql: &str) -> Result<Vec<
     let first = stream.next_batch().await?;
     let Some(schema) = stream.schema() else {
         // No schema at all: an empty answer (e.g. a DDL statement).
-        return Ok(vec![crate::frames::encode(&query.ref_id, &query.ref_id, &base_meta(query, sql), vec![], vec![])?]);
+        return Ok(vec![crate::frames::encode(
+            &query.ref_id,
+            &query.ref_id,
+            &base_meta(query, sql),
+            vec![],
+            vec![],
+        )?]);
     };
     let types: Option<Vec<ChType>> = match types {
         Ok(t) if t.len() == schema.fields().len() => Some(t.into_iter().map(|(_, t)| t).collect()),
@@ -153,14 +177,28 @@ async fn table_frame(conn: &Connection, query: &Query, sql: &str) -> Result<Vec<
     };
     let plans = normalize::plan(schema.fields(), types.as_deref())?;
     let mut meta = base_meta(query, sql);
-    meta.notices.extend(plans.iter().filter_map(|p| p.notice.clone()).map(|text| Notice { severity: "warning", text }));
+    meta.notices.extend(
+        plans
+            .iter()
+            .filter_map(|p| p.notice.clone())
+            .map(|text| Notice {
+                severity: "warning",
+                text,
+            }),
+    );
     if query.format != Format::Table {
         meta.notices.push(Notice {
             severity: "info",
-            text: format!("Format {} is returned as a table by this version.", query.format.name()),
+            text: format!(
+                "Format {} is returned as a table by this version.",
+                query.format.name()
+            ),
         });
     }
-    let fields = plans.iter().map(|p| (p.field(), FieldMeta::default())).collect();
+    let fields = plans
+        .iter()
+        .map(|p| (p.field(), FieldMeta::default()))
+        .collect();
     let mut writer = FrameWriter::new(grafana_schema(&query.ref_id, &query.ref_id, &meta, fields))?;
     let mut batch = first;
     while let Some(b) = batch {
@@ -170,7 +208,10 @@ async fn table_frame(conn: &Connection, query: &Query, sql: &str) -> Result<Vec<
     Ok(vec![writer.finish()?])
 }
 
-fn convert_batch(plans: &[ColumnPlan], batch: &arrow_array::RecordBatch) -> Result<Vec<ArrayRef>, QueryError> {
+fn convert_batch(
+    plans: &[ColumnPlan],
+    batch: &arrow_array::RecordBatch,
+) -> Result<Vec<ArrayRef>, QueryError> {
     plans
         .iter()
         .zip(batch.columns())
@@ -222,7 +263,9 @@ pub async fn check_health(instance: Result<Arc<Instance>, SettingsError>) -> Hea
     };
     let conn = &instance.connection;
     let info = conn
-        .json_rows("SELECT version(), currentUser(), toString(getSetting('readonly')), currentDatabase()")
+        .json_rows(
+            "SELECT version(), currentUser(), toString(getSetting('readonly')), currentDatabase()",
+        )
         .await;
     let row = match info {
         Ok(rows) => rows.into_iter().next().unwrap_or_default(),
@@ -230,7 +273,11 @@ pub async fn check_health(instance: Result<Arc<Instance>, SettingsError>) -> Hea
     };
     let text = |i: usize| row.get(i).and_then(|v| v.as_str()).unwrap_or("").to_owned();
     let (version, user, readonly, database) = (text(0), text(1), text(2), text(3));
-    let list = OTEL_TABLES.iter().map(|t| crate::sql::string_literal(t)).collect::<Vec<_>>().join(", ");
+    let list = OTEL_TABLES
+        .iter()
+        .map(|t| crate::sql::string_literal(t))
+        .collect::<Vec<_>>()
+        .join(", ");
     let tables: Vec<String> = match conn
         .json_rows(&format!("SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN ({list}) ORDER BY name"))
         .await
@@ -265,18 +312,37 @@ pub async fn check_health(instance: Result<Arc<Instance>, SettingsError>) -> Hea
 /// The category of a failed health check, with a one-line hint.
 pub fn categorize(e: &QueryError) -> (&'static str, &'static str) {
     match e {
-        QueryError::Settings(_) => ("config", "Fix the named setting in the datasource configuration."),
-        QueryError::Upstream { code: 192 | 193 | 194 | 516 | 497, .. } => {
-            ("auth", "Check the user name and password (and that the user may connect from Grafana's address).")
-        }
+        QueryError::Settings(_) => (
+            "config",
+            "Fix the named setting in the datasource configuration.",
+        ),
+        QueryError::Upstream {
+            code: 192 | 193 | 194 | 516 | 497,
+            ..
+        } => (
+            "auth",
+            "Check the user name and password (and that the user may connect from Grafana's address).",
+        ),
         QueryError::Tls { .. } => (
             "tls",
             "Check that the port speaks TLS when secure is on (8443) and plain HTTP when off (8123), and the CA / client certificates.",
         ),
-        QueryError::Network { .. } => ("network", "Check host and port, and that Grafana's host can reach ClickHouse's HTTP interface."),
-        QueryError::Timeout(_) => ("timeout", "ClickHouse did not answer in time: check the network path or raise dialTimeout/queryTimeout."),
-        QueryError::BadResponse { .. } => ("network", "Something other than ClickHouse's HTTP interface answered: check port and path."),
-        _ => ("server", "ClickHouse answered with an error: see the message."),
+        QueryError::Network { .. } => (
+            "network",
+            "Check host and port, and that Grafana's host can reach ClickHouse's HTTP interface.",
+        ),
+        QueryError::Timeout(_) => (
+            "timeout",
+            "ClickHouse did not answer in time: check the network path or raise dialTimeout/queryTimeout.",
+        ),
+        QueryError::BadResponse { .. } => (
+            "network",
+            "Something other than ClickHouse's HTTP interface answered: check port and path.",
+        ),
+        _ => (
+            "server",
+            "ClickHouse answered with an error: see the message.",
+        ),
     }
 }
 

@@ -169,7 +169,10 @@ pub struct SettingsError {
 }
 
 fn err(key: &str, reason: impl Into<String>) -> SettingsError {
-    SettingsError { key: key.to_owned(), reason: reason.into() }
+    SettingsError {
+        key: key.to_owned(),
+        reason: reason.into(),
+    }
 }
 
 /// The parts of Grafana's `DataSourceInstanceSettings` that settings are built from.
@@ -191,8 +194,16 @@ pub struct InstanceInput<'a> {
 
 impl Default for InstanceInput<'_> {
     fn default() -> Self {
-        static EMPTY: std::sync::LazyLock<HashMap<String, String>> = std::sync::LazyLock::new(HashMap::new);
-        InstanceInput { url: "", basic_auth_enabled: false, basic_auth_user: "", user: "", json_data: b"", secure: &EMPTY }
+        static EMPTY: std::sync::LazyLock<HashMap<String, String>> =
+            std::sync::LazyLock::new(HashMap::new);
+        InstanceInput {
+            url: "",
+            basic_auth_enabled: false,
+            basic_auth_user: "",
+            user: "",
+            json_data: b"",
+            secure: &EMPTY,
+        }
     }
 }
 
@@ -208,7 +219,9 @@ impl Settings {
             serde_json::from_slice(input.json_data)
                 .map_err(|e| err("jsonData", format!("is not valid JSON ({e})")))?
         };
-        let obj = json.as_object().ok_or_else(|| err("jsonData", "must be a JSON object"))?;
+        let obj = json
+            .as_object()
+            .ok_or_else(|| err("jsonData", "must be a JSON object"))?;
         let j = Json(obj);
         let secure = input.secure;
         let secret = |k: &str| secure.get(k).filter(|v| !v.is_empty()).map(Secret::new);
@@ -227,7 +240,10 @@ impl Settings {
                     ));
                 }
                 Some(other) => {
-                    return Err(err("protocol", format!("must be \"http\" or \"https\", got {other:?}")));
+                    return Err(err(
+                        "protocol",
+                        format!("must be \"http\" or \"https\", got {other:?}"),
+                    ));
                 }
             };
             let secure = j.bool("secure")?.unwrap_or(false)
@@ -248,45 +264,70 @@ impl Settings {
         } else if !input.url.trim().is_empty() {
             parse_url(input.url.trim())?
         } else {
-            return Err(err("host", "is required: the ClickHouse server's host name or address"));
+            return Err(err(
+                "host",
+                "is required: the ClickHouse server's host name or address",
+            ));
         };
-        if host.chars().any(|c| c.is_whitespace() || c == '/' || c == '@') {
-            return Err(err("host", format!("{host:?} is not a host name or address")));
+        if host
+            .chars()
+            .any(|c| c.is_whitespace() || c == '/' || c == '@')
+        {
+            return Err(err(
+                "host",
+                format!("{host:?} is not a host name or address"),
+            ));
         }
 
         // Credentials: grafana's username/password, Altinity's x-headers or basic auth.
         let x_user = j.string("xHeaderUser")?.unwrap_or_default();
-        let auth = if input.basic_auth_enabled && !input.basic_auth_user.is_empty() && x_user.is_empty() {
-            Auth::Basic {
-                user: input.basic_auth_user.to_owned(),
-                password: secret("basicAuthPassword").unwrap_or_default(),
-            }
-        } else if !x_user.is_empty() {
-            Auth::Headers { user: x_user, password: secret("xHeaderKey").unwrap_or_default() }
-        } else {
-            let user = j.string("username")?.filter(|u| !u.is_empty()).unwrap_or_else(|| input.user.to_owned());
-            Auth::Headers { user, password: secret("password").unwrap_or_default() }
-        };
+        let auth =
+            if input.basic_auth_enabled && !input.basic_auth_user.is_empty() && x_user.is_empty() {
+                Auth::Basic {
+                    user: input.basic_auth_user.to_owned(),
+                    password: secret("basicAuthPassword").unwrap_or_default(),
+                }
+            } else if !x_user.is_empty() {
+                Auth::Headers {
+                    user: x_user,
+                    password: secret("xHeaderKey").unwrap_or_default(),
+                }
+            } else {
+                let user = j
+                    .string("username")?
+                    .filter(|u| !u.is_empty())
+                    .unwrap_or_else(|| input.user.to_owned());
+                Auth::Headers {
+                    user,
+                    password: secret("password").unwrap_or_default(),
+                }
+            };
 
-        let tls = Tls {
-            skip_verify: j.bool("tlsSkipVerify")?.unwrap_or(false),
-            ca_cert: if j.bool("tlsAuthWithCACert")?.unwrap_or(false) {
-                Some(secret("tlsCACert").ok_or_else(|| err("tlsCACert", "is required when tlsAuthWithCACert is on"))?)
-            } else {
-                None
-            },
-            client_cert: if j.bool("tlsAuth")?.unwrap_or(false) {
-                let cert = secret("tlsClientCert").ok_or_else(|| err("tlsClientCert", "is required when tlsAuth is on"))?;
-                let key = secret("tlsClientKey").ok_or_else(|| err("tlsClientKey", "is required when tlsAuth is on"))?;
-                Some((cert, key))
-            } else {
-                None
-            },
-        };
-        for (key, pem) in [("tlsCACert", tls.ca_cert.as_ref())]
-            .into_iter()
-            .chain(tls.client_cert.iter().flat_map(|(c, k)| [("tlsClientCert", Some(c)), ("tlsClientKey", Some(k))]))
-        {
+        let tls =
+            Tls {
+                skip_verify: j.bool("tlsSkipVerify")?.unwrap_or(false),
+                ca_cert: if j.bool("tlsAuthWithCACert")?.unwrap_or(false) {
+                    Some(secret("tlsCACert").ok_or_else(|| {
+                        err("tlsCACert", "is required when tlsAuthWithCACert is on")
+                    })?)
+                } else {
+                    None
+                },
+                client_cert: if j.bool("tlsAuth")?.unwrap_or(false) {
+                    let cert = secret("tlsClientCert")
+                        .ok_or_else(|| err("tlsClientCert", "is required when tlsAuth is on"))?;
+                    let key = secret("tlsClientKey")
+                        .ok_or_else(|| err("tlsClientKey", "is required when tlsAuth is on"))?;
+                    Some((cert, key))
+                } else {
+                    None
+                },
+            };
+        for (key, pem) in [("tlsCACert", tls.ca_cert.as_ref())].into_iter().chain(
+            tls.client_cert
+                .iter()
+                .flat_map(|(c, k)| [("tlsClientCert", Some(c)), ("tlsClientKey", Some(k))]),
+        ) {
             if let Some(pem) = pem {
                 if !pem.expose().contains("-----BEGIN ") {
                     return Err(err(key, "must be PEM text (-----BEGIN …-----)"));
@@ -294,19 +335,29 @@ impl Settings {
             }
         }
 
-        let dial_timeout = j.seconds("dialTimeout")?.or(j.seconds("timeout")?).unwrap_or(DEFAULT_DIAL_TIMEOUT);
+        let dial_timeout = j
+            .seconds("dialTimeout")?
+            .or(j.seconds("timeout")?)
+            .unwrap_or(DEFAULT_DIAL_TIMEOUT);
         let query_timeout = j.seconds("queryTimeout")?.unwrap_or(DEFAULT_QUERY_TIMEOUT);
 
         let mut custom_settings = BTreeMap::new();
         if let Some(list) = j.array("customSettings")? {
             for (i, item) in list.iter().enumerate() {
                 let key = format!("customSettings[{i}]");
-                let name = item.get("setting").and_then(Value::as_str).unwrap_or("").trim();
+                let name = item
+                    .get("setting")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .trim();
                 if name.is_empty() {
                     continue; // an empty row the config editor left behind
                 }
                 if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                    return Err(err(&key, format!("setting name {name:?} must be letters, digits and _")));
+                    return Err(err(
+                        &key,
+                        format!("setting name {name:?} must be letters, digits and _"),
+                    ));
                 }
                 let value = match item.get("value") {
                     Some(Value::String(s)) => s.clone(),
@@ -322,7 +373,12 @@ impl Settings {
         if let Some(list) = j.array("httpHeaders")? {
             for (i, item) in list.iter().enumerate() {
                 let key = format!("httpHeaders[{i}]");
-                let name = item.get("name").and_then(Value::as_str).unwrap_or("").trim().to_owned();
+                let name = item
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned();
                 if name.is_empty() {
                     continue;
                 }
@@ -342,13 +398,19 @@ impl Settings {
         // Altinity: httpHeaderName1..N with secure httpHeaderValue1..N.
         let mut altinity: Vec<(u32, String)> = obj
             .iter()
-            .filter_map(|(k, v)| Some((k.strip_prefix("httpHeaderName")?.parse().ok()?, v.as_str()?.trim().to_owned())))
+            .filter_map(|(k, v)| {
+                Some((
+                    k.strip_prefix("httpHeaderName")?.parse().ok()?,
+                    v.as_str()?.trim().to_owned(),
+                ))
+            })
             .filter(|(_, name): &(u32, String)| !name.is_empty())
             .collect();
         altinity.sort();
         for (n, name) in altinity {
             let key = format!("httpHeaderValue{n}");
-            let value = secret(&key).ok_or_else(|| err(&key, format!("is missing for header {name:?}")))?;
+            let value =
+                secret(&key).ok_or_else(|| err(&key, format!("is missing for header {name:?}")))?;
             headers.push(validate_header(&key, name, value)?);
         }
 
@@ -358,7 +420,11 @@ impl Settings {
             port,
             path,
             auth,
-            default_database: j.string("defaultDatabase")?.unwrap_or_default().trim().to_owned(),
+            default_database: j
+                .string("defaultDatabase")?
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
             tls,
             dial_timeout,
             query_timeout,
@@ -370,10 +436,16 @@ impl Settings {
 
 fn validate_header(key: &str, name: String, value: Secret) -> Result<Header, SettingsError> {
     if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-        return Err(err(key, format!("{name:?} is not a valid HTTP header name")));
+        return Err(err(
+            key,
+            format!("{name:?} is not a valid HTTP header name"),
+        ));
     }
     if http::HeaderValue::from_str(value.expose()).is_err() {
-        return Err(err(key, format!("the value of header {name:?} is not a valid HTTP header value")));
+        return Err(err(
+            key,
+            format!("the value of header {name:?} is not a valid HTTP header value"),
+        ));
     }
     Ok(Header { name, value })
 }
@@ -400,23 +472,36 @@ fn normalize_path(path: &str) -> String {
 
 /// Altinity keeps the whole server address in the instance URL.
 fn parse_url(url: &str) -> Result<(Protocol, String, u16, String), SettingsError> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| err("url", format!("{url:?} must start with http:// or https://")))?;
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        err(
+            "url",
+            format!("{url:?} must start with http:// or https://"),
+        )
+    })?;
     let protocol = match scheme.to_ascii_lowercase().as_str() {
         "http" => Protocol::Http,
         "https" => Protocol::Https,
-        other => return Err(err("url", format!("scheme {other:?} is not supported; use http or https"))),
+        other => {
+            return Err(err(
+                "url",
+                format!("scheme {other:?} is not supported; use http or https"),
+            ));
+        }
     };
     let (authority, path) = match rest.split_once('/') {
         Some((a, p)) => (a, format!("/{p}")),
         None => (rest, String::new()),
     };
     if authority.contains('@') {
-        return Err(err("url", "must not contain credentials; use basic auth or the user settings"));
+        return Err(err(
+            "url",
+            "must not contain credentials; use basic auth or the user settings",
+        ));
     }
     let (host, port) = if let Some(stripped) = authority.strip_prefix('[') {
-        let (h, after) = stripped.split_once(']').ok_or_else(|| err("url", "has an unclosed [ in the host"))?;
+        let (h, after) = stripped
+            .split_once(']')
+            .ok_or_else(|| err("url", "has an unclosed [ in the host"))?;
         (h.to_owned(), after.strip_prefix(':'))
     } else {
         match authority.rsplit_once(':') {
@@ -468,7 +553,10 @@ impl Json<'_> {
                 "false" | "0" => Ok(Some(false)),
                 _ => Err(err(key, format!("must be true or false, got {s:?}"))),
             },
-            Some(other) => Err(err(key, format!("must be true or false, got {}", kind(other)))),
+            Some(other) => Err(err(
+                key,
+                format!("must be true or false, got {}", kind(other)),
+            )),
         }
     }
 
@@ -490,7 +578,10 @@ impl Json<'_> {
         match self.number(key)? {
             None => Ok(None),
             Some(s) if s > 0.0 && s <= 86_400.0 => Ok(Some(Duration::from_secs_f64(s))),
-            Some(s) => Err(err(key, format!("must be between 0 and 86400 seconds, got {s}"))),
+            Some(s) => Err(err(
+                key,
+                format!("must be between 0 and 86400 seconds, got {s}"),
+            )),
         }
     }
 
@@ -519,8 +610,15 @@ mod tests {
     use super::*;
 
     fn parse(json: &str, secure: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        let secure: HashMap<String, String> = secure.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Settings::from_instance(&InstanceInput { json_data: json.as_bytes(), secure: &secure, ..Default::default() })
+        let secure: HashMap<String, String> = secure
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_instance(&InstanceInput {
+            json_data: json.as_bytes(),
+            secure: &secure,
+            ..Default::default()
+        })
     }
 
     #[test]
@@ -534,11 +632,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.url(), "https://ch.local:8443/proxy");
-        assert_eq!(s.auth, Auth::Headers { user: "grafana".into(), password: Secret::new("pw") });
+        assert_eq!(
+            s.auth,
+            Auth::Headers {
+                user: "grafana".into(),
+                password: Secret::new("pw")
+            }
+        );
         assert_eq!(s.default_database, "otel");
         assert_eq!(s.dial_timeout, Duration::from_secs(5));
         assert_eq!(s.query_timeout, Duration::from_secs(30));
-        assert_eq!(s.custom_settings.get("max_threads").map(String::as_str), Some("2"));
+        assert_eq!(
+            s.custom_settings.get("max_threads").map(String::as_str),
+            Some("2")
+        );
         assert_eq!(s.headers.len(), 2);
         assert_eq!(s.headers[1].value.expose(), "tok");
     }
@@ -547,23 +654,57 @@ mod tests {
     fn native_protocol_is_a_clear_error() {
         let e = parse(r#"{"host":"h","port":9000,"protocol":"native"}"#, &[]).unwrap_err();
         assert_eq!(e.key, "protocol");
-        assert!(e.reason.contains("only") || e.reason.contains("not supported"), "{e}");
+        assert!(
+            e.reason.contains("only") || e.reason.contains("not supported"),
+            "{e}"
+        );
     }
 
     #[test]
     fn bad_values_name_the_key() {
-        assert_eq!(parse(r#"{"host":"h","port":0}"#, &[]).unwrap_err().key, "port");
-        assert_eq!(parse(r#"{"host":"h","port":"abc"}"#, &[]).unwrap_err().key, "port");
-        assert_eq!(parse(r#"{"port":8123}"#, &[]).unwrap_err().key, "host");
-        assert_eq!(parse(r#"{"host":"h","secure":"maybe"}"#, &[]).unwrap_err().key, "secure");
-        assert_eq!(parse(r#"{"host":"h","tlsAuthWithCACert":true}"#, &[]).unwrap_err().key, "tlsCACert");
         assert_eq!(
-            parse(r#"{"host":"h","tlsAuthWithCACert":true}"#, &[("tlsCACert", "nope")]).unwrap_err().key,
+            parse(r#"{"host":"h","port":0}"#, &[]).unwrap_err().key,
+            "port"
+        );
+        assert_eq!(
+            parse(r#"{"host":"h","port":"abc"}"#, &[]).unwrap_err().key,
+            "port"
+        );
+        assert_eq!(parse(r#"{"port":8123}"#, &[]).unwrap_err().key, "host");
+        assert_eq!(
+            parse(r#"{"host":"h","secure":"maybe"}"#, &[])
+                .unwrap_err()
+                .key,
+            "secure"
+        );
+        assert_eq!(
+            parse(r#"{"host":"h","tlsAuthWithCACert":true}"#, &[])
+                .unwrap_err()
+                .key,
             "tlsCACert"
         );
-        assert_eq!(parse(r#"{"host":"h","queryTimeout":-1}"#, &[]).unwrap_err().key, "queryTimeout");
         assert_eq!(
-            parse(r#"{"host":"h","customSettings":[{"setting":"a;DROP","value":"1"}]}"#, &[]).unwrap_err().key,
+            parse(
+                r#"{"host":"h","tlsAuthWithCACert":true}"#,
+                &[("tlsCACert", "nope")]
+            )
+            .unwrap_err()
+            .key,
+            "tlsCACert"
+        );
+        assert_eq!(
+            parse(r#"{"host":"h","queryTimeout":-1}"#, &[])
+                .unwrap_err()
+                .key,
+            "queryTimeout"
+        );
+        assert_eq!(
+            parse(
+                r#"{"host":"h","customSettings":[{"setting":"a;DROP","value":"1"}]}"#,
+                &[]
+            )
+            .unwrap_err()
+            .key,
             "customSettings[0]"
         );
         assert_eq!(parse("[1]", &[]).unwrap_err().key, "jsonData");
@@ -583,7 +724,10 @@ mod tests {
     #[test]
     fn altinity_url_basic_auth_and_x_headers() {
         let secure: HashMap<String, String> =
-            [("basicAuthPassword", "bpw"), ("httpHeaderValue1", "v1")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            [("basicAuthPassword", "bpw"), ("httpHeaderValue1", "v1")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
         let json = br#"{"defaultDatabase":"logs","httpHeaderName1":"X-Org"}"#;
         let s = Settings::from_instance(&InstanceInput {
             url: "https://ch.example.com:9443/ch/",
@@ -595,10 +739,19 @@ mod tests {
         })
         .unwrap();
         assert_eq!(s.url(), "https://ch.example.com:9443/ch");
-        assert_eq!(s.auth, Auth::Basic { user: "alice".into(), password: Secret::new("bpw") });
+        assert_eq!(
+            s.auth,
+            Auth::Basic {
+                user: "alice".into(),
+                password: Secret::new("bpw")
+            }
+        );
         assert_eq!(s.headers[0].name, "X-Org");
 
-        let secure: HashMap<String, String> = [("xHeaderKey", "k")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let secure: HashMap<String, String> = [("xHeaderKey", "k")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let s = Settings::from_instance(&InstanceInput {
             url: "http://10.0.0.1",
             json_data: br#"{"xHeaderUser":"bob"}"#,
@@ -607,7 +760,13 @@ mod tests {
         })
         .unwrap();
         assert_eq!(s.url(), "http://10.0.0.1:8123");
-        assert_eq!(s.auth, Auth::Headers { user: "bob".into(), password: Secret::new("k") });
+        assert_eq!(
+            s.auth,
+            Auth::Headers {
+                user: "bob".into(),
+                password: Secret::new("k")
+            }
+        );
 
         let e = Settings::from_instance(&InstanceInput {
             json_data: br#"{"httpHeaderName2":"X-A"}"#,

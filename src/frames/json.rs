@@ -26,55 +26,99 @@ pub(crate) fn write_value(out: &mut String, array: &dyn Array, ch: &ChType, row:
     let ch = ch.base();
     match array.data_type() {
         DataType::Null => out.push_str("null"),
-        DataType::Boolean => out.push_str(if array.as_boolean().value(row) { "true" } else { "false" }),
+        DataType::Boolean => out.push_str(if array.as_boolean().value(row) {
+            "true"
+        } else {
+            "false"
+        }),
         DataType::Int8 => match ch {
-            ChType::Enum(items) => write_str(out, &scalar::enum_name(items, array.as_primitive::<Int8Type>().value(row) as i16)),
+            ChType::Enum(items) => write_str(
+                out,
+                &scalar::enum_name(items, array.as_primitive::<Int8Type>().value(row) as i16),
+            ),
             _ => write_int(out, array.as_primitive::<Int8Type>().value(row) as i64),
         },
         DataType::Int16 => match ch {
-            ChType::Enum(items) => write_str(out, &scalar::enum_name(items, array.as_primitive::<Int16Type>().value(row))),
+            ChType::Enum(items) => write_str(
+                out,
+                &scalar::enum_name(items, array.as_primitive::<Int16Type>().value(row)),
+            ),
             _ => write_int(out, array.as_primitive::<Int16Type>().value(row) as i64),
         },
         DataType::Int32 => write_int(out, array.as_primitive::<Int32Type>().value(row) as i64),
         DataType::Int64 => write_quoted(out, array.as_primitive::<Int64Type>().value(row)),
         DataType::UInt8 => write_int(out, array.as_primitive::<UInt8Type>().value(row) as i64),
         DataType::UInt16 => match ch {
-            ChType::Date => write_str(out, &scalar::format_date(array.as_primitive::<UInt16Type>().value(row) as i64)),
+            ChType::Date => write_str(
+                out,
+                &scalar::format_date(array.as_primitive::<UInt16Type>().value(row) as i64),
+            ),
             _ => write_int(out, array.as_primitive::<UInt16Type>().value(row) as i64),
         },
         DataType::UInt32 => {
             let v = array.as_primitive::<UInt32Type>().value(row);
             match ch {
-                ChType::DateTime(_) => write_str(out, &scalar::format_timestamp_ns(v as i64 * 1_000_000_000, 0)),
+                ChType::DateTime(_) => write_str(
+                    out,
+                    &scalar::format_timestamp_ns(v as i64 * 1_000_000_000, 0),
+                ),
                 ChType::Ipv4 => write_str(out, &std::net::Ipv4Addr::from(v).to_string()),
                 _ => write_int(out, v as i64),
             }
         }
         DataType::UInt64 => write_quoted(out, array.as_primitive::<UInt64Type>().value(row)),
-        DataType::Float16 => write_float(out, array.as_primitive::<Float16Type>().value(row).to_f64()),
-        DataType::Float32 => write_float(out, array.as_primitive::<Float32Type>().value(row) as f64),
+        DataType::Float16 => {
+            write_float(out, array.as_primitive::<Float16Type>().value(row).to_f64())
+        }
+        DataType::Float32 => {
+            write_float(out, array.as_primitive::<Float32Type>().value(row) as f64)
+        }
         DataType::Float64 => write_float(out, array.as_primitive::<Float64Type>().value(row)),
-        DataType::Date32 => write_str(out, &scalar::format_date(array.as_primitive::<Date32Type>().value(row) as i64)),
+        DataType::Date32 => write_str(
+            out,
+            &scalar::format_date(array.as_primitive::<Date32Type>().value(row) as i64),
+        ),
         DataType::Timestamp(unit, _) => {
             let (v, digits) = match unit {
-                TimeUnit::Second => (array.as_primitive::<TimestampSecondType>().value(row) as i128 * 1_000_000_000, 0),
-                TimeUnit::Millisecond => (array.as_primitive::<TimestampMillisecondType>().value(row) as i128 * 1_000_000, 3),
-                TimeUnit::Microsecond => (array.as_primitive::<TimestampMicrosecondType>().value(row) as i128 * 1_000, 6),
-                TimeUnit::Nanosecond => (array.as_primitive::<TimestampNanosecondType>().value(row) as i128, 9),
+                TimeUnit::Second => (
+                    array.as_primitive::<TimestampSecondType>().value(row) as i128 * 1_000_000_000,
+                    0,
+                ),
+                TimeUnit::Millisecond => (
+                    array.as_primitive::<TimestampMillisecondType>().value(row) as i128 * 1_000_000,
+                    3,
+                ),
+                TimeUnit::Microsecond => (
+                    array.as_primitive::<TimestampMicrosecondType>().value(row) as i128 * 1_000,
+                    6,
+                ),
+                TimeUnit::Nanosecond => (
+                    array.as_primitive::<TimestampNanosecondType>().value(row) as i128,
+                    9,
+                ),
             };
             write_str(out, &scalar::format_timestamp_ns_wide(v, digits));
         }
         DataType::Time32(_) | DataType::Time64(_) => {
             let secs = match array.data_type() {
-                DataType::Time32(TimeUnit::Second) => array.as_primitive::<Time32SecondType>().value(row) as i64,
-                DataType::Time32(_) => array.as_primitive::<Time32MillisecondType>().value(row) as i64 / 1000,
-                DataType::Time64(TimeUnit::Microsecond) => array.as_primitive::<Time64MicrosecondType>().value(row) / 1_000_000,
+                DataType::Time32(TimeUnit::Second) => {
+                    array.as_primitive::<Time32SecondType>().value(row) as i64
+                }
+                DataType::Time32(_) => {
+                    array.as_primitive::<Time32MillisecondType>().value(row) as i64 / 1000
+                }
+                DataType::Time64(TimeUnit::Microsecond) => {
+                    array.as_primitive::<Time64MicrosecondType>().value(row) / 1_000_000
+                }
                 _ => array.as_primitive::<Time64NanosecondType>().value(row) / 1_000_000_000,
             };
             write_str(out, &scalar::format_time_of_day(secs));
         }
         DataType::Decimal128(_, scale) => {
-            out.push_str(&scalar::decimal_string(array.as_primitive::<Decimal128Type>().value(row), *scale as u32));
+            out.push_str(&scalar::decimal_string(
+                array.as_primitive::<Decimal128Type>().value(row),
+                *scale as u32,
+            ));
         }
         DataType::Decimal256(_, scale) => {
             let v = array.as_primitive::<Decimal256Type>().value(row);
@@ -141,12 +185,20 @@ pub(crate) fn write_value(out: &mut String, array: &dyn Array, ch: &ChType, row:
         DataType::Struct(fields) => {
             let s = array.as_struct();
             let names: Vec<Option<&str>> = match ch {
-                ChType::Tuple(items) if items.len() == fields.len() => items.iter().map(|(n, _)| n.as_deref()).collect(),
+                ChType::Tuple(items) if items.len() == fields.len() => {
+                    items.iter().map(|(n, _)| n.as_deref()).collect()
+                }
                 // Unknown type: Arrow names ClickHouse's unnamed elements "1", "2", …
-                _ => fields.iter().enumerate().map(|(i, f)| (f.name() != &(i + 1).to_string()).then_some(f.name().as_str())).collect(),
+                _ => fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| (f.name() != &(i + 1).to_string()).then_some(f.name().as_str()))
+                    .collect(),
             };
             let types: Vec<&ChType> = match ch {
-                ChType::Tuple(items) if items.len() == fields.len() => items.iter().map(|(_, t)| t).collect(),
+                ChType::Tuple(items) if items.len() == fields.len() => {
+                    items.iter().map(|(_, t)| t).collect()
+                }
                 _ => vec![&ChType::Nothing; fields.len()],
             };
             let named = names.iter().all(Option::is_some) && !names.is_empty();
@@ -186,8 +238,19 @@ pub(crate) fn write_value(out: &mut String, array: &dyn Array, ch: &ChType, row:
 }
 
 /// `Nested(a T, b U)` with `flatten_nested = 0` arrives as a list of structs: write objects.
-fn write_nested(out: &mut String, values: &ArrayRef, fields: &[(String, ChType)], start: usize, end: usize) {
-    let tuple = ChType::Tuple(fields.iter().map(|(n, t)| (Some(n.clone()), t.clone())).collect());
+fn write_nested(
+    out: &mut String,
+    values: &ArrayRef,
+    fields: &[(String, ChType)],
+    start: usize,
+    end: usize,
+) {
+    let tuple = ChType::Tuple(
+        fields
+            .iter()
+            .map(|(n, t)| (Some(n.clone()), t.clone()))
+            .collect(),
+    );
     out.push('[');
     for (n, i) in (start..end).enumerate() {
         if n > 0 {
@@ -272,11 +335,26 @@ mod tests {
         let mut s = String::new();
         write_value(&mut s, &UInt32Array::from(vec![16909060]), &ChType::Ipv4, 0);
         s.push(' ');
-        write_value(&mut s, &UInt32Array::from(vec![86400]), &ChType::DateTime(None), 0);
+        write_value(
+            &mut s,
+            &UInt32Array::from(vec![86400]),
+            &ChType::DateTime(None),
+            0,
+        );
         s.push(' ');
-        write_value(&mut s, &Int8Array::from(vec![2]), &ChType::parse("Enum8('a' = 1, 'b' = 2)"), 0);
+        write_value(
+            &mut s,
+            &Int8Array::from(vec![2]),
+            &ChType::parse("Enum8('a' = 1, 'b' = 2)"),
+            0,
+        );
         s.push(' ');
-        write_value(&mut s, &StringArray::from(vec![Some("x")]), &ChType::String, 0);
+        write_value(
+            &mut s,
+            &StringArray::from(vec![Some("x")]),
+            &ChType::String,
+            0,
+        );
         assert_eq!(s, r#""1.2.3.4" "1970-01-02 00:00:00" "b" "x""#);
     }
 }

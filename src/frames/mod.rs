@@ -24,7 +24,9 @@ use serde::Serialize;
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
     /// A column type Grafana cannot represent.
-    #[error("column `{column}` has type {ch_type} (Arrow {arrow_type}), which Lantern cannot show; convert it in SQL, e.g. toString({column})")]
+    #[error(
+        "column `{column}` has type {ch_type} (Arrow {arrow_type}), which Lantern cannot show; convert it in SQL, e.g. toString({column})"
+    )]
     Unsupported {
         /// Column name.
         column: String,
@@ -34,7 +36,9 @@ pub enum FrameError {
         arrow_type: String,
     },
     /// A time value outside what Grafana's nanosecond time fields hold.
-    #[error("column `{column}` ({ch_type}) holds {value}, outside the years 1677–2262 that Grafana time fields can hold; convert it in SQL, e.g. toString({column})")]
+    #[error(
+        "column `{column}` ({ch_type}) holds {value}, outside the years 1677–2262 that Grafana time fields can hold; convert it in SQL, e.g. toString({column})"
+    )]
     OutOfRange {
         /// Column name.
         column: String,
@@ -101,13 +105,21 @@ pub struct FieldMeta {
 
 /// Builds the Arrow schema Grafana expects: frame metadata on the schema, field metadata on
 /// the fields.
-pub fn grafana_schema(name: &str, ref_id: &str, meta: &FrameMeta, fields: Vec<(Field, FieldMeta)>) -> SchemaRef {
+pub fn grafana_schema(
+    name: &str,
+    ref_id: &str,
+    meta: &FrameMeta,
+    fields: Vec<(Field, FieldMeta)>,
+) -> SchemaRef {
     let fields: Vec<Field> = fields
         .into_iter()
         .map(|(f, m)| {
             let mut md: HashMap<String, String> = HashMap::new();
             if !m.labels.is_empty() {
-                md.insert("labels".into(), serde_json::to_string(&m.labels).unwrap_or_default());
+                md.insert(
+                    "labels".into(),
+                    serde_json::to_string(&m.labels).unwrap_or_default(),
+                );
             }
             if let Some(config) = m.config {
                 md.insert("config".into(), config.to_string());
@@ -118,7 +130,10 @@ pub fn grafana_schema(name: &str, ref_id: &str, meta: &FrameMeta, fields: Vec<(F
     let mut md = HashMap::new();
     md.insert("name".to_owned(), name.to_owned());
     md.insert("refId".to_owned(), ref_id.to_owned());
-    md.insert("meta".to_owned(), serde_json::to_string(meta).unwrap_or_else(|_| "{}".into()));
+    md.insert(
+        "meta".to_owned(),
+        serde_json::to_string(meta).unwrap_or_else(|_| "{}".into()),
+    );
     Arc::new(Schema::new_with_metadata(fields, md))
 }
 
@@ -131,13 +146,15 @@ pub struct FrameWriter {
 impl FrameWriter {
     /// Starts a frame with `schema` (from [`grafana_schema`]).
     pub fn new(schema: SchemaRef) -> Result<FrameWriter, FrameError> {
-        let writer = FileWriter::try_new(Vec::with_capacity(64 * 1024), &schema).map_err(FrameError::Write)?;
+        let writer = FileWriter::try_new(Vec::with_capacity(64 * 1024), &schema)
+            .map_err(FrameError::Write)?;
         Ok(FrameWriter { writer, schema })
     }
 
     /// Appends columns (already Grafana-typed, in schema order).
     pub fn write(&mut self, columns: Vec<ArrayRef>) -> Result<(), FrameError> {
-        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(FrameError::Write)?;
+        let batch =
+            RecordBatch::try_new(self.schema.clone(), columns).map_err(FrameError::Write)?;
         self.writer.write(&batch).map_err(FrameError::Write)
     }
 
@@ -184,10 +201,26 @@ mod tests {
             "A",
             &meta,
             vec![
-                (Field::new("time", DataType::Timestamp(TimeUnit::Nanosecond, None), false), FieldMeta::default()),
-                (Field::new("value", DataType::Float64, true), FieldMeta { labels, config: None }),
+                (
+                    Field::new(
+                        "time",
+                        DataType::Timestamp(TimeUnit::Nanosecond, None),
+                        false,
+                    ),
+                    FieldMeta::default(),
+                ),
+                (
+                    Field::new("value", DataType::Float64, true),
+                    FieldMeta {
+                        labels,
+                        config: None,
+                    },
+                ),
             ],
-            vec![Arc::new(TimestampNanosecondArray::from(vec![1, 2])), Arc::new(Float64Array::from(vec![Some(1.0), None]))],
+            vec![
+                Arc::new(TimestampNanosecondArray::from(vec![1, 2])),
+                Arc::new(Float64Array::from(vec![Some(1.0), None])),
+            ],
         )
         .unwrap();
         assert_eq!(&bytes[..6], b"ARROW1");

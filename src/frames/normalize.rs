@@ -26,8 +26,8 @@
 use std::sync::Arc;
 
 use arrow_array::{
-    Array, ArrayRef, BinaryArray, Float32Array, Float64Array, StringArray, TimestampNanosecondArray, cast::AsArray,
-    types::*,
+    Array, ArrayRef, BinaryArray, Float32Array, Float64Array, StringArray,
+    TimestampNanosecondArray, cast::AsArray, types::*,
 };
 use arrow_schema::{DataType, Field, TimeUnit};
 
@@ -73,12 +73,18 @@ enum Conv {
 /// `types` are the ClickHouse types by position (from `DESCRIBE`); `None` when unknown, in which
 /// case the type is inferred from the Arrow type (`uint32` stays a number, 16 fixed bytes become
 /// hex text).
-pub(crate) fn plan(fields: &[Arc<Field>], types: Option<&[ChType]>) -> Result<Vec<ColumnPlan>, FrameError> {
+pub(crate) fn plan(
+    fields: &[Arc<Field>],
+    types: Option<&[ChType]>,
+) -> Result<Vec<ColumnPlan>, FrameError> {
     fields
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let ch = types.and_then(|t| t.get(i)).cloned().unwrap_or_else(|| infer(f));
+            let ch = types
+                .and_then(|t| t.get(i))
+                .cloned()
+                .unwrap_or_else(|| infer(f));
             plan_column(f, ch)
         })
         .collect()
@@ -92,12 +98,26 @@ fn infer(field: &Field) -> ChType {
         return ChType::Uuid;
     }
     let t = match field.data_type() {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Binary | DataType::LargeBinary => ChType::String,
+        DataType::Utf8
+        | DataType::LargeUtf8
+        | DataType::Utf8View
+        | DataType::Binary
+        | DataType::LargeBinary => ChType::String,
         DataType::Date32 => ChType::Date32,
-        DataType::Dictionary(_, v) => return infer(&Field::new(field.name(), v.as_ref().clone(), field.is_nullable())),
+        DataType::Dictionary(_, v) => {
+            return infer(&Field::new(
+                field.name(),
+                v.as_ref().clone(),
+                field.is_nullable(),
+            ));
+        }
         _ => ChType::Other(field.data_type().to_string()),
     };
-    if field.is_nullable() { ChType::Nullable(Box::new(t)) } else { t }
+    if field.is_nullable() {
+        ChType::Nullable(Box::new(t))
+    } else {
+        t
+    }
 }
 
 fn plan_column(field: &Field, ch: ChType) -> Result<ColumnPlan, FrameError> {
@@ -109,7 +129,11 @@ fn plan_column(field: &Field, ch: ChType) -> Result<ColumnPlan, FrameError> {
     let is_json_ext = field.extension_type_name() == Some("arrow.json");
     let mut notice = None;
     let conv = match (dt, &base) {
-        (_, ChType::Json | ChType::Dynamic) if is_json_ext || matches!(dt, DataType::Utf8 | DataType::Binary) => Conv::JsonText,
+        (_, ChType::Json | ChType::Dynamic)
+            if is_json_ext || matches!(dt, DataType::Utf8 | DataType::Binary) =>
+        {
+            Conv::JsonText
+        }
         (DataType::Null, _) => Conv::AllNull,
         (DataType::Boolean, _) => Conv::Keep,
         (DataType::Int8 | DataType::Int16, ChType::Enum(_)) => Conv::Text,
@@ -149,7 +173,11 @@ fn plan_column(field: &Field, ch: ChType) -> Result<ColumnPlan, FrameError> {
         // Arrow binary is ClickHouse's fallback for types it has no Arrow type for
         // (AggregateFunction states…): only strings are text.
         (DataType::Binary | DataType::LargeBinary, ChType::Other(_)) => {
-            return Err(FrameError::Unsupported { column: field.name().clone(), ch_type: ch.to_string(), arrow_type: dt.to_string() });
+            return Err(FrameError::Unsupported {
+                column: field.name().clone(),
+                ch_type: ch.to_string(),
+                arrow_type: dt.to_string(),
+            });
         }
         (
             DataType::LargeUtf8
@@ -180,7 +208,9 @@ fn plan_column(field: &Field, ch: ChType) -> Result<ColumnPlan, FrameError> {
     };
     let out_type = match conv {
         Conv::Keep => dt.clone(),
-        Conv::SecondsToNs | Conv::DaysToNs | Conv::TimestampToNs(_) => DataType::Timestamp(TimeUnit::Nanosecond, None),
+        Conv::SecondsToNs | Conv::DaysToNs | Conv::TimestampToNs(_) => {
+            DataType::Timestamp(TimeUnit::Nanosecond, None)
+        }
         Conv::DecimalToF64 => DataType::Float64,
         Conv::Float16ToF32 | Conv::BFloat16ToF32 => DataType::Float32,
         Conv::Text | Conv::AllNull => DataType::Utf8,
@@ -208,8 +238,12 @@ pub(crate) fn convert(plan: &ColumnPlan, array: &ArrayRef) -> Result<ArrayRef, F
     let array = match array.data_type() {
         DataType::Dictionary(_, _) => {
             let d = array.as_any_dictionary();
-            arrow_select::take::take(d.values().as_ref(), d.keys(), None)
-                .map_err(|e| FrameError::Arrow { column: plan.name.clone(), source: e })?
+            arrow_select::take::take(d.values().as_ref(), d.keys(), None).map_err(|e| {
+                FrameError::Arrow {
+                    column: plan.name.clone(),
+                    source: e,
+                }
+            })?
         }
         _ => array.clone(),
     };
@@ -219,12 +253,28 @@ pub(crate) fn convert(plan: &ColumnPlan, array: &ArrayRef) -> Result<ArrayRef, F
         Conv::AllNull => Arc::new(StringArray::new_null(n)),
         Conv::SecondsToNs => {
             let a = array.as_primitive::<UInt32Type>();
-            Arc::new(TimestampNanosecondArray::new(a.values().iter().map(|s| *s as i64 * 1_000_000_000).collect(), a.nulls().cloned()))
+            Arc::new(TimestampNanosecondArray::new(
+                a.values()
+                    .iter()
+                    .map(|s| *s as i64 * 1_000_000_000)
+                    .collect(),
+                a.nulls().cloned(),
+            ))
         }
         Conv::DaysToNs => {
             let days: Vec<i64> = match array.data_type() {
-                DataType::UInt16 => array.as_primitive::<UInt16Type>().values().iter().map(|d| *d as i64).collect(),
-                _ => array.as_primitive::<Date32Type>().values().iter().map(|d| *d as i64).collect(),
+                DataType::UInt16 => array
+                    .as_primitive::<UInt16Type>()
+                    .values()
+                    .iter()
+                    .map(|d| *d as i64)
+                    .collect(),
+                _ => array
+                    .as_primitive::<Date32Type>()
+                    .values()
+                    .iter()
+                    .map(|d| *d as i64)
+                    .collect(),
             };
             let mut ns = Vec::with_capacity(n);
             for (i, d) in days.iter().enumerate() {
@@ -234,34 +284,64 @@ pub(crate) fn convert(plan: &ColumnPlan, array: &ArrayRef) -> Result<ArrayRef, F
                     None => return Err(out_of_range(plan, scalar::format_date(*d))),
                 }
             }
-            Arc::new(TimestampNanosecondArray::new(ns.into(), array.nulls().cloned()))
+            Arc::new(TimestampNanosecondArray::new(
+                ns.into(),
+                array.nulls().cloned(),
+            ))
         }
         Conv::TimestampToNs(unit) => {
             let (values, factor): (&[i64], i64) = match unit {
-                TimeUnit::Second => (array.as_primitive::<TimestampSecondType>().values(), 1_000_000_000),
-                TimeUnit::Millisecond => (array.as_primitive::<TimestampMillisecondType>().values(), 1_000_000),
-                TimeUnit::Microsecond => (array.as_primitive::<TimestampMicrosecondType>().values(), 1_000),
-                TimeUnit::Nanosecond => (array.as_primitive::<TimestampNanosecondType>().values(), 1),
+                TimeUnit::Second => (
+                    array.as_primitive::<TimestampSecondType>().values(),
+                    1_000_000_000,
+                ),
+                TimeUnit::Millisecond => (
+                    array.as_primitive::<TimestampMillisecondType>().values(),
+                    1_000_000,
+                ),
+                TimeUnit::Microsecond => (
+                    array.as_primitive::<TimestampMicrosecondType>().values(),
+                    1_000,
+                ),
+                TimeUnit::Nanosecond => {
+                    (array.as_primitive::<TimestampNanosecondType>().values(), 1)
+                }
             };
             if factor == 1 {
-                Arc::new(TimestampNanosecondArray::new(values.to_vec().into(), array.nulls().cloned()))
+                Arc::new(TimestampNanosecondArray::new(
+                    values.to_vec().into(),
+                    array.nulls().cloned(),
+                ))
             } else {
                 let mut ns = Vec::with_capacity(n);
                 for (i, v) in values.iter().enumerate() {
                     match v.checked_mul(factor) {
                         Some(x) => ns.push(x),
                         None if array.is_null(i) => ns.push(0),
-                        None => return Err(out_of_range(plan, scalar::format_timestamp_ns_wide(*v as i128 * factor as i128, 0))),
+                        None => {
+                            return Err(out_of_range(
+                                plan,
+                                scalar::format_timestamp_ns_wide(*v as i128 * factor as i128, 0),
+                            ));
+                        }
                     }
                 }
-                Arc::new(TimestampNanosecondArray::new(ns.into(), array.nulls().cloned()))
+                Arc::new(TimestampNanosecondArray::new(
+                    ns.into(),
+                    array.nulls().cloned(),
+                ))
             }
         }
         Conv::DecimalToF64 => {
             let values: Vec<f64> = match array.data_type() {
                 DataType::Decimal128(_, s) => {
                     let div = 10f64.powi(*s as i32);
-                    array.as_primitive::<Decimal128Type>().values().iter().map(|v| *v as f64 / div).collect()
+                    array
+                        .as_primitive::<Decimal128Type>()
+                        .values()
+                        .iter()
+                        .map(|v| *v as f64 / div)
+                        .collect()
                 }
                 DataType::Decimal256(_, s) => {
                     let s = *s as u32;
@@ -278,14 +358,21 @@ pub(crate) fn convert(plan: &ColumnPlan, array: &ArrayRef) -> Result<ArrayRef, F
         }
         Conv::Float16ToF32 => {
             let a = array.as_primitive::<Float16Type>();
-            Arc::new(Float32Array::new(a.values().iter().map(|v| v.to_f32()).collect(), a.nulls().cloned()))
+            Arc::new(Float32Array::new(
+                a.values().iter().map(|v| v.to_f32()).collect(),
+                a.nulls().cloned(),
+            ))
         }
         Conv::BFloat16ToF32 => {
             let a = array.as_binary::<i32>();
             let values: Vec<f32> = (0..n)
                 .map(|i| {
                     let b = a.value(i);
-                    if b.len() == 2 { f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16) } else { f32::NAN }
+                    if b.len() == 2 {
+                        f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16)
+                    } else {
+                        f32::NAN
+                    }
                 })
                 .collect();
             Arc::new(Float32Array::new(values.into(), a.nulls().cloned()))
@@ -329,7 +416,11 @@ pub(crate) fn convert(plan: &ColumnPlan, array: &ArrayRef) -> Result<ArrayRef, F
 }
 
 fn out_of_range(plan: &ColumnPlan, value: String) -> FrameError {
-    FrameError::OutOfRange { column: plan.name.clone(), ch_type: plan.ch.to_string(), value }
+    FrameError::OutOfRange {
+        column: plan.name.clone(),
+        ch_type: plan.ch.to_string(),
+        value,
+    }
 }
 
 fn to_text(array: &ArrayRef, ch: &ChType) -> StringArray {
@@ -338,14 +429,20 @@ fn to_text(array: &ArrayRef, ch: &ChType) -> StringArray {
     let text = |i: usize| -> String {
         match array.data_type() {
             DataType::Int8 => match base {
-                ChType::Enum(items) => scalar::enum_name(items, array.as_primitive::<Int8Type>().value(i) as i16),
+                ChType::Enum(items) => {
+                    scalar::enum_name(items, array.as_primitive::<Int8Type>().value(i) as i16)
+                }
                 _ => array.as_primitive::<Int8Type>().value(i).to_string(),
             },
             DataType::Int16 => match base {
-                ChType::Enum(items) => scalar::enum_name(items, array.as_primitive::<Int16Type>().value(i)),
+                ChType::Enum(items) => {
+                    scalar::enum_name(items, array.as_primitive::<Int16Type>().value(i))
+                }
                 _ => array.as_primitive::<Int16Type>().value(i).to_string(),
             },
-            DataType::UInt32 => std::net::Ipv4Addr::from(array.as_primitive::<UInt32Type>().value(i)).to_string(),
+            DataType::UInt32 => {
+                std::net::Ipv4Addr::from(array.as_primitive::<UInt32Type>().value(i)).to_string()
+            }
             DataType::LargeUtf8 => array.as_string::<i64>().value(i).to_owned(),
             DataType::Utf8View => array.as_string_view().value(i).to_owned(),
             DataType::Binary | DataType::LargeBinary | DataType::FixedSizeBinary(_) => {
@@ -356,7 +453,9 @@ fn to_text(array: &ArrayRef, ch: &ChType) -> StringArray {
                 };
                 match base {
                     // Unknown 16/32-byte values (no DESCRIBE): hex keeps them exact.
-                    ChType::Other(_) if matches!(array.data_type(), DataType::FixedSizeBinary(_)) => {
+                    ChType::Other(_)
+                        if matches!(array.data_type(), DataType::FixedSizeBinary(_)) =>
+                    {
                         bytes.iter().map(|b| format!("{b:02x}")).collect()
                     }
                     _ => match scalar::bytes_to_text(bytes, base) {
@@ -371,7 +470,15 @@ fn to_text(array: &ArrayRef, ch: &ChType) -> StringArray {
             }
         }
     };
-    (0..n).map(|i| if array.is_null(i) { None } else { Some(text(i)) }).collect()
+    (0..n)
+        .map(|i| {
+            if array.is_null(i) {
+                None
+            } else {
+                Some(text(i))
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -387,35 +494,78 @@ mod tests {
 
     #[test]
     fn datetime_seconds_become_nanoseconds() {
-        let (p, out) = run(Field::new("t", DataType::UInt32, false), "DateTime('Asia/Kolkata')", Arc::new(UInt32Array::from(vec![1_700_000_000])));
+        let (p, out) = run(
+            Field::new("t", DataType::UInt32, false),
+            "DateTime('Asia/Kolkata')",
+            Arc::new(UInt32Array::from(vec![1_700_000_000])),
+        );
         assert_eq!(p.out_type, DataType::Timestamp(TimeUnit::Nanosecond, None));
-        assert_eq!(out.as_primitive::<TimestampNanosecondType>().value(0), 1_700_000_000_000_000_000);
+        assert_eq!(
+            out.as_primitive::<TimestampNanosecondType>().value(0),
+            1_700_000_000_000_000_000
+        );
     }
 
     #[test]
     fn same_arrow_type_different_clickhouse_types() {
-        let (_, ip) = run(Field::new("ip", DataType::UInt32, false), "IPv4", Arc::new(UInt32Array::from(vec![0x01020304])));
+        let (_, ip) = run(
+            Field::new("ip", DataType::UInt32, false),
+            "IPv4",
+            Arc::new(UInt32Array::from(vec![0x01020304])),
+        );
         assert_eq!(ip.as_string::<i32>().value(0), "1.2.3.4");
-        let (_, n) = run(Field::new("n", DataType::UInt32, false), "UInt32", Arc::new(UInt32Array::from(vec![7])));
+        let (_, n) = run(
+            Field::new("n", DataType::UInt32, false),
+            "UInt32",
+            Arc::new(UInt32Array::from(vec![7])),
+        );
         assert_eq!(n.as_primitive::<UInt32Type>().value(0), 7);
-        let (_, e) = run(Field::new("e", DataType::Int8, false), "Enum8('up' = 1, 'down' = 2)", Arc::new(Int8Array::from(vec![2])));
+        let (_, e) = run(
+            Field::new("e", DataType::Int8, false),
+            "Enum8('up' = 1, 'down' = 2)",
+            Arc::new(Int8Array::from(vec![2])),
+        );
         assert_eq!(e.as_string::<i32>().value(0), "down");
-        let big = FixedSizeBinaryArray::try_from_iter(vec![(-1i128).to_le_bytes()].into_iter()).unwrap();
-        let (_, b) = run(Field::new("b", DataType::FixedSizeBinary(16), false), "Int128", Arc::new(big));
+        let big =
+            FixedSizeBinaryArray::try_from_iter(vec![(-1i128).to_le_bytes()].into_iter()).unwrap();
+        let (_, b) = run(
+            Field::new("b", DataType::FixedSizeBinary(16), false),
+            "Int128",
+            Arc::new(big),
+        );
         assert_eq!(b.as_string::<i32>().value(0), "-1");
     }
 
     #[test]
     fn wide_decimals_carry_a_notice() {
-        let a = Decimal128Array::from(vec![12345]).with_precision_and_scale(18, 2).unwrap();
-        let (p, out) = run(Field::new("d", DataType::Decimal128(18, 2), false), "Decimal(18, 2)", Arc::new(a));
-        assert!(p.notice.as_deref().unwrap_or("").contains("15 significant digits"));
+        let a = Decimal128Array::from(vec![12345])
+            .with_precision_and_scale(18, 2)
+            .unwrap();
+        let (p, out) = run(
+            Field::new("d", DataType::Decimal128(18, 2), false),
+            "Decimal(18, 2)",
+            Arc::new(a),
+        );
+        assert!(
+            p.notice
+                .as_deref()
+                .unwrap_or("")
+                .contains("15 significant digits")
+        );
         assert_eq!(out.as_primitive::<Float64Type>().value(0), 123.45);
     }
 
     #[test]
     fn unsupported_types_name_the_column() {
-        let e = plan(&[Arc::new(Field::new("d", DataType::Duration(TimeUnit::Second), false))], None).unwrap_err();
+        let e = plan(
+            &[Arc::new(Field::new(
+                "d",
+                DataType::Duration(TimeUnit::Second),
+                false,
+            ))],
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("`d`"), "{e}");
     }
 }

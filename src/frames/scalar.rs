@@ -46,17 +46,30 @@ pub(crate) fn format_timestamp_ns_wide(ns: i128, digits: u32) -> String {
     let frac = ns.rem_euclid(1_000_000_000) as u64;
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);
-    let mut out = format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", sod / 3600, (sod / 60) % 60, sod % 60);
+    let mut out = format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    );
     if digits > 0 {
         let digits = digits.min(9);
-        let _ = write!(out, ".{:0width$}", frac / 10u64.pow(9 - digits), width = digits as usize);
+        let _ = write!(
+            out,
+            ".{:0width$}",
+            frac / 10u64.pow(9 - digits),
+            width = digits as usize
+        );
     }
     out
 }
 
 /// The name of an Enum code (`code` itself when the type does not list it).
 pub(crate) fn enum_name(items: &[(String, i16)], code: i16) -> String {
-    items.iter().find(|(_, c)| *c == code).map_or_else(|| code.to_string(), |(n, _)| n.clone())
+    items
+        .iter()
+        .find(|(_, c)| *c == code)
+        .map_or_else(|| code.to_string(), |(n, _)| n.clone())
 }
 
 /// Exact decimal text of a scaled integer.
@@ -66,7 +79,11 @@ pub(crate) fn decimal_string(v: i128, scale: u32) -> String {
     }
     let digits = v.unsigned_abs().to_string();
     let scale = scale as usize;
-    let padded = if digits.len() <= scale { format!("{}{digits}", "0".repeat(scale - digits.len() + 1)) } else { digits };
+    let padded = if digits.len() <= scale {
+        format!("{}{digits}", "0".repeat(scale - digits.len() + 1))
+    } else {
+        digits
+    };
     let (int, frac) = padded.split_at(padded.len() - scale);
     format!("{}{int}.{frac}", if v < 0 { "-" } else { "" })
 }
@@ -81,10 +98,18 @@ pub(crate) fn decimal256_string(v: i256, scale: u32) -> String {
     let mut le = magnitude.to_le_bytes();
     let digits = u256_le_to_decimal(&mut le);
     let scale = scale as usize;
-    let padded = if digits.len() <= scale { format!("{}{digits}", "0".repeat(scale - digits.len() + 1)) } else { digits };
+    let padded = if digits.len() <= scale {
+        format!("{}{digits}", "0".repeat(scale - digits.len() + 1))
+    } else {
+        digits
+    };
     let (int, frac) = padded.split_at(padded.len() - scale);
     let sign = if negative { "-" } else { "" };
-    if frac.is_empty() { format!("{sign}{int}") } else { format!("{sign}{int}.{frac}") }
+    if frac.is_empty() {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
+    }
 }
 
 /// Decimal text of an unsigned little-endian integer of any width (consumes the buffer).
@@ -114,7 +139,11 @@ pub(crate) fn wide_int_string(bytes: &[u8], signed: bool) -> String {
     if bytes.len() == 16 {
         let mut b = [0u8; 16];
         b.copy_from_slice(bytes);
-        return if signed { i128::from_le_bytes(b).to_string() } else { u128::from_le_bytes(b).to_string() };
+        return if signed {
+            i128::from_le_bytes(b).to_string()
+        } else {
+            u128::from_le_bytes(b).to_string()
+        };
     }
     let negative = signed && bytes.last().is_some_and(|b| b & 0x80 != 0);
     let mut le = bytes.to_vec();
@@ -167,10 +196,16 @@ pub(crate) fn bytes_to_text(bytes: &[u8], ch: &ChType) -> Text {
         ChType::BigUInt(_) => Text::String(wide_int_string(bytes, false)),
         ChType::BFloat16 if bytes.len() == 2 => {
             let v = f32::from_bits((u16::from_le_bytes([bytes[0], bytes[1]]) as u32) << 16);
-            Text::Json(if v.is_finite() { v.to_string() } else { "null".into() })
+            Text::Json(if v.is_finite() {
+                v.to_string()
+            } else {
+                "null".into()
+            })
         }
         ChType::Json | ChType::Dynamic => Text::Json(String::from_utf8_lossy(bytes).into_owned()),
-        ChType::FixedString(_) => Text::String(String::from_utf8_lossy(trim_nuls(bytes)).into_owned()),
+        ChType::FixedString(_) => {
+            Text::String(String::from_utf8_lossy(trim_nuls(bytes)).into_owned())
+        }
         _ => Text::String(String::from_utf8_lossy(bytes).into_owned()),
     }
 }
@@ -190,7 +225,10 @@ mod tests {
         assert_eq!(format_date(0), "1970-01-01");
         assert_eq!(format_date(-25567), "1900-01-01");
         assert_eq!(format_date(120529), "2299-12-31");
-        assert_eq!(format_timestamp_ns(1_700_000_000_123_456_789, 9), "2023-11-14 22:13:20.123456789");
+        assert_eq!(
+            format_timestamp_ns(1_700_000_000_123_456_789, 9),
+            "2023-11-14 22:13:20.123456789"
+        );
         assert_eq!(format_timestamp_ns(-1, 3), "1969-12-31 23:59:59.999");
         assert_eq!(format_time_of_day(3661), "01:01:01");
     }
@@ -200,7 +238,10 @@ mod tests {
         assert_eq!(decimal_string(314, 2), "3.14");
         assert_eq!(decimal_string(-5, 3), "-0.005");
         assert_eq!(decimal_string(7, 0), "7");
-        assert_eq!(wide_int_string(&u128::MAX.to_le_bytes(), false), u128::MAX.to_string());
+        assert_eq!(
+            wide_int_string(&u128::MAX.to_le_bytes(), false),
+            u128::MAX.to_string()
+        );
         assert_eq!(wide_int_string(&(-5i128).to_le_bytes(), true), "-5");
         let max256 = [0xffu8; 32];
         assert_eq!(
@@ -221,10 +262,17 @@ mod tests {
     fn bytes_by_type() {
         let mut ip = [0u8; 16];
         ip[15] = 1;
-        let Text::String(s) = bytes_to_text(&ip, &ChType::Ipv6) else { panic!() };
+        let Text::String(s) = bytes_to_text(&ip, &ChType::Ipv6) else {
+            panic!()
+        };
         assert_eq!(s, "::1");
-        let Text::String(s) = bytes_to_text(b"ab\0", &ChType::FixedString(3)) else { panic!() };
+        let Text::String(s) = bytes_to_text(b"ab\0", &ChType::FixedString(3)) else {
+            panic!()
+        };
         assert_eq!(s, "ab");
-        assert_eq!(uuid_string(&[0x12; 16]), "12121212-1212-1212-1212-121212121212");
+        assert_eq!(
+            uuid_string(&[0x12; 16]),
+            "12121212-1212-1212-1212-121212121212"
+        );
     }
 }

@@ -60,7 +60,10 @@ impl<S: Subscriber> Layer<S> for HclogLayer {
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        let mut fields = Fields { message: String::new(), rest: String::new() };
+        let mut fields = Fields {
+            message: String::new(),
+            rest: String::new(),
+        };
         event.record(&mut fields);
         let level = match *event.metadata().level() {
             Level::ERROR => "error",
@@ -85,7 +88,9 @@ impl<S: Subscriber> Layer<S> for HclogLayer {
 
 /// `2006-01-02T15:04:05.000000Z` for now.
 fn timestamp() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs() as i64;
     let (y, m, d) = crate::frames::scalar::civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);

@@ -40,18 +40,26 @@ pub fn run() -> anyhow::Result<()> {
     }
     if let Ok(versions) = std::env::var("PLUGIN_PROTOCOL_VERSIONS") {
         if !versions.split(',').any(|v| v.trim() == "2") {
-            bail!("the plugin host offers protocol versions {versions:?}; this plugin speaks version 2");
+            bail!(
+                "the plugin host offers protocol versions {versions:?}; this plugin speaks version 2"
+            );
         }
     }
     log::init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(serve())
 }
 
 async fn serve() -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot bind a loopback port")?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot bind a loopback port")?;
     let addr = listener.local_addr()?;
-    let incoming = TcpIncoming::from_listener(listener, true, None).map_err(|e| anyhow::anyhow!("cannot listen: {e}"))?;
+    let incoming = TcpIncoming::from_listener(listener, true, None)
+        .map_err(|e| anyhow::anyhow!("cannot listen: {e}"))?;
     {
         // The handshake must be the first line on stdout, flushed before anything else.
         let mut out = std::io::stdout().lock();
@@ -60,15 +68,24 @@ async fn serve() -> anyhow::Result<()> {
     }
     tracing::info!(address = %addr, version = env!("CARGO_PKG_VERSION"), "lantern plugin serving");
 
-    let services = Services { plugin: Arc::new(Plugin::default()), shutdown: Arc::new(tokio::sync::Notify::new()) };
+    let services = Services {
+        plugin: Arc::new(Plugin::default()),
+        shutdown: Arc::new(tokio::sync::Notify::new()),
+    };
     let (mut reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_service_status("plugin", tonic_health::ServingStatus::Serving).await;
+    reporter
+        .set_service_status("plugin", tonic_health::ServingStatus::Serving)
+        .await;
     let shutdown = services.shutdown.clone();
     Server::builder()
         .add_service(health)
         .add_service(DataService(services.clone()))
-        .add_service(pluginv2::diagnostics_server::DiagnosticsServer::new(services.clone()))
-        .add_service(pluginv2::resource_server::ResourceServer::new(services.clone()))
+        .add_service(pluginv2::diagnostics_server::DiagnosticsServer::new(
+            services.clone(),
+        ))
+        .add_service(pluginv2::resource_server::ResourceServer::new(
+            services.clone(),
+        ))
         .add_service(ControllerService(services))
         .serve_with_incoming_shutdown(incoming, async move {
             tokio::select! {
@@ -86,7 +103,10 @@ async fn terminate_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
             (Ok(mut term), Ok(mut int)) => {
                 tokio::select! {
                     _ = term.recv() => {}

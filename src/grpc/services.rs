@@ -30,11 +30,20 @@ pub(crate) struct Services {
 }
 
 impl Services {
-    fn instance(&self, ctx: Option<&pluginv2::PluginContext>) -> Result<Arc<service::Instance>, SettingsError> {
+    fn instance(
+        &self,
+        ctx: Option<&pluginv2::PluginContext>,
+    ) -> Result<Arc<service::Instance>, SettingsError> {
         let Some(ds) = ctx.and_then(|c| c.data_source_instance_settings.as_ref()) else {
-            return Err(SettingsError { key: "datasource".into(), reason: "the request carries no datasource settings".into() });
+            return Err(SettingsError {
+                key: "datasource".into(),
+                reason: "the request carries no datasource settings".into(),
+            });
         };
-        let key = InstanceKey { uid: ds.uid.clone(), updated: ds.last_updated_ms };
+        let key = InstanceKey {
+            uid: ds.uid.clone(),
+            updated: ds.last_updated_ms,
+        };
         let input = InstanceInput {
             url: &ds.url,
             basic_auth_enabled: ds.basic_auth_enabled,
@@ -65,7 +74,11 @@ impl Services {
         let mut responses = HashMap::new();
         for (ref_id, result) in service::run_queries(instance, inputs).await {
             let resp = match result {
-                Ok(frames) => proto::DataResponse { frames, status: 200, ..Default::default() },
+                Ok(frames) => proto::DataResponse {
+                    frames,
+                    status: 200,
+                    ..Default::default()
+                },
                 Err(e) => {
                     tracing::warn!(ref_id = %ref_id, status = e.status(), source = e.source_kind().as_str(), error = %e, "query failed");
                     proto::DataResponse {
@@ -98,7 +111,11 @@ impl tonic::server::UnaryService<pluginv2::QueryDataRequest> for QueryDataMethod
 
     fn call(&mut self, request: Request<pluginv2::QueryDataRequest>) -> Self::Future {
         let services = self.0.clone();
-        Box::pin(async move { Ok(Response::new(services.query_data(request.into_inner()).await)) })
+        Box::pin(async move {
+            Ok(Response::new(
+                services.query_data(request.into_inner()).await,
+            ))
+        })
     }
 }
 
@@ -120,7 +137,8 @@ where
         match req.uri().path() {
             "/pluginv2.Data/QueryData" => Box::pin(async move {
                 let codec = tonic::codec::ProstCodec::default();
-                let mut grpc = tonic::server::Grpc::new(codec).apply_max_message_size_config(Some(64 << 20), Some(usize::MAX));
+                let mut grpc = tonic::server::Grpc::new(codec)
+                    .apply_max_message_size_config(Some(64 << 20), Some(usize::MAX));
                 Ok(grpc.unary(QueryDataMethod(services), req).await)
             }),
             _ => Box::pin(async move { Ok(unimplemented_response()) }),
@@ -130,8 +148,14 @@ where
 
 fn unimplemented_response() -> http::Response<tonic::body::BoxBody> {
     let mut resp = http::Response::new(empty_body());
-    resp.headers_mut().insert("grpc-status", http::HeaderValue::from(tonic::Code::Unimplemented as i32));
-    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/grpc"));
+    resp.headers_mut().insert(
+        "grpc-status",
+        http::HeaderValue::from(tonic::Code::Unimplemented as i32),
+    );
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/grpc"),
+    );
     resp
 }
 
@@ -176,7 +200,8 @@ where
         let notify = self.0.shutdown.clone();
         match req.uri().path() {
             "/plugin.GRPCController/Shutdown" => Box::pin(async move {
-                let mut grpc = tonic::server::Grpc::new(tonic::codec::ProstCodec::<(), ()>::default());
+                let mut grpc =
+                    tonic::server::Grpc::new(tonic::codec::ProstCodec::<(), ()>::default());
                 Ok(grpc.unary(ShutdownMethod(notify), req).await)
             }),
             _ => Box::pin(async move { Ok(unimplemented_response()) }),
@@ -197,7 +222,11 @@ impl pluginv2::diagnostics_server::Diagnostics for Services {
             tracing::warn!(message = %health.message, "health check failed");
         }
         Ok(Response::new(pluginv2::CheckHealthResponse {
-            status: if health.ok { HealthStatus::Ok } else { HealthStatus::Error } as i32,
+            status: if health.ok {
+                HealthStatus::Ok
+            } else {
+                HealthStatus::Error
+            } as i32,
             message: health.message,
             json_details: serde_json::to_vec(&health.details).unwrap_or_default(),
         }))
@@ -207,11 +236,15 @@ impl pluginv2::diagnostics_server::Diagnostics for Services {
         &self,
         _request: Request<pluginv2::CollectMetricsRequest>,
     ) -> Result<Response<pluginv2::CollectMetricsResponse>, Status> {
-        Ok(Response::new(pluginv2::CollectMetricsResponse { metrics: None }))
+        Ok(Response::new(pluginv2::CollectMetricsResponse {
+            metrics: None,
+        }))
     }
 }
 
-type ResourceStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<pluginv2::CallResourceResponse, Status>> + Send>>;
+type ResourceStream = Pin<
+    Box<dyn tokio_stream::Stream<Item = Result<pluginv2::CallResourceResponse, Status>> + Send>,
+>;
 
 #[tonic::async_trait]
 impl pluginv2::resource_server::Resource for Services {
@@ -227,9 +260,15 @@ impl pluginv2::resource_server::Resource for Services {
         let mut headers = HashMap::new();
         headers.insert(
             "Content-Type".to_owned(),
-            pluginv2::StringList { values: vec!["application/json".to_owned()] },
+            pluginv2::StringList {
+                values: vec!["application/json".to_owned()],
+            },
         );
-        let msg = pluginv2::CallResourceResponse { code: reply.status as i32, headers, body: reply.body.into() };
+        let msg = pluginv2::CallResourceResponse {
+            code: reply.status as i32,
+            headers,
+            body: reply.body.into(),
+        };
         Ok(Response::new(Box::pin(tokio_stream::iter([Ok(msg)]))))
     }
 }

@@ -140,7 +140,11 @@ mod tests {
 
     #[test]
     fn wrapping_keeps_user_or_and_trailing_comment_inside() {
-        let sql = wrap_subquery("SELECT * FROM t WHERE a = 1 OR b = 2 -- note", "*", "LIMIT 10");
+        let sql = wrap_subquery(
+            "SELECT * FROM t WHERE a = 1 OR b = 2 -- note",
+            "*",
+            "LIMIT 10",
+        );
         assert_eq!(
             sql,
             "SELECT * FROM (\nSELECT * FROM t WHERE a = 1 OR b = 2 -- note\n) LIMIT 10"

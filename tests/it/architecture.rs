@@ -3,8 +3,24 @@
 #[test]
 fn core_modules_do_not_import_edges() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let core = ["settings.rs", "query.rs", "chtype.rs", "error.rs", "sql", "frames"];
-    let forbidden = ["tokio", "tonic", "hyper", "clickhouse::", "crate::clickhouse", "crate::grpc", "crate::service", "crate::resources"];
+    let core = [
+        "settings.rs",
+        "query.rs",
+        "chtype.rs",
+        "error.rs",
+        "sql",
+        "frames",
+    ];
+    let forbidden = [
+        "tokio",
+        "tonic",
+        "hyper",
+        "clickhouse::",
+        "crate::clickhouse",
+        "crate::grpc",
+        "crate::service",
+        "crate::resources",
+    ];
     let mut files = Vec::new();
     for entry in core {
         let p = root.join(entry);
@@ -20,7 +36,11 @@ fn core_modules_do_not_import_edges() {
         let text = std::fs::read_to_string(&file).unwrap();
         for line in text.lines().filter(|l| l.trim_start().starts_with("use ")) {
             for bad in forbidden {
-                assert!(!line.contains(bad), "{}: core module imports an edge: {line}", file.display());
+                assert!(
+                    !line.contains(bad),
+                    "{}: core module imports an edge: {line}",
+                    file.display()
+                );
             }
         }
     }

@@ -30,17 +30,39 @@ async fn syntax_error_mixed_with_good_queries() {
     assert_eq!(good.frame().field("answer").values, vec![json!(42)]);
 
     let syntax = answers.remove("syntax").unwrap();
-    assert_eq!((syntax.status, syntax.error_source.as_str()), (400, "downstream"));
-    assert!(syntax.error.starts_with("ClickHouse error 62 (SYNTAX_ERROR): Syntax error"), "{}", syntax.error);
+    assert_eq!(
+        (syntax.status, syntax.error_source.as_str()),
+        (400, "downstream")
+    );
+    assert!(
+        syntax
+            .error
+            .starts_with("ClickHouse error 62 (SYNTAX_ERROR): Syntax error"),
+        "{}",
+        syntax.error
+    );
     assert!(syntax.frames.is_empty());
 
     let missing = answers.remove("missing").unwrap();
-    assert_eq!((missing.status, missing.error_source.as_str()), (404, "downstream"));
-    assert!(missing.error.contains("ClickHouse error 60 (UNKNOWN_TABLE)"), "{}", missing.error);
+    assert_eq!(
+        (missing.status, missing.error_source.as_str()),
+        (404, "downstream")
+    );
+    assert!(
+        missing
+            .error
+            .contains("ClickHouse error 60 (UNKNOWN_TABLE)"),
+        "{}",
+        missing.error
+    );
 
     let format = answers.remove("format").unwrap();
     assert_eq!(format.status, 400);
-    assert!(format.error.contains("unknown format \"pie\""), "{}", format.error);
+    assert!(
+        format.error.contains("unknown format \"pie\""),
+        "{}",
+        format.error
+    );
 
     let empty = answers.remove("empty").unwrap();
     assert_eq!(empty.status, 400);
@@ -56,7 +78,10 @@ async fn malformed_json_fails_only_its_ref_id() {
     let query = |ref_id: &str, json: &[u8]| pluginv2::DataQuery {
         ref_id: ref_id.into(),
         json: json.to_vec(),
-        time_range: Some(pluginv2::TimeRange { from_epoch_ms: 0, to_epoch_ms: 1000 }),
+        time_range: Some(pluginv2::TimeRange {
+            from_epoch_ms: 0,
+            to_epoch_ms: 1000,
+        }),
         ..Default::default()
     };
     let resp = host
@@ -66,7 +91,10 @@ async fn malformed_json_fails_only_its_ref_id() {
                 ..Default::default()
             }),
             headers: HashMap::new(),
-            queries: vec![query("A", br#"{"rawSql": "SELECT 1 AS one"}"#), query("B", b"{\"rawSql\": ")],
+            queries: vec![
+                query("A", br#"{"rawSql": "SELECT 1 AS one"}"#),
+                query("B", b"{\"rawSql\": "),
+            ],
         })
         .await;
     let a = &resp.responses["A"];
@@ -82,12 +110,18 @@ async fn wrong_password() {
     let host = Host::start().await;
     let (h, port) = e.host();
     let secret = "definitely-wrong-password-7f3a";
-    let ds = datasource(json!({"host": h, "port": port, "username": e.user}), &[("password", secret)]);
+    let ds = datasource(
+        json!({"host": h, "port": port, "username": e.user}),
+        &[("password", secret)],
+    );
     let (status, message, details) = host.check_health(&ds).await;
     assert_eq!(status, 2, "{message}");
     assert_eq!(details["category"], "auth", "{details}");
     assert_eq!(details["exceptionCode"], 516);
-    assert!(message.contains("Authentication failed") && message.contains("user name and password"), "{message}");
+    assert!(
+        message.contains("Authentication failed") && message.contains("user name and password"),
+        "{message}"
+    );
     assert!(!message.contains(secret));
 
     let mut answers = host.query(&ds, vec![Q::sql("A", "SELECT 1")]).await;
@@ -95,24 +129,41 @@ async fn wrong_password() {
     assert_eq!((a.status, a.error_source.as_str()), (403, "downstream"));
     assert!(a.error.contains("ClickHouse error 516"), "{}", a.error);
     assert!(!a.error.contains(secret));
-    assert!(host.stderr_lines().iter().all(|l| !l.contains(secret)), "the password leaked into the logs");
+    assert!(
+        host.stderr_lines().iter().all(|l| !l.contains(secret)),
+        "the password leaked into the logs"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_port() {
     // A port that was free a moment ago: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let host = Host::start().await;
-    let ds = datasource(json!({"host": "127.0.0.1", "port": port, "dialTimeout": 2}), &[]);
+    let ds = datasource(
+        json!({"host": "127.0.0.1", "port": port, "dialTimeout": 2}),
+        &[],
+    );
     let (status, message, details) = host.check_health(&ds).await;
     assert_eq!(status, 2);
     assert_eq!(details["category"], "network", "{details}");
-    assert!(message.contains(&format!("127.0.0.1:{port}")) && message.contains("host and port"), "{message}");
+    assert!(
+        message.contains(&format!("127.0.0.1:{port}")) && message.contains("host and port"),
+        "{message}"
+    );
 
     let mut answers = host.query(&ds, vec![Q::sql("A", "SELECT 1")]).await;
     let a = answers.remove("A").unwrap();
     assert_eq!((a.status, a.error_source.as_str()), (502, "downstream"));
-    assert!(a.error.starts_with("cannot reach ClickHouse"), "{}", a.error);
+    assert!(
+        a.error.starts_with("cannot reach ClickHouse"),
+        "{}",
+        a.error
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,7 +171,10 @@ async fn https_against_plain_http_port_is_a_tls_error() {
     let e = engine();
     let host = Host::start().await;
     let (h, port) = e.host();
-    let ds = datasource(json!({"host": h, "port": port, "protocol": "https", "username": e.user}), &[("password", &e.password)]);
+    let ds = datasource(
+        json!({"host": h, "port": port, "protocol": "https", "username": e.user}),
+        &[("password", &e.password)],
+    );
     let (status, message, details) = host.check_health(&ds).await;
     assert_eq!(status, 2);
     assert_eq!(details["category"], "tls", "{message} {details}");
@@ -130,11 +184,17 @@ async fn https_against_plain_http_port_is_a_tls_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_settings_are_config_errors_naming_the_key() {
     let host = Host::start().await;
-    let ds = datasource(json!({"host": "ch", "port": 9000, "protocol": "native"}), &[]);
+    let ds = datasource(
+        json!({"host": "ch", "port": 9000, "protocol": "native"}),
+        &[],
+    );
     let (status, message, details) = host.check_health(&ds).await;
     assert_eq!(status, 2);
     assert_eq!(details["category"], "config");
-    assert!(message.contains("`protocol`") && message.contains("HTTP"), "{message}");
+    assert!(
+        message.contains("`protocol`") && message.contains("HTTP"),
+        "{message}"
+    );
     let mut answers = host.query(&ds, vec![Q::sql("A", "SELECT 1")]).await;
     let a = answers.remove("A").unwrap();
     assert_eq!((a.status, a.error_source.as_str()), (400, "downstream"));
@@ -142,7 +202,10 @@ async fn invalid_settings_are_config_errors_naming_the_key() {
 
     let ds = datasource(json!({"host": "ch", "port": 70000}), &[]);
     let (_, message, _) = host.check_health(&ds).await;
-    assert!(message.contains("`port`") && message.contains("70000"), "{message}");
+    assert!(
+        message.contains("`port`") && message.contains("70000"),
+        "{message}"
+    );
 }
 
 /// Health reports version, user, readonly level and the OTel tables present.
@@ -156,7 +219,10 @@ async fn health_reports_server_and_otel_tables() {
     let ds = datasource_for(e, &db.name);
     let (status, message, details) = host.check_health(&ds).await;
     assert_eq!(status, 1, "{message}");
-    assert!(message.starts_with("Connected to ClickHouse 2"), "{message}");
+    assert!(
+        message.starts_with("Connected to ClickHouse 2"),
+        "{message}"
+    );
     assert!(message.contains("otel_logs, otel_traces"), "{message}");
     assert_eq!(details["otelTables"], json!(["otel_logs", "otel_traces"]));
     assert_eq!(details["user"], e.user.as_str());
@@ -169,7 +235,10 @@ async fn health_reports_server_and_otel_tables() {
 async fn altinity_url_and_basic_auth() {
     let e = engine();
     let host = Host::start().await;
-    let mut ds = datasource(json!({"defaultDatabase": "system"}), &[("basicAuthPassword", &e.password)]);
+    let mut ds = datasource(
+        json!({"defaultDatabase": "system"}),
+        &[("basicAuthPassword", &e.password)],
+    );
     ds.url = e.url.clone();
     ds.basic_auth_enabled = true;
     ds.basic_auth_user = e.user.clone();

@@ -13,15 +13,28 @@ async fn logs_are_hclog_json_on_stderr() {
     let e = engine();
     let host = Host::start().await;
     let ds = datasource_for(e, "default");
-    host.query(&ds, vec![Q::sql("A", "SELECT 1"), Q::sql("B", "SELEC")]).await;
+    host.query(&ds, vec![Q::sql("A", "SELECT 1"), Q::sql("B", "SELEC")])
+        .await;
     std::thread::sleep(Duration::from_millis(100));
     let lines = host.stderr_lines();
-    assert!(lines.iter().any(|l| l.contains("lantern plugin serving")), "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains("query failed") && l.contains("\"ref_id\":\"B\"")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("lantern plugin serving")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("query failed") && l.contains("\"ref_id\":\"B\"")),
+        "{lines:?}"
+    );
     for line in &lines {
-        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let v: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
         let level = v["@level"].as_str().expect("@level");
-        assert!(["trace", "debug", "info", "warn", "error"].contains(&level), "{line}");
+        assert!(
+            ["trace", "debug", "info", "warn", "error"].contains(&level),
+            "{line}"
+        );
         assert!(v["@message"].is_string(), "{line}");
         let ts = v["@timestamp"].as_str().expect("@timestamp");
         assert_eq!(ts.len(), "2006-01-02T15:04:05.000000Z".len(), "{ts}");
@@ -39,7 +52,13 @@ async fn controller_shutdown_exits_cleanly() {
 async fn sigterm_exits_cleanly() {
     let mut host = Host::start().await;
     let pid = host.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let status = host.wait_exit(Duration::from_secs(5));
     assert!(status.success(), "{status:?}");
 }
@@ -53,7 +72,10 @@ fn refuses_to_run_outside_grafana() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(out.stdout.is_empty(), "nothing may reach stdout without a handshake");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing may reach stdout without a handshake"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("is a Grafana plugin"));
 }
 
@@ -75,7 +97,9 @@ async fn many_queries_one_request() {
     let e = engine();
     let host = Host::start().await;
     let ds = datasource_for(e, "default");
-    let queries = (0..12).map(|i| Q::sql(&format!("Q{i}"), &format!("SELECT {i} AS n"))).collect();
+    let queries = (0..12)
+        .map(|i| Q::sql(&format!("Q{i}"), &format!("SELECT {i} AS n")))
+        .collect();
     let answers = host.query(&ds, queries).await;
     for i in 0..12 {
         let a = &answers[&format!("Q{i}")];

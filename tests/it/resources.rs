@@ -15,15 +15,22 @@ async fn schema_browsing() {
     let (code, dbs) = host.resource(&ds, "GET", "databases", b"").await;
     assert_eq!(code, 200);
     assert!(dbs.as_array().unwrap().contains(&json!(db.name)), "{dbs}");
-    let (code, tables) = host.resource(&ds, "GET", &format!("tables?database={}", db.name), b"").await;
+    let (code, tables) = host
+        .resource(&ds, "GET", &format!("tables?database={}", db.name), b"")
+        .await;
     assert_eq!(code, 200);
     assert_eq!(tables[0]["name"], "logs");
     assert_eq!(tables[0]["engine"], "MergeTree");
     let (code, cols) = host.resource(&ds, "GET", "columns?table=logs", b"").await;
     assert_eq!(code, 200, "{cols}");
-    assert_eq!(cols, json!([{"name": "ts", "type": "DateTime"}, {"name": "odd name", "type": "String"}]));
+    assert_eq!(
+        cols,
+        json!([{"name": "ts", "type": "DateTime"}, {"name": "odd name", "type": "String"}])
+    );
     // A hostile table name is a value, not SQL.
-    let (code, cols) = host.resource(&ds, "GET", "columns?table=x'%20OR%201%3D1%20--", b"").await;
+    let (code, cols) = host
+        .resource(&ds, "GET", "columns?table=x'%20OR%201%3D1%20--", b"")
+        .await;
     assert_eq!((code, cols), (200, json!([])));
 }
 
@@ -33,14 +40,22 @@ async fn expand_and_route_errors() {
     let host = Host::start().await;
     let ds = datasource_for(e, "default");
     let body = json!({"query": {"refId": "A", "rawSql": "SELECT 'it''s' AS x", "format": 1}, "timeRange": {"from": 0, "to": 1000}});
-    let (code, v) = host.resource(&ds, "POST", "expand", body.to_string().as_bytes()).await;
+    let (code, v) = host
+        .resource(&ds, "POST", "expand", body.to_string().as_bytes())
+        .await;
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["sql"], "SELECT 'it''s' AS x");
     let client = v["client"].as_str().unwrap();
-    assert!(client.starts_with("clickhouse-client --host '127.0.0.1'"), "{client}");
+    assert!(
+        client.starts_with("clickhouse-client --host '127.0.0.1'"),
+        "{client}"
+    );
     // The shell reads the quoted SQL back exactly.
     let quoted = client.split_once("--query ").unwrap().1;
-    let out = std::process::Command::new("sh").args(["-c", &format!("printf %s {quoted}")]).output().unwrap();
+    let out = std::process::Command::new("sh")
+        .args(["-c", &format!("printf %s {quoted}")])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "SELECT 'it''s' AS x");
     assert!(!client.contains(&e.password) || e.password.is_empty());
 

@@ -99,7 +99,13 @@ async fn nested() {
     let host = Host::start().await;
     let ds = datasource_for(e, &db.name);
     let mut answers = host
-        .query(&ds, vec![Q::sql("A", "SELECT n.a, n.b FROM t"), Q::sql("B", "SELECT n FROM t SETTINGS flatten_nested = 0")])
+        .query(
+            &ds,
+            vec![
+                Q::sql("A", "SELECT n.a, n.b FROM t"),
+                Q::sql("B", "SELECT n FROM t SETTINGS flatten_nested = 0"),
+            ],
+        )
         .await;
     let a = answers.remove("A").unwrap();
     let f = a.frame();
@@ -107,7 +113,10 @@ async fn nested() {
     assert_eq!(f.field("n.b").values, vec![json!(["x", "y"])]);
     let b = answers.remove("B").unwrap();
     let values = &b.frame().fields[0].values;
-    assert_eq!(values, &vec![json!([{"a": 1, "b": "x"}, {"a": 2, "b": "y"}])]);
+    assert_eq!(
+        values,
+        &vec![json!([{"a": 1, "b": "x"}, {"a": 2, "b": "y"}])]
+    );
 }
 
 /// Decimals wider than a double's 15 digits are shown as Float64 with a warning notice.
@@ -117,7 +126,13 @@ async fn decimal_wide_has_notice() {
     assert_eq!(f.kind, Kind::Number);
     assert_eq!(f.values, vec![json!(12345.67)]);
     let notices = meta["notices"].as_array().expect("notices");
-    assert!(notices.iter().any(|n| n["severity"] == "warning" && n["text"].as_str().unwrap().contains("toString(v)")), "{meta}");
+    assert!(
+        notices
+            .iter()
+            .any(|n| n["severity"] == "warning"
+                && n["text"].as_str().unwrap().contains("toString(v)")),
+        "{meta}"
+    );
 }
 
 /// A type with no Grafana representation is an error naming the column and type.
@@ -126,9 +141,15 @@ async fn unmappable_type_names_column() {
     let e = engine();
     let host = Host::start().await;
     let ds = datasource_for(e, "default");
-    let mut answers = host.query(&ds, vec![Q::sql("A", "SELECT uniqState(1) AS state")]).await;
+    let mut answers = host
+        .query(&ds, vec![Q::sql("A", "SELECT uniqState(1) AS state")])
+        .await;
     let a = answers.remove("A").unwrap();
-    assert!(a.error.contains("`state`") && a.error.contains("AggregateFunction"), "{}", a.error);
+    assert!(
+        a.error.contains("`state`") && a.error.contains("AggregateFunction"),
+        "{}",
+        a.error
+    );
     assert_eq!((a.status, a.error_source.as_str()), (400, "downstream"));
 }
 
@@ -159,5 +180,9 @@ async fn show_statement_without_describe() {
     let mut answers = host.query(&ds, vec![Q::sql("A", "SHOW DATABASES")]).await;
     let a = answers.remove("A").unwrap();
     let f = a.frame();
-    assert!(f.fields[0].values.contains(&json!("system")), "{:?}", f.fields[0].values);
+    assert!(
+        f.fields[0].values.contains(&json!("system")),
+        "{:?}",
+        f.fields[0].values
+    );
 }

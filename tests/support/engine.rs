@@ -84,7 +84,11 @@ pub fn start_shim(password: &str, opts: &ShimOptions) -> Engine {
     if let Some(ca) = &opts.tls_client_ca {
         cmd.arg("--tls-client-ca").arg(ca);
     }
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start chshim.py");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chshim.py");
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -110,8 +114,18 @@ pub fn start_shim(password: &str, opts: &ShimOptions) -> Engine {
             let _ = e.read_to_end(&mut sink);
         });
     }
-    let url = line.split_whitespace().find(|w| w.starts_with("http")).expect("url in ready line").to_owned();
-    Engine { url, user: "default".into(), password: password.into(), child: Some(child), data_dir: Some(dir) }
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .expect("url in ready line")
+        .to_owned();
+    Engine {
+        url,
+        user: "default".into(),
+        password: password.into(),
+        child: Some(child),
+        data_dir: Some(dir),
+    }
 }
 
 /// The shared engine of this test binary.
@@ -130,7 +144,11 @@ pub fn engine() -> &'static Engine {
         let e = start_shim(&token(), &ShimOptions::default());
         let deadline = Instant::now() + Duration::from_secs(20);
         while e.http("GET", "/ping", "").map(|(s, _)| s) != Ok(200) {
-            assert!(Instant::now() < deadline, "engine at {} does not answer /ping", e.url);
+            assert!(
+                Instant::now() < deadline,
+                "engine at {} does not answer /ping",
+                e.url
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         e
@@ -139,10 +157,16 @@ pub fn engine() -> &'static Engine {
 
 impl Engine {
     pub fn host(&self) -> (String, u16) {
-        let rest = self.url.split_once("://").map_or(self.url.as_str(), |(_, r)| r);
+        let rest = self
+            .url
+            .split_once("://")
+            .map_or(self.url.as_str(), |(_, r)| r);
         let authority = rest.split('/').next().unwrap_or(rest);
         let (h, p) = authority.rsplit_once(':').expect("port in engine url");
-        (h.trim_matches(['[', ']']).to_owned(), p.parse().expect("port"))
+        (
+            h.trim_matches(['[', ']']).to_owned(),
+            p.parse().expect("port"),
+        )
     }
 
     pub fn is_tls(&self) -> bool {
@@ -150,8 +174,16 @@ impl Engine {
     }
 
     /// A plain HTTP request (no TLS); returns (status, body).
-    pub fn http(&self, method: &str, path_and_query: &str, body: &str) -> Result<(u16, String), String> {
-        assert!(!self.is_tls(), "the blocking test client speaks plain HTTP only");
+    pub fn http(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: &str,
+    ) -> Result<(u16, String), String> {
+        assert!(
+            !self.is_tls(),
+            "the blocking test client speaks plain HTTP only"
+        );
         let (host, port) = self.host();
         let mut s = TcpStream::connect((host.as_str(), port)).map_err(|e| e.to_string())?;
         s.set_read_timeout(Some(Duration::from_secs(120))).ok();
@@ -166,7 +198,11 @@ impl Engine {
         s.read_to_end(&mut resp).map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&resp).into_owned();
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         Ok((status, body.to_owned()))
     }
 
@@ -181,7 +217,11 @@ impl Engine {
 
     /// A fresh database for one test, dropped when the guard goes.
     pub fn database(&'static self, test: &str) -> TestDb {
-        let name = format!("t_{}_{}", test.replace(|c: char| !c.is_ascii_alphanumeric(), "_"), &token()[..8]);
+        let name = format!(
+            "t_{}_{}",
+            test.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+            &token()[..8]
+        );
         self.exec(&format!("CREATE DATABASE {name}"));
         TestDb { engine: self, name }
     }
@@ -206,7 +246,11 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let _ = self.engine.http("POST", "/", &format!("DROP DATABASE IF EXISTS {}", self.name));
+        let _ = self.engine.http(
+            "POST",
+            "/",
+            &format!("DROP DATABASE IF EXISTS {}", self.name),
+        );
     }
 }
 
@@ -214,17 +258,94 @@ impl Drop for TestDb {
 /// certificate) with the `openssl` command into `dir`.
 pub fn make_certs(dir: &Path) {
     let run = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl must be installed");
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl must be installed");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
-    std::fs::write(dir.join("san.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Lantern Test CA"]);
-    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
+    std::fs::write(
+        dir.join("san.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
     run(&[
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2",
-        "-extfile", "san.cnf",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Lantern Test CA",
     ]);
-    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=grafana"]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.cnf",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "client.key",
+        "-out",
+        "client.csr",
+        "-subj",
+        "/CN=grafana",
+    ]);
     std::fs::write(dir.join("client.cnf"), "extendedKeyUsage=clientAuth\n").unwrap();
-    run(&["x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "client.pem", "-days", "2", "-extfile", "client.cnf"]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "client.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "client.cnf",
+    ]);
 }

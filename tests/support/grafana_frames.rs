@@ -44,7 +44,15 @@ pub struct FieldData {
 
 impl Frame {
     pub fn field(&self, name: &str) -> &FieldData {
-        self.fields.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no field {name:?} in {:?}", self.fields.iter().map(|f| &f.name).collect::<Vec<_>>()))
+        self.fields
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no field {name:?} in {:?}",
+                    self.fields.iter().map(|f| &f.name).collect::<Vec<_>>()
+                )
+            })
     }
 
     pub fn rows(&self) -> usize {
@@ -60,7 +68,8 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame, String> {
     if !bytes.starts_with(b"ARROW1") {
         return Err("not an Arrow IPC file (magic ARROW1 missing)".into());
     }
-    let reader = FileReader::try_new(Cursor::new(bytes.to_vec()), None).map_err(|e| format!("IPC file: {e}"))?;
+    let reader = FileReader::try_new(Cursor::new(bytes.to_vec()), None)
+        .map_err(|e| format!("IPC file: {e}"))?;
     let schema = reader.schema();
     let md = schema.metadata();
     let meta = match md.get("meta") {
@@ -72,7 +81,9 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame, String> {
                 return Err(format!("meta must be an object, got {v}"));
             }
             if let Some(t) = v.get("typeVersion") {
-                let ok = t.as_array().is_some_and(|a| a.len() == 2 && a.iter().all(|x| x.as_u64().is_some()));
+                let ok = t
+                    .as_array()
+                    .is_some_and(|a| a.len() == 2 && a.iter().all(|x| x.as_u64().is_some()));
                 if !ok {
                     return Err(format!("typeVersion must be [major, minor], got {t}"));
                 }
@@ -80,7 +91,9 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame, String> {
             if let Some(n) = v.get("notices") {
                 for notice in n.as_array().ok_or("notices must be a list")? {
                     let sev = notice["severity"].as_str().unwrap_or("");
-                    if !["info", "warning", "error"].contains(&sev) || notice["text"].as_str().is_none() {
+                    if !["info", "warning", "error"].contains(&sev)
+                        || notice["text"].as_str().is_none()
+                    {
                         return Err(format!("bad notice {notice}"));
                     }
                 }
@@ -92,38 +105,74 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame, String> {
     for f in schema.fields() {
         let kind = match f.data_type() {
             DataType::Utf8 | DataType::Utf8View => Kind::String,
-            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 | DataType::Float32 | DataType::Float64 => Kind::Number,
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Float32
+            | DataType::Float64 => Kind::Number,
             DataType::Boolean => Kind::Bool,
             DataType::Timestamp(arrow_schema::TimeUnit::Nanosecond, _) => Kind::Time,
-            DataType::Timestamp(unit, _) => return Err(format!("field {:?} is a {unit:?} timestamp: Grafana reads raw values as nanoseconds", f.name())),
+            DataType::Timestamp(unit, _) => {
+                return Err(format!(
+                    "field {:?} is a {unit:?} timestamp: Grafana reads raw values as nanoseconds",
+                    f.name()
+                ));
+            }
             DataType::Binary => Kind::Json,
-            other => return Err(format!("field {:?} has Arrow type {other}, which Grafana cannot decode", f.name())),
+            other => {
+                return Err(format!(
+                    "field {:?} has Arrow type {other}, which Grafana cannot decode",
+                    f.name()
+                ));
+            }
         };
         let labels = match f.metadata().get("labels") {
             None => BTreeMap::new(),
-            Some(s) => serde_json::from_str::<BTreeMap<String, String>>(s).map_err(|e| format!("field {:?} labels: {e}", f.name()))?,
+            Some(s) => serde_json::from_str::<BTreeMap<String, String>>(s)
+                .map_err(|e| format!("field {:?} labels: {e}", f.name()))?,
         };
         let config = match f.metadata().get("config") {
             None => None,
             Some(s) => {
-                let v: Value = serde_json::from_str(s).map_err(|e| format!("field {:?} config: {e}", f.name()))?;
+                let v: Value = serde_json::from_str(s)
+                    .map_err(|e| format!("field {:?} config: {e}", f.name()))?;
                 if !v.is_object() {
                     return Err(format!("field {:?} config must be an object", f.name()));
                 }
                 Some(v)
             }
         };
-        fields.push(FieldData { name: f.name().clone(), kind, arrow: f.data_type().clone(), nullable: f.is_nullable(), labels, config, values: Vec::new() });
+        fields.push(FieldData {
+            name: f.name().clone(),
+            kind,
+            arrow: f.data_type().clone(),
+            nullable: f.is_nullable(),
+            labels,
+            config,
+            values: Vec::new(),
+        });
     }
     for batch in reader {
         let batch = batch.map_err(|e| format!("record batch: {e}"))?;
         for (i, col) in batch.columns().iter().enumerate() {
             let field = &mut fields[i];
             if !field.nullable && col.null_count() > 0 {
-                return Err(format!("field {:?} is not nullable but holds {} nulls", field.name, col.null_count()));
+                return Err(format!(
+                    "field {:?} is not nullable but holds {} nulls",
+                    field.name,
+                    col.null_count()
+                ));
             }
             for row in 0..col.len() {
-                field.values.push(value(col.as_ref(), row).map_err(|e| format!("field {:?} row {row}: {e}", field.name))?);
+                field.values.push(
+                    value(col.as_ref(), row)
+                        .map_err(|e| format!("field {:?} row {row}: {e}", field.name))?,
+                );
             }
         }
     }
@@ -154,10 +203,13 @@ fn value(col: &dyn Array, row: usize) -> Result<Value, String> {
         DataType::Float64 => json!(col.as_primitive::<Float64Type>().value(row)),
         DataType::Boolean => json!(col.as_boolean().value(row)),
         // Grafana reads every timestamp's raw value as nanoseconds, whatever the unit says.
-        DataType::Timestamp(_, _) => json!(col.as_primitive::<TimestampNanosecondType>().value(row)),
+        DataType::Timestamp(_, _) => {
+            json!(col.as_primitive::<TimestampNanosecondType>().value(row))
+        }
         DataType::Binary => {
             let bytes = col.as_binary::<i32>().value(row);
-            serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON {:?}: {e}", String::from_utf8_lossy(bytes)))?
+            serde_json::from_slice(bytes)
+                .map_err(|e| format!("invalid JSON {:?}: {e}", String::from_utf8_lossy(bytes)))?
         }
         other => return Err(format!("undecodable type {other}")),
     })

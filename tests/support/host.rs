@@ -61,7 +61,12 @@ pub struct Answer {
 impl Answer {
     /// The single frame of a successful answer.
     pub fn frame(&self) -> &Frame {
-        assert!(self.error.is_empty(), "query failed: {} (status {})", self.error, self.status);
+        assert!(
+            self.error.is_empty(),
+            "query failed: {} (status {})",
+            self.error,
+            self.status
+        );
         assert_eq!(self.frames.len(), 1, "expected one frame");
         &self.frames[0]
     }
@@ -79,11 +84,21 @@ pub struct Q {
 
 impl Q {
     pub fn sql(ref_id: &str, sql: &str) -> Q {
-        Q::json(ref_id, serde_json::json!({ "refId": ref_id, "rawSql": sql, "format": 1 }))
+        Q::json(
+            ref_id,
+            serde_json::json!({ "refId": ref_id, "rawSql": sql, "format": 1 }),
+        )
     }
 
     pub fn json(ref_id: &str, json: Value) -> Q {
-        Q { ref_id: ref_id.into(), json, from_ms: 1_700_000_000_000, to_ms: 1_700_003_600_000, interval_ms: 1000, max_data_points: 1000 }
+        Q {
+            ref_id: ref_id.into(),
+            json,
+            from_ms: 1_700_000_000_000,
+            to_ms: 1_700_003_600_000,
+            interval_ms: 1000,
+            max_data_points: 1000,
+        }
     }
 }
 
@@ -102,7 +117,11 @@ impl Host {
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start gpx_lantern");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start gpx_lantern");
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));
@@ -124,29 +143,61 @@ impl Host {
                 rest.clear();
             }
         });
-        let line = rx.recv_timeout(Duration::from_secs(20)).expect("no handshake line within 20 s");
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("no handshake line within 20 s");
         let parts: Vec<&str> = line.trim().split('|').collect();
         assert_eq!(parts.len(), 5, "handshake {line:?}");
-        assert_eq!((parts[0], parts[1], parts[2], parts[4]), ("1", "2", "tcp", "grpc"), "handshake {line:?}");
-        assert!(parts[3].starts_with("127.0.0.1:"), "plugin must bind loopback: {line:?}");
+        assert_eq!(
+            (parts[0], parts[1], parts[2], parts[4]),
+            ("1", "2", "tcp", "grpc"),
+            "handshake {line:?}"
+        );
+        assert!(
+            parts[3].starts_with("127.0.0.1:"),
+            "plugin must bind loopback: {line:?}"
+        );
         let addr = parts[3].to_owned();
-        let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.expect("connect to plugin");
-        Host { child, addr, channel, stderr: lines }
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connect to plugin");
+        Host {
+            child,
+            addr,
+            channel,
+            stderr: lines,
+        }
     }
 
-    pub async fn check_health(&self, ds: &pluginv2::DataSourceInstanceSettings) -> (i32, String, Value) {
+    pub async fn check_health(
+        &self,
+        ds: &pluginv2::DataSourceInstanceSettings,
+    ) -> (i32, String, Value) {
         let mut client = pluginv2::diagnostics_client::DiagnosticsClient::new(self.channel.clone());
         let resp = client
-            .check_health(pluginv2::CheckHealthRequest { plugin_context: Some(context(ds)), headers: HashMap::new() })
+            .check_health(pluginv2::CheckHealthRequest {
+                plugin_context: Some(context(ds)),
+                headers: HashMap::new(),
+            })
             .await
             .expect("CheckHealth call")
             .into_inner();
-        let details = if resp.json_details.is_empty() { Value::Null } else { serde_json::from_slice(&resp.json_details).expect("jsonDetails is JSON") };
+        let details = if resp.json_details.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&resp.json_details).expect("jsonDetails is JSON")
+        };
         (resp.status, resp.message, details)
     }
 
     /// Sends one QueryData request; decodes every frame by Grafana's rules.
-    pub async fn query(&self, ds: &pluginv2::DataSourceInstanceSettings, queries: Vec<Q>) -> HashMap<String, Answer> {
+    pub async fn query(
+        &self,
+        ds: &pluginv2::DataSourceInstanceSettings,
+        queries: Vec<Q>,
+    ) -> HashMap<String, Answer> {
         self.query_with_headers(ds, queries, HashMap::new()).await
     }
 
@@ -166,7 +217,10 @@ impl Host {
                     ref_id: q.ref_id,
                     max_data_points: q.max_data_points,
                     interval_ms: q.interval_ms,
-                    time_range: Some(pluginv2::TimeRange { from_epoch_ms: q.from_ms, to_epoch_ms: q.to_ms }),
+                    time_range: Some(pluginv2::TimeRange {
+                        from_epoch_ms: q.from_ms,
+                        to_epoch_ms: q.to_ms,
+                    }),
                     json: serde_json::to_vec(&q.json).unwrap(),
                     query_type: String::new(),
                 })
@@ -177,29 +231,67 @@ impl Host {
         got.sort();
         let mut want: Vec<&String> = sent.iter().collect();
         want.sort();
-        assert_eq!(got, want, "every query gets exactly one response under its own refId");
+        assert_eq!(
+            got, want,
+            "every query gets exactly one response under its own refId"
+        );
         resp.responses
             .into_iter()
             .map(|(ref_id, r)| {
-                let frames = r.frames.iter().map(|b| decode_frame(b).unwrap_or_else(|e| panic!("refId {ref_id}: Grafana cannot decode the frame: {e}"))).collect();
+                let frames = r
+                    .frames
+                    .iter()
+                    .map(|b| {
+                        decode_frame(b).unwrap_or_else(|e| {
+                            panic!("refId {ref_id}: Grafana cannot decode the frame: {e}")
+                        })
+                    })
+                    .collect();
                 if !r.error.is_empty() {
-                    assert!(r.error_source == "downstream" || r.error_source == "plugin", "errorSource {:?}", r.error_source);
-                    assert!(r.status >= 400, "an error carries a 4xx/5xx status, got {}", r.status);
+                    assert!(
+                        r.error_source == "downstream" || r.error_source == "plugin",
+                        "errorSource {:?}",
+                        r.error_source
+                    );
+                    assert!(
+                        r.status >= 400,
+                        "an error carries a 4xx/5xx status, got {}",
+                        r.status
+                    );
                 }
-                (ref_id, Answer { frames, error: r.error, status: r.status, error_source: r.error_source })
+                (
+                    ref_id,
+                    Answer {
+                        frames,
+                        error: r.error,
+                        status: r.status,
+                        error_source: r.error_source,
+                    },
+                )
             })
             .collect()
     }
 
     pub async fn raw_query(&self, req: pluginv2::QueryDataRequest) -> QueryDataResponse {
-        let mut grpc = tonic::client::Grpc::new(self.channel.clone()).max_decoding_message_size(usize::MAX);
+        let mut grpc =
+            tonic::client::Grpc::new(self.channel.clone()).max_decoding_message_size(usize::MAX);
         grpc.ready().await.expect("channel ready");
-        let codec: tonic::codec::ProstCodec<pluginv2::QueryDataRequest, QueryDataResponse> = tonic::codec::ProstCodec::default();
+        let codec: tonic::codec::ProstCodec<pluginv2::QueryDataRequest, QueryDataResponse> =
+            tonic::codec::ProstCodec::default();
         let path = http::uri::PathAndQuery::from_static("/pluginv2.Data/QueryData");
-        grpc.unary(tonic::Request::new(req), path, codec).await.expect("QueryData call").into_inner()
+        grpc.unary(tonic::Request::new(req), path, codec)
+            .await
+            .expect("QueryData call")
+            .into_inner()
     }
 
-    pub async fn resource(&self, ds: &pluginv2::DataSourceInstanceSettings, method: &str, path_and_query: &str, body: &[u8]) -> (i32, Value) {
+    pub async fn resource(
+        &self,
+        ds: &pluginv2::DataSourceInstanceSettings,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+    ) -> (i32, Value) {
         let mut client = pluginv2::resource_client::ResourceClient::new(self.channel.clone());
         let path = path_and_query.split('?').next().unwrap_or("").to_owned();
         let mut stream = client
@@ -214,12 +306,19 @@ impl Host {
             .await
             .expect("CallResource call")
             .into_inner();
-        let first = stream.message().await.expect("stream").expect("one message");
+        let first = stream
+            .message()
+            .await
+            .expect("stream")
+            .expect("one message");
         let mut body = first.body.to_vec();
         while let Some(more) = stream.message().await.expect("stream") {
             body.extend_from_slice(&more.body);
         }
-        (first.code, serde_json::from_slice(&body).unwrap_or(Value::Null))
+        (
+            first.code,
+            serde_json::from_slice(&body).unwrap_or(Value::Null),
+        )
     }
 
     /// Asks the plugin to stop the way go-plugin does; returns how it exited.
@@ -238,7 +337,10 @@ impl Host {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
             }
-            assert!(std::time::Instant::now() < deadline, "plugin did not exit within {limit:?}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "plugin did not exit within {limit:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -252,14 +354,22 @@ fn context(ds: &pluginv2::DataSourceInstanceSettings) -> pluginv2::PluginContext
     pluginv2::PluginContext {
         org_id: 1,
         plugin_id: "lantern-clickhouse-datasource".into(),
-        user: Some(pluginv2::User { login: "admin".into(), name: "admin".into(), email: String::new(), role: "Admin".into() }),
+        user: Some(pluginv2::User {
+            login: "admin".into(),
+            name: "admin".into(),
+            email: String::new(),
+            role: "Admin".into(),
+        }),
         app_instance_settings: None,
         data_source_instance_settings: Some(ds.clone()),
     }
 }
 
 /// Datasource settings as Grafana sends them.
-pub fn datasource(json_data: Value, secure: &[(&str, &str)]) -> pluginv2::DataSourceInstanceSettings {
+pub fn datasource(
+    json_data: Value,
+    secure: &[(&str, &str)],
+) -> pluginv2::DataSourceInstanceSettings {
     static NEXT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     pluginv2::DataSourceInstanceSettings {
@@ -267,7 +377,10 @@ pub fn datasource(json_data: Value, secure: &[(&str, &str)]) -> pluginv2::DataSo
         name: "Lantern ClickHouse".into(),
         uid: format!("lantern-test-{n}"),
         json_data: serde_json::to_vec(&json_data).unwrap(),
-        decrypted_secure_json_data: secure.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        decrypted_secure_json_data: secure
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         last_updated_ms: 1_700_000_000_000 + n,
         ..Default::default()
     }
