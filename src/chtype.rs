@@ -253,7 +253,8 @@ impl Parser<'_> {
     fn ty(&mut self) -> ChType {
         let start = self.i;
         let name = self.word().to_owned();
-        let t = match name.as_str() {
+        
+        match name.as_str() {
             "Int8" | "Int16" | "Int32" | "Int64" => ChType::Int(name[3..].parse().unwrap_or(64)),
             "UInt8" | "UInt16" | "UInt32" | "UInt64" => {
                 ChType::UInt(name[4..].parse().unwrap_or(64))
@@ -331,8 +332,7 @@ impl Parser<'_> {
             "Enum8" | "Enum16" | "Enum" => {
                 let mut items = Vec::new();
                 if self.eat(b'(') {
-                    loop {
-                        let Some(label) = self.quoted() else { break };
+                    while let Some(label) = self.quoted() {
                         let code = if self.eat(b'=') {
                             self.int().unwrap_or(0)
                         } else {
@@ -418,8 +418,7 @@ impl Parser<'_> {
                         .to_owned(),
                 )
             }
-        };
-        t
+        }
     }
 
     /// A tuple element: `T` or `name T`.

@@ -206,11 +206,10 @@ impl ArrowStream {
                 .map_err(|e| classify(e, &self.url))?
             {
                 Some(chunk) => {
-                    if looks_like_exception(&chunk) {
-                        if let Some(e) = parse_exception(&String::from_utf8_lossy(&chunk)) {
+                    if looks_like_exception(&chunk)
+                        && let Some(e) = parse_exception(&String::from_utf8_lossy(&chunk)) {
                             return Err(e);
                         }
-                    }
                     self.buf = Buffer::from(chunk);
                 }
                 None => {

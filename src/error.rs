@@ -178,8 +178,8 @@ pub fn parse_exception(text: &str) -> Option<QueryError> {
         message = message[..i].trim_end();
     }
     let mut name = None;
-    if message.ends_with(')') {
-        if let Some(open) = message.rfind(" (") {
+    if message.ends_with(')')
+        && let Some(open) = message.rfind(" (") {
             let candidate = &message[open + 2..message.len() - 1];
             if !candidate.is_empty()
                 && candidate
@@ -190,7 +190,6 @@ pub fn parse_exception(text: &str) -> Option<QueryError> {
                 message = message[..open].trim_end();
             }
         }
-    }
     let message = message
         .trim_end_matches('.')
         .trim()

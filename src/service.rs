@@ -77,11 +77,10 @@ impl Plugin {
         input: &InstanceInput<'_>,
     ) -> Result<Arc<Instance>, SettingsError> {
         let mut cache = self.instances.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((updated, inst)) = cache.get(&key.uid) {
-            if *updated == key.updated {
+        if let Some((updated, inst)) = cache.get(&key.uid)
+            && *updated == key.updated {
                 return Ok(inst.clone());
             }
-        }
         let settings = Settings::from_instance(input)?;
         let connection = Connection::new(&settings)?;
         tracing::info!(uid = %key.uid, url = %connection.url(), "datasource instance ready");

@@ -328,11 +328,10 @@ impl Settings {
                 .iter()
                 .flat_map(|(c, k)| [("tlsClientCert", Some(c)), ("tlsClientKey", Some(k))]),
         ) {
-            if let Some(pem) = pem {
-                if !pem.expose().contains("-----BEGIN ") {
+            if let Some(pem) = pem
+                && !pem.expose().contains("-----BEGIN ") {
                     return Err(err(key, "must be PEM text (-----BEGIN …-----)"));
                 }
-            }
         }
 
         let dial_timeout = j

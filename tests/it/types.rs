@@ -53,7 +53,7 @@ type_tests! {
     uint256_exact_text: "toUInt256('115792089237316195423570985008687907853269984665640564039457584007913129639935')" => String, false, json!("115792089237316195423570985008687907853269984665640564039457584007913129639935");
     float32: "toFloat32(1.5)" => Number, false, json!(1.5);
     float64: "toFloat64(-2.25)" => Number, false, json!(-2.25);
-    decimal_narrow: "toDecimal32(3.14, 2)" => Number, false, json!(3.14);
+    decimal_narrow: "toDecimal32(2.75, 2)" => Number, false, json!(2.75);
     bool_true: "true" => Bool, false, json!(true);
     string_utf8: "'héllo, wörld'" => String, false, json!("héllo, wörld");
     fixed_string: "toFixedString('ab', 4)" => String, false, json!("ab");
