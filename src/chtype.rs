@@ -253,7 +253,7 @@ impl Parser<'_> {
     fn ty(&mut self) -> ChType {
         let start = self.i;
         let name = self.word().to_owned();
-        
+
         match name.as_str() {
             "Int8" | "Int16" | "Int32" | "Int64" => ChType::Int(name[3..].parse().unwrap_or(64)),
             "UInt8" | "UInt16" | "UInt32" | "UInt64" => {

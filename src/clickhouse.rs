@@ -207,9 +207,10 @@ impl ArrowStream {
             {
                 Some(chunk) => {
                     if looks_like_exception(&chunk)
-                        && let Some(e) = parse_exception(&String::from_utf8_lossy(&chunk)) {
-                            return Err(e);
-                        }
+                        && let Some(e) = parse_exception(&String::from_utf8_lossy(&chunk))
+                    {
+                        return Err(e);
+                    }
                     self.buf = Buffer::from(chunk);
                 }
                 None => {

@@ -38,6 +38,9 @@ pub enum QueryError {
     /// The query is well-formed JSON but asks for something invalid.
     #[error("{0}")]
     Invalid(String),
+    /// A macro could not be expanded.
+    #[error(transparent)]
+    Macro(crate::macros::MacroError),
     /// The datasource settings are invalid.
     #[error(transparent)]
     Settings(#[from] SettingsError),
@@ -93,7 +96,10 @@ impl QueryError {
     /// The HTTP-like status Grafana shows for this error.
     pub fn status(&self) -> u16 {
         match self {
-            QueryError::BadJson(_) | QueryError::Invalid(_) | QueryError::Settings(_) => 400,
+            QueryError::BadJson(_)
+            | QueryError::Invalid(_)
+            | QueryError::Macro(_)
+            | QueryError::Settings(_) => 400,
             QueryError::Upstream { code, .. } => status_for_exception(*code),
             QueryError::BadResponse { .. }
             | QueryError::Network { .. }
@@ -112,6 +118,7 @@ impl QueryError {
         match self {
             QueryError::BadJson(_)
             | QueryError::Invalid(_)
+            | QueryError::Macro(_)
             | QueryError::Settings(_)
             | QueryError::Upstream { .. }
             | QueryError::BadResponse { .. }
@@ -179,17 +186,18 @@ pub fn parse_exception(text: &str) -> Option<QueryError> {
     }
     let mut name = None;
     if message.ends_with(')')
-        && let Some(open) = message.rfind(" (") {
-            let candidate = &message[open + 2..message.len() - 1];
-            if !candidate.is_empty()
-                && candidate
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-            {
-                name = Some(candidate.to_owned());
-                message = message[..open].trim_end();
-            }
+        && let Some(open) = message.rfind(" (")
+    {
+        let candidate = &message[open + 2..message.len() - 1];
+        if !candidate.is_empty()
+            && candidate
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        {
+            name = Some(candidate.to_owned());
+            message = message[..open].trim_end();
         }
+    }
     let message = message
         .trim_end_matches('.')
         .trim()

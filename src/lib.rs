@@ -2,7 +2,7 @@
 //!
 //! The crate has two layers. The **pure core** is synchronous and deterministic and holds the
 //! domain: [`settings`] (validated datasource settings), [`query`] (saved query models),
-//! [`sql`] (the only module that writes values into SQL), [`chtype`] (ClickHouse type names) and
+//! [`sql`] (the only module that writes values into SQL), [`macros`] (both plugins' macros), [`chtype`] (ClickHouse type names) and
 //! [`frames`] (ClickHouse Arrow → Grafana frames). The **I/O edges** talk to the outside:
 //! [`clickhouse`] (HTTP(S) to ClickHouse), [`service`] (running queries, health),
 //! [`resources`] (CallResource routes) and [`grpc`] (the go-plugin process and gRPC services).
@@ -16,6 +16,7 @@ pub mod clickhouse;
 pub mod error;
 pub mod frames;
 pub mod grpc;
+pub mod macros;
 pub mod query;
 pub mod resources;
 pub mod service;

@@ -10,9 +10,32 @@
 //! Unknown fields are ignored (old dashboards carry many). A field of the wrong type is an error
 //! for that query's refId, never a silent default.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 use crate::error::QueryError;
+use crate::macros::{
+    AdHocFilter, AltinityOptions, Dialect, GrafanaOptions, MacroContext, QueryMetadata, TimeRange,
+    Variable,
+};
+
+/// The parts of Grafana's request a query's macros depend on.
+#[derive(Clone, Debug, Default)]
+pub struct RequestContext {
+    /// Range start, epoch milliseconds.
+    pub from_ms: i64,
+    /// Range end, epoch milliseconds.
+    pub to_ms: i64,
+    /// Grafana's interval, milliseconds.
+    pub interval_ms: i64,
+    /// Grafana's max data points.
+    pub max_data_points: i64,
+    /// Dashboard uid (`X-Dashboard-Uid` header), for Altinity's metadata comment.
+    pub dashboard: String,
+    /// Grafana user login, for Altinity's metadata comment.
+    pub user: String,
+}
 
 /// The result shape a query asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,6 +152,195 @@ impl Query {
             json: obj,
         })
     }
+
+    /// The macro context of this query for a request: time range, interval, the query's options
+    /// of both models, template variables (`templateVars`) and ad hoc filters (`adHocFilters`).
+    pub fn macro_context(&self, req: &RequestContext) -> Result<MacroContext, QueryError> {
+        let obj = &self.json;
+        for (key, kind) in ALTINITY_FIELDS {
+            check_kind(obj, key, *kind)?;
+        }
+        let mut options = Map::new();
+        for (key, _) in ALTINITY_FIELDS {
+            if let Some(v) = obj.get(*key).filter(|v| !v.is_null()) {
+                // intervalFactor may be saved as a numeric string.
+                let v = match (*key, v) {
+                    ("intervalFactor", Value::String(s)) => {
+                        Value::from(s.trim().parse::<u32>().map_err(|_| {
+                            QueryError::Invalid(format!(
+                                "field `intervalFactor` must be a whole number, got {s:?}"
+                            ))
+                        })?)
+                    }
+                    _ => v.clone(),
+                };
+                options.insert((*key).to_owned(), v);
+            }
+        }
+        let altinity: AltinityOptions = serde_json::from_value(Value::Object(options))
+            .map_err(|e| QueryError::Invalid(format!("invalid Altinity query option: {e}")))?;
+        let grafana = GrafanaOptions {
+            table: string_field(obj, "table")?.unwrap_or_default(),
+            column: string_field(obj, "column")?.unwrap_or_default(),
+        };
+        Ok(MacroContext {
+            time_range: TimeRange::from_millis(req.from_ms, req.to_ms),
+            interval_ms: req.interval_ms.max(0) as u64,
+            max_data_points: req.max_data_points.max(0) as u64,
+            dialect: match self.model {
+                Model::Grafana => Dialect::Grafana,
+                Model::Altinity => Dialect::Altinity,
+            },
+            grafana,
+            altinity,
+            variables: variables(obj)?,
+            ad_hoc_filters: ad_hoc_filters(obj)?,
+            metadata: QueryMetadata {
+                dashboard: req.dashboard.clone(),
+                user: req.user.clone(),
+            },
+        })
+    }
+
+    /// The SQL to run: the saved SQL with every macro and variable expanded.
+    pub fn expanded_sql(&self, req: &RequestContext) -> Result<String, QueryError> {
+        let ctx = self.macro_context(req)?;
+        crate::macros::expand(&self.sql, &ctx).map_err(QueryError::Macro)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    String,
+    Number,
+    Bool,
+}
+
+/// Altinity query options and their JSON types (anchors.md 2.2).
+const ALTINITY_FIELDS: &[(&str, Kind)] = &[
+    ("database", Kind::String),
+    ("table", Kind::String),
+    ("dateTimeType", Kind::String),
+    ("dateTimeColDataType", Kind::String),
+    ("dateColDataType", Kind::String),
+    ("round", Kind::String),
+    ("intervalFactor", Kind::Number),
+    ("interval", Kind::String),
+    ("skip_comments", Kind::Bool),
+    ("add_metadata", Kind::Bool),
+    ("useWindowFuncForMacros", Kind::Bool),
+];
+
+fn check_kind(obj: &Map<String, Value>, key: &str, kind: Kind) -> Result<(), QueryError> {
+    let ok = match (obj.get(key), kind) {
+        (None | Some(Value::Null), _) => true,
+        (Some(Value::String(_)), Kind::String) => true,
+        (Some(Value::Number(_) | Value::String(_)), Kind::Number) => true,
+        (Some(Value::Bool(_)), Kind::Bool) => true,
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    let want = match kind {
+        Kind::String => "a string",
+        Kind::Number => "a number",
+        Kind::Bool => "true or false",
+    };
+    Err(QueryError::Invalid(format!(
+        "field `{key}` must be {want}, got {}",
+        obj[key]
+    )))
+}
+
+/// `templateVars`: `{name: {values, text, multi, includeAll, allSelected|all, customAllValue}}`,
+/// or the short forms `{name: "v"}` and `{name: ["a", "b"]}`.
+fn variables(obj: &Map<String, Value>) -> Result<BTreeMap<String, Variable>, QueryError> {
+    let mut out = BTreeMap::new();
+    let Some(vars) = obj.get("templateVars").filter(|v| !v.is_null()) else {
+        return Ok(out);
+    };
+    let Value::Object(vars) = vars else {
+        return Err(QueryError::Invalid(
+            "field `templateVars` must be an object of variables".into(),
+        ));
+    };
+    for (name, v) in vars {
+        let bad = || {
+            QueryError::Invalid(format!(
+                "template variable `{name}` must be a value, a list or an object with `values`"
+            ))
+        };
+        let list = |items: &Vec<Value>| {
+            items
+                .iter()
+                .map(|i| scalar_text(i).ok_or_else(bad))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let var = match v {
+            Value::Array(items) => Variable::multi(list(items)?),
+            Value::Object(o) => {
+                let values = match o.get("values").or_else(|| o.get("value")) {
+                    Some(Value::Array(items)) => list(items)?,
+                    Some(single) => vec![scalar_text(single).ok_or_else(bad)?],
+                    None => Vec::new(),
+                };
+                let flag = |k: &str| o.get(k).and_then(Value::as_bool).unwrap_or(false);
+                Variable {
+                    multi: flag("multi") || values.len() > 1,
+                    include_all: flag("includeAll"),
+                    all_selected: flag("allSelected") || flag("all"),
+                    text: o.get("text").and_then(scalar_text),
+                    custom_all_value: o
+                        .get("customAllValue")
+                        .and_then(scalar_text)
+                        .filter(|s| !s.is_empty()),
+                    values,
+                }
+            }
+            single => Variable::single(scalar_text(single).ok_or_else(bad)?),
+        };
+        out.insert(name.clone(), var);
+    }
+    Ok(out)
+}
+
+/// A JSON scalar as the text Grafana would interpolate.
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// `adHocFilters`: `[{key, operator, value}]` as Grafana's ad hoc variable holds them.
+fn ad_hoc_filters(obj: &Map<String, Value>) -> Result<Vec<AdHocFilter>, QueryError> {
+    let Some(list) = obj.get("adHocFilters").filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let Value::Array(list) = list else {
+        return Err(QueryError::Invalid(
+            "field `adHocFilters` must be a list of {key, operator, value}".into(),
+        ));
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let get = |k: &str| f.get(k).and_then(scalar_text);
+            match (get("key"), get("operator"), get("value")) {
+                (Some(key), Some(operator), Some(value)) => Ok(AdHocFilter {
+                    key,
+                    operator,
+                    value,
+                }),
+                _ => Err(QueryError::Invalid(format!(
+                    "adHocFilters[{i}] needs string `key`, `operator` and `value`"
+                ))),
+            }
+        })
+        .collect()
 }
 
 fn string_field(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, QueryError> {
@@ -170,6 +382,71 @@ mod tests {
         assert_eq!((q.model, q.format), (Model::Altinity, Format::TimeSeries));
         let q = Query::parse("D", br#"{"query":"SELECT 1"}"#).unwrap();
         assert_eq!(q.format, Format::TimeSeries);
+    }
+
+    #[test]
+    fn macro_context_reads_both_models() {
+        let req = RequestContext {
+            from_ms: 1_000,
+            to_ms: 61_000,
+            interval_ms: 5_000,
+            max_data_points: 100,
+            ..Default::default()
+        };
+        let q = Query::parse(
+            "A",
+            br#"{"query":"SELECT $timeSeries","database":"db","table":"t","dateTimeType":"DATETIME64",
+                 "dateTimeColDataType":"ts","intervalFactor":"2","round":"$step","add_metadata":false,
+                 "templateVars":{"svc":{"values":["a","b"],"includeAll":true},"one":"x","many":["p","q"]},
+                 "adHocFilters":[{"key":"level","operator":"=","value":"error"}]}"#,
+        )
+        .unwrap();
+        let ctx = q.macro_context(&req).unwrap();
+        assert_eq!(ctx.dialect, Dialect::Altinity);
+        assert_eq!(ctx.altinity.table, "t");
+        assert_eq!(ctx.altinity.interval_factor, 2);
+        assert!(!ctx.altinity.add_metadata);
+        assert_eq!(ctx.variables["svc"].values, vec!["a", "b"]);
+        assert!(ctx.variables["svc"].multi && ctx.variables["svc"].include_all);
+        assert_eq!(ctx.variables["one"].values, vec!["x"]);
+        assert_eq!(ctx.ad_hoc_filters[0].key, "level");
+        assert_eq!(ctx.time_range.from_ms(), 1_000);
+    }
+
+    #[test]
+    fn macro_options_of_the_wrong_type_name_the_field() {
+        let req = RequestContext::default();
+        for (json, field) in [
+            (
+                r#"{"query":"SELECT 1","skip_comments":"yes"}"#,
+                "skip_comments",
+            ),
+            (
+                r#"{"query":"SELECT 1","intervalFactor":"two"}"#,
+                "intervalFactor",
+            ),
+            (r#"{"query":"SELECT 1","round":5}"#, "round"),
+            (
+                r#"{"rawSql":"SELECT 1","templateVars":[1]}"#,
+                "templateVars",
+            ),
+            (
+                r#"{"rawSql":"SELECT 1","adHocFilters":[{"key":"a"}]}"#,
+                "adHocFilters",
+            ),
+            (r#"{"rawSql":"SELECT 1","table":{"x":1}}"#, "table"),
+        ] {
+            let q = Query::parse("A", json.as_bytes()).unwrap();
+            let e = q.macro_context(&req).unwrap_err().to_string();
+            assert!(e.contains(field), "{json}: {e}");
+        }
+        let q = Query::parse("A", br#"{"query":"SELECT 1","dateTimeType":"WEEKS"}"#).unwrap();
+        assert!(
+            q.macro_context(&req)
+                .unwrap_err()
+                .to_string()
+                .contains("WEEKS")
+        );
     }
 
     #[test]

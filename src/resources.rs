@@ -16,7 +16,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::error::QueryError;
-use crate::query::Query;
+use crate::query::{Query, RequestContext};
 use crate::service::Instance;
 use crate::settings::{Protocol, SettingsError};
 use crate::sql;
@@ -177,11 +177,24 @@ fn expand(instance: &Instance, body: &[u8]) -> Reply {
         return Reply::error(400, "the body needs a \"query\" object (the query model)");
     };
     let ref_id = query.get("refId").and_then(Value::as_str).unwrap_or("A");
-    let query = match Query::parse(ref_id, query.to_string().as_bytes()) {
-        Ok(q) => q,
+    let num = |v: Option<&Value>| {
+        v.and_then(|v| v.as_f64().or_else(|| v.as_str()?.parse().ok()))
+            .unwrap_or(0.0) as i64
+    };
+    let range = request.get("timeRange");
+    let ctx = RequestContext {
+        from_ms: num(range.and_then(|r| r.get("from"))),
+        to_ms: num(range.and_then(|r| r.get("to"))),
+        interval_ms: num(request.get("intervalMs")),
+        max_data_points: num(request.get("maxDataPoints")),
+        ..Default::default()
+    };
+    let sql = match Query::parse(ref_id, query.to_string().as_bytes())
+        .and_then(|q| q.expanded_sql(&ctx))
+    {
+        Ok(sql) => sql,
         Err(e) => return Reply::error(400, e),
     };
-    let sql = query.sql;
     Reply::json(
         200,
         json!({ "sql": sql, "client": client_command(instance, &sql) }),

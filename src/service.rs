@@ -18,7 +18,7 @@ use crate::clickhouse::Connection;
 use crate::error::QueryError;
 use crate::frames::normalize::{self, ColumnPlan};
 use crate::frames::{FieldMeta, FrameMeta, FrameWriter, Notice, grafana_schema};
-use crate::query::{Format, Query};
+use crate::query::{Format, Query, RequestContext};
 use crate::settings::{InstanceInput, Settings, SettingsError};
 
 /// One datasource instance: settings and a client.
@@ -45,19 +45,6 @@ pub struct Plugin {
     instances: Mutex<HashMap<String, (i64, Arc<Instance>)>>,
 }
 
-/// What a query needs from the request besides its JSON.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct TimeContext {
-    /// Range start, epoch milliseconds.
-    pub from_ms: i64,
-    /// Range end, epoch milliseconds.
-    pub to_ms: i64,
-    /// Suggested interval, milliseconds.
-    pub interval_ms: i64,
-    /// Maximum data points.
-    pub max_data_points: i64,
-}
-
 /// One query of a request, as received.
 #[derive(Clone, Debug)]
 pub struct QueryInput {
@@ -65,8 +52,8 @@ pub struct QueryInput {
     pub ref_id: String,
     /// The query JSON.
     pub json: Vec<u8>,
-    /// Time range and interval.
-    pub time: TimeContext,
+    /// Time range, interval and who asks.
+    pub request: RequestContext,
 }
 
 impl Plugin {
@@ -78,9 +65,10 @@ impl Plugin {
     ) -> Result<Arc<Instance>, SettingsError> {
         let mut cache = self.instances.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((updated, inst)) = cache.get(&key.uid)
-            && *updated == key.updated {
-                return Ok(inst.clone());
-            }
+            && *updated == key.updated
+        {
+            return Ok(inst.clone());
+        }
         let settings = Settings::from_instance(input)?;
         let connection = Connection::new(&settings)?;
         tracing::info!(uid = %key.uid, url = %connection.url(), "datasource instance ready");
@@ -136,7 +124,7 @@ pub async fn run_query(
 ) -> Result<Vec<Vec<u8>>, QueryError> {
     let started = Instant::now();
     let query = Query::parse(&input.ref_id, &input.json)?;
-    let sql = query.sql.clone();
+    let sql = query.expanded_sql(&input.request)?;
     let timeout = instance.connection.query_timeout();
     let result =
         tokio::time::timeout(timeout, table_frame(&instance.connection, &query, &sql)).await;

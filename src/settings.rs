@@ -329,9 +329,10 @@ impl Settings {
                 .flat_map(|(c, k)| [("tlsClientCert", Some(c)), ("tlsClientKey", Some(k))]),
         ) {
             if let Some(pem) = pem
-                && !pem.expose().contains("-----BEGIN ") {
-                    return Err(err(key, "must be PEM text (-----BEGIN …-----)"));
-                }
+                && !pem.expose().contains("-----BEGIN ")
+            {
+                return Err(err(key, "must be PEM text (-----BEGIN …-----)"));
+            }
         }
 
         let dial_timeout = j

@@ -39,11 +39,12 @@ pub fn run() -> anyhow::Result<()> {
         std::process::exit(1);
     }
     if let Ok(versions) = std::env::var("PLUGIN_PROTOCOL_VERSIONS")
-        && !versions.split(',').any(|v| v.trim() == "2") {
-            bail!(
-                "the plugin host offers protocol versions {versions:?}; this plugin speaks version 2"
-            );
-        }
+        && !versions.split(',').any(|v| v.trim() == "2")
+    {
+        bail!(
+            "the plugin host offers protocol versions {versions:?}; this plugin speaks version 2"
+        );
+    }
     log::init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -18,8 +18,9 @@ use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
 
 use super::proto;
+use crate::query::RequestContext;
 use crate::resources;
-use crate::service::{self, InstanceKey, Plugin, QueryInput, TimeContext};
+use crate::service::{self, InstanceKey, Plugin, QueryInput};
 use crate::settings::{InstanceInput, SettingsError};
 
 /// Shared handle to the plugin state.
@@ -57,17 +58,34 @@ impl Services {
 
     async fn query_data(&self, req: pluginv2::QueryDataRequest) -> proto::QueryDataResponse {
         let instance = self.instance(req.plugin_context.as_ref());
+        let user = req
+            .plugin_context
+            .as_ref()
+            .and_then(|c| c.user.as_ref())
+            .map(|u| u.login.clone())
+            .unwrap_or_default();
+        let dashboard = req
+            .headers
+            .iter()
+            .find(|(k, _)| {
+                k.eq_ignore_ascii_case("X-Dashboard-Uid")
+                    || k.eq_ignore_ascii_case("http_X-Dashboard-Uid")
+            })
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
         let inputs: Vec<QueryInput> = req
             .queries
             .into_iter()
             .map(|q| QueryInput {
                 ref_id: q.ref_id,
                 json: q.json,
-                time: TimeContext {
+                request: RequestContext {
                     from_ms: q.time_range.map_or(0, |t| t.from_epoch_ms),
                     to_ms: q.time_range.map_or(0, |t| t.to_epoch_ms),
                     interval_ms: q.interval_ms,
                     max_data_points: q.max_data_points,
+                    dashboard: dashboard.clone(),
+                    user: user.clone(),
                 },
             })
             .collect();

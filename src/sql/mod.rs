@@ -59,6 +59,46 @@ pub fn identifier(name: &str) -> String {
     out
 }
 
+/// Writes the inside of a ClickHouse string literal (no surrounding quotes), escaped exactly as
+/// [`write_string_literal`] does. For values placed inside a literal the user already opened,
+/// such as a template variable in `'%$var%'`.
+pub fn write_string_literal_content(out: &mut String, value: &str) {
+    out.reserve(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Writes the inside of a quoted identifier opened with `quote` (`` ` `` or `"`): `\` and the
+/// quote are backslash-escaped, so the text cannot close the identifier early.
+pub fn write_quoted_identifier_content(out: &mut String, name: &str, quote: char) {
+    out.reserve(name.len());
+    for c in name.chars() {
+        if c == '\\' || c == quote {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+}
+
+/// Returns `name` as a double-quoted identifier (`"a\"b"`), the form Altinity's plugin uses
+/// for column names; ClickHouse reads it like a backtick identifier.
+pub fn double_quoted_identifier(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    write_quoted_identifier_content(&mut out, name, '"');
+    out.push('"');
+    out
+}
+
 /// Returns `db.table` with both parts quoted; an empty database gives just the table.
 pub fn qualified_table(database: &str, table: &str) -> String {
     let mut out = String::new();
@@ -125,6 +165,17 @@ mod tests {
         assert_eq!(identifier(r"a\"), r"`a\\`");
         assert_eq!(qualified_table("otel", "logs"), "`otel`.`logs`");
         assert_eq!(qualified_table("", "logs"), "`logs`");
+    }
+
+    #[test]
+    fn literal_content_and_quoted_identifiers() {
+        let mut s = String::new();
+        write_string_literal_content(&mut s, r"it's \ */");
+        assert_eq!(s, r"it\'s \\ */");
+        assert_eq!(double_quoted_identifier(r#"a"b\"#), r#""a\"b\\""#);
+        let mut t = String::new();
+        write_quoted_identifier_content(&mut t, "x`y", '`');
+        assert_eq!(t, r"x\`y");
     }
 
     #[test]

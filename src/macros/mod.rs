@@ -1,0 +1,85 @@
+//! Macro expansion: a pure function from SQL with macros to SQL ClickHouse can run.
+//!
+//! [`expand`] does no I/O; everything it needs is in [`MacroContext`]. It serves dashboards of
+//! both existing ClickHouse plugins (anchors.md 4–6), so two macro families exist:
+//!
+//! * the **Grafana** family `$__name` (`grafana/clickhouse-datasource`), in `grafana.rs`;
+//! * the **Altinity** family `$name` (`Altinity/clickhouse-grafana`), in `altinity.rs`.
+//!
+//! # Dialects and pass order
+//!
+//! The caller picks the [`Dialect`] from the saved query's model: `rawSql` (Grafana's model) →
+//! [`Dialect::Grafana`]; `query` (Altinity's model) → [`Dialect::Altinity`]. The passes run in
+//! this order, each on the previous one's output:
+//!
+//! 1. **Template** (`template.rs`): `$__conditionalAll`, `$conditionalTest`, `$adhoc`,
+//!    `$__adHocFilters` and template variables. The anchors did these in the browser, so alerts
+//!    never saw them; here they run in the backend for every query, first, as the frontend did.
+//! 2. **Grafana** family: statement pre-pass, then function macros, innermost first. Applied in
+//!    both dialects (a `$__timeFilter` works in an Altinity query too), except the names the
+//!    Altinity family also defines (`$__from`, `$__to`, `$__interval_ms`), which take Altinity's
+//!    meaning in Altinity queries.
+//! 3. **Altinity** family, only for [`Dialect::Altinity`]: the anchor's pipeline (statement
+//!    macro, `skip_comments`, `add_metadata`, simple macros). Running it on Grafana-model queries
+//!    would turn text such as `$table` that those dashboards never meant as macros into SQL.
+//!
+//! # Rules shared by all passes
+//!
+//! * Strings (`'…'` with `\'` and `''`), quoted identifiers (`` `…` ``, `"…"`), `$tag$…$tag$`
+//!   heredocs and comments are opaque: no macro fires inside them (variables are substituted in
+//!   strings and identifiers, escaped for them; see `template.rs`).
+//! * A macro name is the whole identifier after `$`, so the longest name always wins and
+//!   `$timeFilterX` is not `$timeFilter`. Unknown names stay as written.
+//! * SQL without `$` or `[[` is returned unchanged, byte for byte.
+//! * The first error stops expansion; [`MacroError`] names the macro, its byte offset and the
+//!   reason. Offsets refer to the input, except for errors raised inside text a statement macro
+//!   generated, which point at the end of the input.
+//!
+//! The Altinity pass keeps that plugin's known bug of rewriting every `where` of a statement
+//! macro's tail, subqueries included (see `altinity.rs`), so saved dashboards keep their results.
+
+mod altinity;
+mod catalog;
+mod context;
+mod error;
+mod grafana;
+mod scan;
+mod template;
+
+#[cfg(test)]
+mod cases;
+
+pub use catalog::{Family, MacroDoc, catalog, render_markdown};
+pub use context::{
+    AdHocFilter, AltinityOptions, DateTimeType, Dialect, GrafanaOptions, MacroContext,
+    QueryMetadata, TimeRange, Variable,
+};
+pub use error::{Arity, MacroError, MacroErrorKind};
+
+/// Expands every macro and template variable in `sql` for `ctx` (see the module docs for the
+/// pass order and rules).
+pub fn expand(sql: &str, ctx: &MacroContext) -> Result<String, MacroError> {
+    if !sql.contains(['$', '[']) {
+        return Ok(sql.to_string());
+    }
+    let text = template::expand(sql, ctx, true)?;
+    let text = grafana::expand(&text, ctx)?;
+    match ctx.dialect {
+        Dialect::Grafana => Ok(text),
+        Dialect::Altinity => altinity::expand(&text, ctx),
+    }
+}
+
+/// Internal stages, for a stage-level conformance harness (not needed by the repo's own tests).
+#[cfg(test)]
+#[allow(
+    unused_imports,
+    reason = "only a stage-level conformance harness uses these"
+)]
+pub(crate) mod stages {
+    pub(crate) use super::altinity::{
+        escape_column, escape_table_part, expand as altinity, expand_simple as altinity_simple,
+        expand_statement as altinity_statement, remove_comments, respace,
+    };
+    pub(crate) use super::template::{adhoc_conditions, expand as template};
+}
