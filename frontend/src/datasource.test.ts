@@ -1,7 +1,7 @@
 import { AdHocVariableFilter, dateTime, DataSourceInstanceSettings, ScopedVars, TypedVariableModel } from '@grafana/data';
 import { setTemplateSrv, TemplateSrv } from '@grafana/runtime';
 
-import { DataSource, errorMessage, formatSqlValue, referencesVariable } from './datasource';
+import { DataSource, errorMessage, referencesVariable } from './datasource';
 import { Format, LanternOptions, LanternQuery } from './types';
 
 const instanceSettings = {
@@ -20,25 +20,15 @@ function variable(name: string, current: { text: string | string[]; value: strin
 }
 
 /**
- * Minimal stand-in for Grafana's TemplateSrv: interpolates $name / ${name} / [[name]] from the
- * variables' current values (or scopedVars) through the given format function.
+ * Minimal stand-in for Grafana's TemplateSrv. `replace` is a mock: the datasource must never
+ * interpolate rawSql itself any more (the backend does), which the tests assert.
  */
-function fakeTemplateSrv(variables: TypedVariableModel[]): TemplateSrv {
+function fakeTemplateSrv(variables: TypedVariableModel[]): TemplateSrv & { replace: jest.Mock } {
   return {
     getVariables: () => variables,
     containsTemplate: () => false,
     updateTimeRange: () => {},
-    replace: (target = '', scopedVars?: ScopedVars, format?: string | Function) =>
-      target.replace(/\$(\w+)|\$\{(\w+)\}|\[\[(\w+)\]\]/g, (match, a, b, c) => {
-        const name = a ?? b ?? c;
-        const scoped = scopedVars?.[name];
-        const v = variables.find((x) => x.name === name) as { current?: { value: unknown } } | undefined;
-        const value = scoped ? scoped.value : v?.current?.value;
-        if (value === undefined) {
-          return match;
-        }
-        return typeof format === 'function' ? format(value) : String(value);
-      }),
+    replace: jest.fn((target?: string) => `REPLACED(${target ?? ''})`),
   };
 }
 
@@ -49,11 +39,13 @@ function query(rawSql: string, extra: Partial<LanternQuery> = {}): LanternQuery 
 describe('DataSource', () => {
   const variables = [
     variable('service', { text: 'api', value: 'api' }),
-    variable('hosts', { text: ['a', "b'c"], value: ['a', "b'c"] }),
+    variable('hosts', { text: ['a', "b'c"], value: ['a', "b'c"] }, { multi: true }),
     variable(
       'level',
       { text: 'All', value: ['$__all'] },
       {
+        multi: true,
+        includeAll: true,
         options: [
           { text: 'All', value: '$__all', selected: true },
           { text: 'info', value: 'info', selected: false },
@@ -61,14 +53,41 @@ describe('DataSource', () => {
         ],
       }
     ),
-    variable('region', { text: 'All', value: '$__all' }, { allValue: '.*' }),
+    variable(
+      'region',
+      { text: 'All', value: '$__all' },
+      {
+        includeAll: true,
+        allValue: '.*',
+        options: [
+          { text: 'All', value: '$__all', selected: true },
+          { text: 'eu', value: 'eu', selected: false },
+        ],
+      }
+    ),
+    variable(
+      'env',
+      { text: ['prod'], value: ['prod'] },
+      {
+        multi: true,
+        includeAll: true,
+        allValue: '',
+        options: [
+          { text: 'All', value: '$__all', selected: false },
+          { text: 'prod', value: 'prod', selected: true },
+          { text: 'dev', value: 'dev', selected: false },
+        ],
+      }
+    ),
     variable('unused', { text: 'x', value: 'x' }),
     { name: 'filters', type: 'adhoc', filters: [] } as unknown as TypedVariableModel,
   ];
   let ds: DataSource;
+  let templateSrv: ReturnType<typeof fakeTemplateSrv>;
 
   beforeEach(() => {
-    setTemplateSrv(fakeTemplateSrv(variables));
+    templateSrv = fakeTemplateSrv(variables);
+    setTemplateSrv(templateSrv);
     ds = new DataSource(instanceSettings);
   });
 
@@ -83,12 +102,58 @@ describe('DataSource', () => {
     expect(ds.filterQuery({ refId: 'A' } as LanternQuery)).toBe(false);
   });
 
-  it('replaces variables in rawSql and leaves $__ macros for the backend', () => {
-    const out = ds.applyTemplateVariables(
-      query("SELECT * FROM t WHERE $__timeFilter(ts) AND svc = '$service' AND host IN (${hosts})"),
-      {}
+  it('sends rawSql exactly as typed: variables and macros are left for the backend', () => {
+    const sql =
+      "SELECT * FROM t WHERE $__timeFilter(ts) AND svc = '$service' AND host IN (${hosts:singlequote}) AND l IN ([[level]])";
+    const out = ds.applyTemplateVariables(query(sql), { service: { text: 'web', value: 'web' } });
+    expect(out.rawSql).toBe(sql);
+    expect(templateSrv.replace).not.toHaveBeenCalled();
+  });
+
+  it('sends a single-value variable', () => {
+    const out = ds.applyTemplateVariables(query('SELECT 1 WHERE s = $service'), {});
+    expect(out.templateVars).toEqual({
+      service: { values: ['api'], text: 'api', multi: false, includeAll: false, allSelected: false },
+    });
+  });
+
+  it('sends a multi-value variable with every selected value', () => {
+    const out = ds.applyTemplateVariables(query('SELECT 1 WHERE h IN (${hosts:singlequote}) AND e IN ($env)'), {});
+    expect(out.templateVars).toEqual({
+      hosts: { values: ['a', "b'c"], text: "a + b'c", multi: true, includeAll: false, allSelected: false },
+      // An empty allValue is no custom all value; it is not sent while All is not selected anyway.
+      env: { values: ['prod'], text: 'prod', multi: true, includeAll: true, allSelected: false },
+    });
+  });
+
+  it('expands "All" to every option value when there is no custom all value', () => {
+    const out = ds.applyTemplateVariables(query('SELECT 1 WHERE l IN ([[level]])'), {});
+    expect(out.templateVars).toEqual({
+      level: { values: ['info', 'error'], text: 'All', multi: true, includeAll: true, allSelected: true },
+    });
+  });
+
+  it('sends the custom all value instead of values when "All" is selected', () => {
+    const out = ds.applyTemplateVariables(query("SELECT 1 WHERE match(r, '${region}')"), {});
+    expect(out.templateVars).toEqual({
+      region: { values: [], text: 'All', multi: false, includeAll: true, allSelected: true, customAllValue: '.*' },
+    });
+  });
+
+  it('treats an empty custom all value as none and falls back to the options', () => {
+    setTemplateSrv(
+      fakeTemplateSrv([
+        variable(
+          'v',
+          { text: ['All'], value: ['$__all'] },
+          { multi: true, includeAll: true, allValue: '', options: [{ text: 'All', value: '$__all' }, { text: 'x', value: 'x' }] }
+        ),
+      ])
     );
-    expect(out.rawSql).toBe("SELECT * FROM t WHERE $__timeFilter(ts) AND svc = 'api' AND host IN ('a','b\\'c')");
+    const out = ds.applyTemplateVariables(query('SELECT $v'), {});
+    expect(out.templateVars).toEqual({
+      v: { values: ['x'], text: 'All', multi: true, includeAll: true, allSelected: true },
+    });
   });
 
   it('sends templateVars only for variables the SQL references', () => {
@@ -96,14 +161,10 @@ describe('DataSource', () => {
       query('SELECT 1 WHERE s = $service AND h IN (${hosts:singlequote}) AND l IN ([[level]]) AND r = ${region}'),
       {}
     );
-    expect(out.templateVars).toEqual({
-      service: { values: ['api'], text: 'api', all: false },
-      hosts: { values: ['a', "b'c"], text: "a + b'c", all: false },
-      level: { values: ['info', 'error'], text: 'All', all: true },
-      region: { values: ['.*'], text: 'All', all: true },
-    });
+    expect(Object.keys(out.templateVars ?? {}).sort()).toEqual(['hosts', 'level', 'region', 'service']);
     expect(out.templateVars).not.toHaveProperty('unused');
     expect(out.templateVars).not.toHaveProperty('filters');
+    expect(out.templateVars).not.toHaveProperty('env');
   });
 
   it('does not treat a longer name as a reference ($service vs $services)', () => {
@@ -111,25 +172,59 @@ describe('DataSource', () => {
     expect(out.templateVars).toBeUndefined();
   });
 
-  it('prefers scopedVars (repeated panels) over the current value', () => {
-    const out = ds.applyTemplateVariables(query('SELECT $service'), {
+  it('scopedVars (repeated panels) override the current value as a single value', () => {
+    const out = ds.applyTemplateVariables(query('SELECT $service, $hosts, $level, $row'), {
       service: { text: 'web', value: 'web' },
+      hosts: { text: 'b', value: 'b' },
+      level: { text: 'error', value: 'error' },
+      // Only in scopedVars (no dashboard variable of that name).
+      row: { text: 'Row 1', value: 'r1' },
     });
-    expect(out.rawSql).toBe('SELECT web');
-    expect(out.templateVars).toEqual({ service: { values: ['web'], text: 'web', all: false } });
+    expect(out.templateVars).toEqual({
+      service: { values: ['web'], text: 'web', multi: false, includeAll: false, allSelected: false },
+      hosts: { values: ['b'], text: 'b', multi: false, includeAll: false, allSelected: false },
+      level: { values: ['error'], text: 'error', multi: false, includeAll: false, allSelected: false },
+      row: { values: ['r1'], text: 'Row 1', multi: false, includeAll: false, allSelected: false },
+    });
   });
 
-  it('passes ad hoc filters as adHocFilters', () => {
+  it('does not send built-in variables', () => {
+    const scoped: ScopedVars = {
+      __interval: { text: '1m', value: '1m' },
+      __interval_ms: { text: '60000', value: 60000 },
+      __from: { text: '1000', value: 1000 },
+      __to: { text: '2000', value: 2000 },
+      __dashboard: { text: 'Logs', value: { name: 'Logs', uid: 'abc' } },
+      __user: { text: 'admin', value: { login: 'admin' } },
+    };
+    const sql = 'SELECT $__interval, ${__interval_ms}, ${__from}, ${__to:date}, [[__dashboard]], ${__user.login}';
+    const out = ds.applyTemplateVariables(query(sql), scoped);
+    expect(out.templateVars).toBeUndefined();
+    expect(out.rawSql).toBe(sql);
+  });
+
+  it('passes ad hoc filters as adHocFilters, one =/!= entry per value of =| and !=|', () => {
     const filters: AdHocVariableFilter[] = [
       { key: 'ServiceName', operator: '=', value: 'api' },
+      { key: 'Duration', operator: '>', value: 5 as unknown as string },
+      { key: 'Body', operator: '=~', value: 'timeout.*' },
       { key: 'SeverityText', operator: '=|', value: 'ERROR', values: ['ERROR', 'WARN'] },
+      { key: 'Host', operator: '!=|', value: 'a', values: ['a', 'b'] },
+      { key: 'Pod', operator: '=|', value: 'p1' },
     ];
-    const out = ds.applyTemplateVariables(query('SELECT 1'), {}, filters);
+    const out = ds.applyTemplateVariables(query('SELECT 1 WHERE $__adHocFilters(logs)'), {}, filters);
     expect(out.adHocFilters).toEqual([
       { key: 'ServiceName', operator: '=', value: 'api' },
-      { key: 'SeverityText', operator: '=|', value: 'ERROR', values: ['ERROR', 'WARN'] },
+      { key: 'Duration', operator: '>', value: '5' },
+      { key: 'Body', operator: '=~', value: 'timeout.*' },
+      { key: 'SeverityText', operator: '=', value: 'ERROR' },
+      { key: 'SeverityText', operator: '=', value: 'WARN' },
+      { key: 'Host', operator: '!=', value: 'a' },
+      { key: 'Host', operator: '!=', value: 'b' },
+      { key: 'Pod', operator: '=', value: 'p1' },
     ]);
     expect(ds.applyTemplateVariables(query('SELECT 1'), {}, []).adHocFilters).toBeUndefined();
+    expect(ds.applyTemplateVariables(query('SELECT 1'), {}).adHocFilters).toBeUndefined();
   });
 
   it('keeps the rest of the query unchanged', () => {
@@ -137,16 +232,27 @@ describe('DataSource', () => {
     const out = ds.applyTemplateVariables(q, {});
     expect(out).toEqual({ ...q });
     expect(q).not.toHaveProperty('templateVars');
+    // editorType defaults to sql for queries saved without it.
+    const legacy = { refId: 'B', rawSql: 'SELECT 2', format: Format.TIME_SERIES } as LanternQuery;
+    expect(ds.applyTemplateVariables(legacy, {})).toEqual({ ...legacy, editorType: 'sql' });
   });
 
-  it('expandQuery posts the expand body to the backend resource', async () => {
+  it('drops stale templateVars/adHocFilters carried by the query', () => {
+    const q = query('SELECT 1', {
+      templateVars: { old: { values: ['x'], text: 'x', multi: false, includeAll: false, allSelected: false } },
+      adHocFilters: [{ key: 'k', operator: '=', value: 'v' }],
+    });
+    const out = ds.applyTemplateVariables(q, {});
+    expect(out).not.toHaveProperty('templateVars');
+    expect(out).not.toHaveProperty('adHocFilters');
+  });
+
+  it('expandQuery posts the same applied query to the backend resource', async () => {
     const post = jest.spyOn(ds, 'postResource').mockResolvedValue({ sql: 'SELECT 1', client: 'http' });
     const range = { from: dateTime(1000), to: dateTime(61000), raw: { from: 'now-1m', to: 'now' } };
-    const res = await ds.expandQuery(query('SELECT $service WHERE $__timeFilter(ts)'), {
-      range,
-      intervalMs: 500,
-      maxDataPoints: 120,
-    });
+    const q = query('SELECT $service WHERE $__timeFilter(ts) AND $__adHocFilters(logs)');
+    const filters: AdHocVariableFilter[] = [{ key: 'level', operator: '=', value: 'error' }];
+    const res = await ds.expandQuery(q, { range, intervalMs: 500, maxDataPoints: 120, filters });
     expect(res).toEqual({ sql: 'SELECT 1', client: 'http' });
     expect(post).toHaveBeenCalledTimes(1);
     const [path, body] = post.mock.calls[0];
@@ -155,16 +261,33 @@ describe('DataSource', () => {
       query: {
         refId: 'A',
         editorType: 'sql',
-        rawSql: 'SELECT api WHERE $__timeFilter(ts)',
+        rawSql: 'SELECT $service WHERE $__timeFilter(ts) AND $__adHocFilters(logs)',
         format: 1,
-        templateVars: { service: { values: ['api'], text: 'api', all: false } },
+        templateVars: { service: { values: ['api'], text: 'api', multi: false, includeAll: false, allSelected: false } },
+        adHocFilters: [{ key: 'level', operator: '=', value: 'error' }],
       },
       timeRange: { from: 1000, to: 61000 },
       intervalMs: 500,
       maxDataPoints: 120,
     });
+    expect((body as { query: LanternQuery }).query).toEqual(ds.applyTemplateVariables(q, {}, filters));
     // The body must survive JSON encoding unchanged (numbers stay numbers).
     expect(JSON.parse(JSON.stringify(body))).toEqual(body);
+    expect(templateSrv.replace).not.toHaveBeenCalled();
+  });
+
+  it('expandQuery passes scopedVars through', async () => {
+    const post = jest.spyOn(ds, 'postResource').mockResolvedValue({ sql: 'SELECT web' });
+    const range = { from: dateTime(0), to: dateTime(1), raw: { from: 'now-1m', to: 'now' } };
+    await ds.expandQuery(query('SELECT $service'), {
+      range,
+      intervalMs: 1,
+      maxDataPoints: 1,
+      scopedVars: { service: { text: 'web', value: 'web' } },
+    });
+    const body = post.mock.calls[0][1] as { query: LanternQuery };
+    expect(body.query.rawSql).toBe('SELECT $service');
+    expect(body.query.templateVars?.service.values).toEqual(['web']);
   });
 
   it('expandQuery surfaces the backend error message', async () => {
@@ -185,13 +308,6 @@ describe('helpers', () => {
     expect(referencesVariable('a $xy b', 'x')).toBe(false);
     expect(referencesVariable('a ${xy} b', 'x')).toBe(false);
     expect(referencesVariable('no vars', 'x')).toBe(false);
-  });
-
-  it('formatSqlValue quotes multi-values and escapes quotes and backslashes', () => {
-    expect(formatSqlValue('plain')).toBe('plain');
-    expect(formatSqlValue(42)).toBe('42');
-    expect(formatSqlValue(['a'])).toBe("'a'");
-    expect(formatSqlValue(['a', "it's", 'back\\slash'])).toBe("'a','it\\'s','back\\\\slash'");
   });
 
   it('errorMessage reads {error} bodies, then messages', () => {

@@ -39,37 +39,33 @@ export class DataSource extends DataSourceWithBackend<LanternQuery, LanternOptio
   }
 
   /**
-   * Replaces dashboard variables in rawSql and also sends the values of every variable the SQL
-   * references (`templateVars`) and the ad hoc filters (`adHocFilters`), so the backend can do
-   * its own expansion. `$__` macros are left for the backend.
+   * Leaves rawSql exactly as typed: the backend expands `$__` macros, template variables and ad
+   * hoc filters itself (so alert rules evaluate the same SQL as dashboards). This sends the values
+   * of every dashboard variable the SQL references (`templateVars`; built-in `__` variables are
+   * not sent, the backend has the time range and interval) and the ad hoc filters
+   * (`adHocFilters`).
    */
   applyTemplateVariables(query: LanternQuery, scopedVars: ScopedVars, filters?: AdHocVariableFilter[]): LanternQuery {
     const templateSrv = getTemplateSrv();
     const rawSql = query.rawSql ?? '';
-    const result: LanternQuery = {
-      ...query,
-      editorType: query.editorType ?? 'sql',
-      rawSql: templateSrv.replace(rawSql, scopedVars, formatSqlValue),
-    };
+    const result: LanternQuery = { ...query, editorType: query.editorType ?? 'sql', rawSql };
 
     const templateVars: Record<string, TemplateVarValue> = {};
     for (const variable of templateSrv.getVariables()) {
-      if (variable.type === 'adhoc' || !referencesVariable(rawSql, variable.name)) {
+      const name = variable.name;
+      if (variable.type === 'adhoc' || isBuiltIn(name) || !referencesVariable(rawSql, name)) {
         continue;
       }
-      templateVars[variable.name] = variableValue(variable, scopedVars);
+      const scoped = scopedVars?.[name];
+      templateVars[name] = scoped ? scopedValue(scoped) : variableValue(variable);
     }
-    // Variables given only through scopedVars (repeated panels, ${__field...} excluded).
+    // Variables given only through scopedVars (repeated panels); built-ins such as __interval,
+    // __dashboard, __user or ${__field...} are excluded.
     for (const [name, scoped] of Object.entries(scopedVars ?? {})) {
-      if (name.startsWith('__') || templateVars[name] || !scoped || !referencesVariable(rawSql, name)) {
+      if (isBuiltIn(name) || templateVars[name] || !scoped || !referencesVariable(rawSql, name)) {
         continue;
       }
-      const values = toStrings(scoped.value);
-      templateVars[name] = {
-        values,
-        text: scoped.text !== undefined ? toStrings(scoped.text).join(' + ') : values.join(' + '),
-        all: values.includes(ALL_VALUE),
-      };
+      templateVars[name] = scopedValue(scoped);
     }
     if (Object.keys(templateVars).length > 0) {
       result.templateVars = templateVars;
@@ -77,7 +73,7 @@ export class DataSource extends DataSourceWithBackend<LanternQuery, LanternOptio
       delete result.templateVars;
     }
 
-    const adHocFilters = (filters ?? []).map(toAdHocFilter);
+    const adHocFilters = (filters ?? []).flatMap(toAdHocFilters);
     if (adHocFilters.length > 0) {
       result.adHocFilters = adHocFilters;
     } else {
@@ -116,44 +112,53 @@ export function referencesVariable(sql: string, name: string): boolean {
   return re.test(sql);
 }
 
-/**
- * Default formatting of variable values inside SQL: a single-value variable is inserted as is; a
- * multi-value variable (any number selected) becomes a comma-separated list of single-quoted
- * ClickHouse strings (`'` and `\` escaped), ready for `IN (...)`.
- */
-export function formatSqlValue(value: unknown): string {
-  if (Array.isArray(value)) {
-    return value.map((v) => `'${String(v).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`).join(',');
-  }
-  return value === undefined || value === null ? '' : String(value);
+function isBuiltIn(name: string): boolean {
+  return name.startsWith('__');
 }
 
-function variableValue(variable: TypedVariableModel, scopedVars: ScopedVars): TemplateVarValue {
-  const scoped = scopedVars?.[variable.name];
-  const current: { text?: unknown; value?: unknown } =
-    scoped ?? ('current' in variable && variable.current ? (variable.current as { text?: unknown; value?: unknown }) : {});
-  let values = toStrings(current.value);
+interface CurrentValue {
+  text?: unknown;
+  value?: unknown;
+}
+
+/** A repeated panel's value: a single value overriding the variable's current selection. */
+function scopedValue(scoped: CurrentValue): TemplateVarValue {
+  const values = toStrings(scoped.value);
+  const text = toStrings(scoped.text ?? scoped.value).join(' + ');
+  return { values, text, multi: false, includeAll: false, allSelected: false };
+}
+
+function variableValue(variable: TypedVariableModel): TemplateVarValue {
+  const current: CurrentValue = 'current' in variable && variable.current ? (variable.current as CurrentValue) : {};
+  const selected = toStrings(current.value);
   const text = toStrings(current.text ?? current.value).join(' + ');
-  const all = values.includes(ALL_VALUE);
-  if (all) {
-    const allValue = 'allValue' in variable ? variable.allValue : undefined;
-    if (allValue) {
-      values = [allValue];
-    } else if ('options' in variable && Array.isArray(variable.options)) {
-      values = variable.options.flatMap((o) => toStrings(o.value)).filter((v) => v !== ALL_VALUE);
-    } else {
-      values = values.filter((v) => v !== ALL_VALUE);
-    }
+  const multi = 'multi' in variable && variable.multi === true;
+  const includeAll = 'includeAll' in variable && variable.includeAll === true;
+  const allSelected = selected.includes(ALL_VALUE);
+  if (!allSelected) {
+    return { values: selected, text, multi, includeAll, allSelected };
   }
-  return { values, text, all };
+  const customAllValue = 'allValue' in variable && typeof variable.allValue === 'string' ? variable.allValue : '';
+  if (customAllValue !== '') {
+    return { values: [], text, multi, includeAll, allSelected, customAllValue };
+  }
+  const options: Array<{ value?: unknown }> =
+    'options' in variable && Array.isArray(variable.options) ? variable.options : [];
+  const values = (options.length > 0 ? options.flatMap((o) => toStrings(o.value)) : selected).filter(
+    (v) => v !== ALL_VALUE
+  );
+  return { values, text, multi, includeAll, allSelected };
 }
 
-function toAdHocFilter(f: AdHocVariableFilter): AdHocFilter {
-  const out: AdHocFilter = { key: f.key, operator: f.operator, value: f.value ?? '' };
-  if (Array.isArray(f.values) && f.values.length > 0) {
-    out.values = f.values.map(String);
+/** Multi-value operators become one `=` / `!=` filter per value. */
+function toAdHocFilters(f: AdHocVariableFilter): AdHocFilter[] {
+  const multiOps: Record<string, string> = { '=|': '=', '!=|': '!=' };
+  const single = multiOps[f.operator];
+  if (single !== undefined) {
+    const values = Array.isArray(f.values) && f.values.length > 0 ? f.values : [f.value];
+    return values.map((v) => ({ key: f.key, operator: single, value: v === undefined || v === null ? '' : String(v) }));
   }
-  return out;
+  return [{ key: f.key, operator: f.operator, value: f.value === undefined || f.value === null ? '' : String(f.value) }];
 }
 
 function toStrings(v: unknown): string[] {

@@ -18,22 +18,37 @@ export const FORMAT_TO_QUERY_TYPE: Record<Format, QueryType> = {
   [Format.TRACES]: 'traces',
 };
 
-/** Value of one dashboard variable referenced by the SQL, sent along for the backend. */
+/**
+ * Value of one dashboard variable referenced by the SQL. The backend expands `$name`, `${name}`,
+ * `${name:fmt}` and `[[name]]` from these (the frontend leaves rawSql untouched), so alert rules
+ * and dashboards run the same SQL.
+ */
 export interface TemplateVarValue {
-  /** Every selected value; for "All" the values of every option (or the custom all value). */
+  /**
+   * Selected values as strings. When "All" is selected: every option's value (without the
+   * `$__all` option itself), or [] when the variable has a custom all value.
+   */
   values: string[];
   /** Display text (multi-values joined with " + ", as Grafana does). */
   text: string;
-  /** true when "All" is selected. */
-  all: boolean;
+  /** The variable allows several values. */
+  multi: boolean;
+  /** The variable offers "All". */
+  includeAll: boolean;
+  /** "All" is the current selection. */
+  allSelected: boolean;
+  /** The variable's custom all value, set only when "All" is selected and it has one. */
+  customAllValue?: string;
 }
 
+/**
+ * One ad hoc filter. Grafana's multi-value operators (`=|`, `!=|`) are sent as one `=` / `!=`
+ * entry per value.
+ */
 export interface AdHocFilter {
   key: string;
   operator: string;
   value: string;
-  /** Multi-value operators (`=|`, `!=|`) carry all values here. */
-  values?: string[];
 }
 
 export interface LanternQuery extends DataQuery {
