@@ -14,6 +14,7 @@ mod host;
 mod architecture;
 mod errors;
 mod protocol;
+mod readme;
 mod resources;
 mod tls;
 mod types;

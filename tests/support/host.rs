@@ -36,6 +36,17 @@ impl Drop for Host {
     }
 }
 
+/// The plugin executable: the one cargo built for these tests, or `LANTERN_PLUGIN`.
+pub fn plugin_binary() -> std::path::PathBuf {
+    if let Ok(p) = std::env::var("LANTERN_PLUGIN") {
+        return p.into();
+    }
+    match option_env!("CARGO_BIN_EXE_gpx_lantern") {
+        Some(p) => p.into(),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/gpx_lantern"),
+    }
+}
+
 /// The environment Grafana gives a backend plugin (go-plugin with SkipHostEnv).
 pub fn grafana_env() -> Vec<(&'static str, String)> {
     vec![
@@ -109,7 +120,7 @@ impl Host {
     }
 
     pub async fn start_with(extra_env: &[(&str, &str)]) -> Host {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gpx_lantern"));
+        let mut cmd = Command::new(plugin_binary());
         cmd.env_clear();
         for (k, v) in grafana_env() {
             cmd.env(k, v);
