@@ -232,13 +232,13 @@ const ALTINITY_FIELDS: &[(&str, Kind)] = &[
 ];
 
 fn check_kind(obj: &Map<String, Value>, key: &str, kind: Kind) -> Result<(), QueryError> {
-    let ok = match (obj.get(key), kind) {
-        (None | Some(Value::Null), _) => true,
-        (Some(Value::String(_)), Kind::String) => true,
-        (Some(Value::Number(_) | Value::String(_)), Kind::Number) => true,
-        (Some(Value::Bool(_)), Kind::Bool) => true,
-        _ => false,
-    };
+    let ok = matches!(
+        (obj.get(key), kind),
+        (None | Some(Value::Null), _)
+            | (Some(Value::String(_)), Kind::String)
+            | (Some(Value::Number(_) | Value::String(_)), Kind::Number)
+            | (Some(Value::Bool(_)), Kind::Bool)
+    );
     if ok {
         return Ok(());
     }
@@ -315,7 +315,8 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
-/// `adHocFilters`: `[{key, operator, value}]` as Grafana's ad hoc variable holds them.
+/// `adHocFilters`: `[{key, operator, value}]` as Grafana's ad hoc variable holds them; the
+/// multi-value operators `=|` / `!=|` take `values: [...]` (one of / none of).
 fn ad_hoc_filters(obj: &Map<String, Value>) -> Result<Vec<AdHocFilter>, QueryError> {
     let Some(list) = obj.get("adHocFilters").filter(|v| !v.is_null()) else {
         return Ok(Vec::new());
@@ -329,16 +330,25 @@ fn ad_hoc_filters(obj: &Map<String, Value>) -> Result<Vec<AdHocFilter>, QueryErr
         .enumerate()
         .map(|(i, f)| {
             let get = |k: &str| f.get(k).and_then(scalar_text);
-            match (get("key"), get("operator"), get("value")) {
-                (Some(key), Some(operator), Some(value)) => Ok(AdHocFilter {
-                    key,
-                    operator,
-                    value,
-                }),
-                _ => Err(QueryError::Invalid(format!(
-                    "adHocFilters[{i}] needs string `key`, `operator` and `value`"
-                ))),
-            }
+            let bad = || {
+                QueryError::Invalid(format!(
+                    "adHocFilters[{i}] needs string `key`, `operator` and `value` (or `values` for =| and !=|)"
+                ))
+            };
+            let (Some(key), Some(operator)) = (get("key"), get("operator")) else {
+                return Err(bad());
+            };
+            let values = match f.get("values") {
+                Some(Value::Array(items)) => items.iter().map(|v| scalar_text(v).ok_or_else(bad)).collect::<Result<Vec<_>, _>>()?,
+                None | Some(Value::Null) => Vec::new(),
+                Some(_) => return Err(bad()),
+            };
+            let value = match get("value") {
+                Some(v) => v,
+                None if matches!(operator.as_str(), "=|" | "!=|") && !values.is_empty() => String::new(),
+                None => return Err(bad()),
+            };
+            Ok(AdHocFilter { key, operator, value, values })
         })
         .collect()
 }

@@ -207,10 +207,13 @@ impl Variable {
 pub struct AdHocFilter {
     /// Column, optionally qualified as `db.table.column`.
     pub key: String,
-    /// Grafana operator: `=`, `!=`, `=~`, `!~`, `<`, `>`, `<=`, `>=`.
+    /// Grafana operator: `=`, `!=`, `=~`, `!~`, `<`, `>`, `<=`, `>=`, `=|`, `!=|`.
     pub operator: String,
     /// The value as Grafana sends it (always text).
     pub value: String,
+    /// The values of the multi-value operators `=|` (one of) and `!=|` (none of); when empty,
+    /// `value` is the only value.
+    pub values: Vec<String>,
 }
 
 /// Everything one expansion needs.

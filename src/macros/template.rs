@@ -231,6 +231,27 @@ pub(crate) fn adhoc_conditions(
         };
         let comparison = matches!(f.operator.as_str(), "<" | ">" | "<=" | ">=");
         match (f.operator.as_str(), regex_ops) {
+            ("=|" | "!=|", _) => {
+                // Grafana's multi-value operators: one of / none of.
+                let values: Vec<&str> = if f.values.is_empty() {
+                    vec![f.value.as_str()]
+                } else {
+                    f.values.iter().map(String::as_str).collect()
+                };
+                cond.push_str(&col);
+                cond.push_str(if f.operator == "=|" {
+                    " IN ("
+                } else {
+                    " NOT IN ("
+                });
+                for (n, v) in values.iter().enumerate() {
+                    if n > 0 {
+                        cond.push_str(", ");
+                    }
+                    sql::write_string_literal(&mut cond, v);
+                }
+                cond.push(')');
+            }
             ("=~", true) | ("!~", true) => {
                 if f.operator == "!~" {
                     cond.push_str("NOT ");
@@ -591,6 +612,7 @@ mod tests {
             key: k.into(),
             operator: op.into(),
             value: v.into(),
+            values: Vec::new(),
         };
         let filters = [
             f("db.t.a", "=", "x'y"),
@@ -624,10 +646,35 @@ mod tests {
             key: "level".into(),
             operator: "!~".into(),
             value: "^d".into(),
+            values: Vec::new(),
         }];
         assert_eq!(
             run("SETTINGS $__adHocFilters('logs')", &c),
             r"SETTINGS additional_table_filters={'logs': 'NOT match(level, \'^d\')'}"
+        );
+    }
+
+    #[test]
+    fn multi_value_adhoc_operators_are_one_of_and_none_of() {
+        let f = |op: &str, values: &[&str]| AdHocFilter {
+            key: "SeverityText".into(),
+            operator: op.into(),
+            value: String::new(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+        };
+        let conds = adhoc_conditions(
+            &[f("=|", &["ERROR", "it's"]), f("!=|", &["DEBUG"])],
+            "",
+            "",
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            conds,
+            [
+                r"SeverityText IN ('ERROR', 'it\'s')",
+                "SeverityText NOT IN ('DEBUG')"
+            ]
         );
     }
 
