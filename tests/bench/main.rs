@@ -1,0 +1,163 @@
+//! Lantern's benchmarks (`cargo bench --bench lantern [-- NAME…]`): medians and ratios for the
+//! numbers the issues ask for. Timings are printed, never asserted.
+//!
+//! * `query100k` — QueryData of a 100k-row result through the real plugin binary (emulated Grafana
+//!   host, gRPC, frames) vs fetching the same SQL raw as ArrowStream over HTTP; plus the plugin's
+//!   peak RSS (VmHWM) and the Arrow payload sizes.
+//! * `macros` — macro expansion of typical dashboard queries of both dialects.
+
+#![allow(unreachable_pub, missing_docs)]
+
+#[path = "../support/engine.rs"]
+mod engine;
+#[path = "../support/grafana_frames.rs"]
+mod grafana_frames;
+#[path = "../support/host.rs"]
+mod host;
+
+use std::time::{Duration, Instant};
+
+use lantern::macros::{Dialect, MacroContext, TimeRange};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let wanted = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
+    if wanted("macros") {
+        bench_macros();
+    }
+    if wanted("query100k") {
+        bench_query100k();
+    }
+}
+
+fn bench_macros() {
+    let mut ctx = MacroContext {
+        time_range: TimeRange::from_millis(1_700_000_000_000, 1_700_003_600_000),
+        interval_ms: 5_000,
+        max_data_points: 1_000,
+        ..Default::default()
+    };
+    let grafana = "SELECT $__timeInterval(Timestamp) AS time, ServiceName, count() AS c \
+                   FROM otel_logs WHERE $__timeFilter(Timestamp) AND SeverityText IN ('ERROR', 'WARN') \
+                   -- per service\nGROUP BY time, ServiceName ORDER BY time";
+    let altinity = "SELECT $timeSeries AS t, count() FROM $table WHERE $timeFilter AND level = 'error' GROUP BY t ORDER BY t";
+    for (name, sql, dialect) in [("grafana", grafana, Dialect::Grafana), ("altinity", altinity, Dialect::Altinity)] {
+        ctx.dialect = dialect;
+        ctx.altinity.table = "requests".into();
+        ctx.altinity.date_time_column = "ts".into();
+        ctx.altinity.date_column = "d".into();
+        let out = lantern::macros::expand(sql, &ctx).expect("expands");
+        assert!(!out.contains("$time"), "{out}");
+        let mut samples = Vec::new();
+        for _ in 0..200 {
+            let start = Instant::now();
+            for _ in 0..100 {
+                std::hint::black_box(lantern::macros::expand(std::hint::black_box(sql), &ctx).unwrap());
+            }
+            samples.push(start.elapsed() / 100);
+        }
+        println!("macros/{name}: median {:.2} µs per expansion (200 samples × 100)", median(samples).as_secs_f64() * 1e6);
+    }
+}
+
+fn bench_query100k() {
+    let e = engine::engine();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let db = e.database("bench");
+    db.exec(
+        "CREATE TABLE logs ENGINE = MergeTree ORDER BY Timestamp AS SELECT \
+         toDateTime64('2024-01-01 00:00:00', 9, 'UTC') + toIntervalMillisecond(number * 37) AS Timestamp, \
+         toLowCardinality(arrayElement(['frontend', 'cart', 'checkout', 'payment'], 1 + number % 4)) AS ServiceName, \
+         toLowCardinality(arrayElement(['INFO', 'WARN', 'ERROR', 'DEBUG'], 1 + number % 4)) AS SeverityText, \
+         toUInt8(number % 24) AS SeverityNumber, \
+         concat('GET /api/item/', toString(number), ' took ', toString(number % 997), 'ms') AS Body, \
+         lower(hex(cityHash64(number))) AS TraceId, \
+         map('k8s.pod.name', concat('pod-', toString(number % 50)), 'k8s.namespace.name', 'shop') AS ResourceAttributes, \
+         toFloat64(number % 1000) / 7 AS Duration \
+         FROM numbers(100000)",
+    );
+    let sql = format!("SELECT * FROM {}.logs", db.name);
+    let host = rt.block_on(host::Host::start());
+    let ds = host::datasource_for(e, &db.name);
+    let runs = 15;
+
+    // Raw: the same SQL as ArrowStream over HTTP with the same client library, fully read.
+    let client = clickhouse::Client::default()
+        .with_url(&e.url)
+        .with_user(&e.user)
+        .with_password(&e.password)
+        .with_compression(clickhouse::Compression::None);
+    let mut raw_bytes = 0;
+    let raw: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            let bytes = rt.block_on(async { client.query(&sql).fetch_bytes("ArrowStream").unwrap().collect().await.unwrap() });
+            raw_bytes = bytes.len();
+            start.elapsed()
+        })
+        .collect();
+
+    let mut frame_bytes = 0;
+    let plugin: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let req = grafana_plugin_sdk::pluginv2::QueryDataRequest {
+                plugin_context: Some(grafana_plugin_sdk::pluginv2::PluginContext {
+                    data_source_instance_settings: Some(ds.clone()),
+                    ..Default::default()
+                }),
+                headers: Default::default(),
+                queries: vec![grafana_plugin_sdk::pluginv2::DataQuery {
+                    ref_id: "A".into(),
+                    json: serde_json::to_vec(&serde_json::json!({"rawSql": sql, "format": 1})).unwrap(),
+                    time_range: Some(grafana_plugin_sdk::pluginv2::TimeRange { from_epoch_ms: 0, to_epoch_ms: 1 }),
+                    ..Default::default()
+                }],
+            };
+            let start = Instant::now();
+            let resp = rt.block_on(host.raw_query(req));
+            let elapsed = start.elapsed();
+            let a = &resp.responses["A"];
+            assert!(a.error.is_empty(), "{}", a.error);
+            frame_bytes = a.frames[0].len();
+            elapsed
+        })
+        .collect();
+    // Check once that the frame decodes by Grafana's rules with every row.
+    let frame = grafana_frames::decode_frame(&rt.block_on(host.raw_query(grafana_plugin_sdk::pluginv2::QueryDataRequest {
+        plugin_context: Some(grafana_plugin_sdk::pluginv2::PluginContext { data_source_instance_settings: Some(ds.clone()), ..Default::default() }),
+        headers: Default::default(),
+        queries: vec![grafana_plugin_sdk::pluginv2::DataQuery {
+            ref_id: "A".into(),
+            json: serde_json::to_vec(&serde_json::json!({"rawSql": sql, "format": 1})).unwrap(),
+            ..Default::default()
+        }],
+    }))
+    .responses["A"]
+        .frames[0])
+    .unwrap();
+    assert_eq!(frame.rows(), 100_000);
+
+    let hwm = std::fs::read_to_string(format!("/proc/{}/status", host.child.id()))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<u64>().unwrap_or(0)))
+        .unwrap_or(0);
+    let (r, p) = (median(raw), median(plugin));
+    println!("query100k: raw ArrowStream fetch median {:.1} ms ({} bytes, LZ4 inside)", ms(r), raw_bytes);
+    println!("query100k: plugin QueryData median {:.1} ms (frame {} bytes)", ms(p), frame_bytes);
+    println!("query100k: ratio plugin/raw {:.2}×", p.as_secs_f64() / r.as_secs_f64());
+    println!(
+        "query100k: plugin peak RSS {:.1} MiB = {:.2}× the Arrow payload ({:.1} MiB uncompressed frame)",
+        hwm as f64 / 1024.0,
+        (hwm * 1024) as f64 / frame_bytes as f64,
+        frame_bytes as f64 / 1048576.0
+    );
+}
