@@ -145,9 +145,13 @@ async fn table_frame(
     // Arrow does not carry ClickHouse's type names (DateTime, IPv4 and UInt32 all arrive as
     // uint32), so ask for them concurrently with the data; a statement DESCRIBE cannot analyse
     // (SHOW, EXPLAIN…) falls back to the Arrow types alone.
+    let started = Instant::now();
     let (types, stream) = tokio::join!(conn.describe(sql), conn.arrow(sql, ""));
     let mut stream = stream?;
     let first = stream.next_batch().await?;
+    let first_batch = started.elapsed();
+    let mut convert = std::time::Duration::ZERO;
+    let mut rows = 0usize;
     let Some(schema) = stream.schema() else {
         // No schema at all: an empty answer (e.g. a DDL statement).
         return Ok(vec![crate::frames::encode(
@@ -189,10 +193,24 @@ async fn table_frame(
     let mut writer = FrameWriter::new(grafana_schema(&query.ref_id, &query.ref_id, &meta, fields))?;
     let mut batch = first;
     while let Some(b) = batch {
+        let t = Instant::now();
+        rows += b.num_rows();
         writer.write(convert_batch(&plans, &b)?)?;
+        convert += t.elapsed();
         batch = stream.next_batch().await?;
     }
-    Ok(vec![writer.finish()?])
+    let frame = writer.finish()?;
+    tracing::debug!(
+        ref_id = %query.ref_id,
+        rows = rows as u64,
+        received_bytes = stream.received_bytes(),
+        frame_bytes = frame.len() as u64,
+        first_batch_ms = first_batch.as_secs_f64() * 1e3,
+        convert_ms = convert.as_secs_f64() * 1e3,
+        total_ms = started.elapsed().as_secs_f64() * 1e3,
+        "table frame written"
+    );
+    Ok(vec![frame])
 }
 
 fn convert_batch(

@@ -25,9 +25,10 @@
 
 use std::sync::Arc;
 
+use arrow_array::builder::BinaryBuilder;
 use arrow_array::{
-    Array, ArrayRef, BinaryArray, Float32Array, Float64Array, StringArray,
-    TimestampNanosecondArray, cast::AsArray, types::*,
+    Array, ArrayRef, Float32Array, Float64Array, StringArray, TimestampNanosecondArray,
+    cast::AsArray, types::*,
 };
 use arrow_schema::{DataType, Field, TimeUnit};
 
@@ -379,37 +380,39 @@ pub(crate) fn convert(plan: &ColumnPlan, array: &ArrayRef) -> Result<ArrayRef, F
         }
         Conv::Text => Arc::new(to_text(&array, &plan.ch)),
         Conv::JsonText => {
-            let values: Vec<Option<Vec<u8>>> = (0..n)
-                .map(|i| {
-                    if array.is_null(i) {
-                        return None;
+            let mut builder = BinaryBuilder::with_capacity(n, n * 16);
+            let mut buf = String::new();
+            for i in 0..n {
+                if array.is_null(i) {
+                    builder.append_null();
+                    continue;
+                }
+                match array.data_type() {
+                    DataType::Utf8 => builder.append_value(array.as_string::<i32>().value(i)),
+                    DataType::Binary => builder.append_value(array.as_binary::<i32>().value(i)),
+                    _ => {
+                        buf.clear();
+                        json::write_value(&mut buf, array.as_ref(), &plan.ch, i);
+                        builder.append_value(buf.as_bytes());
                     }
-                    Some(match array.data_type() {
-                        DataType::Utf8 => array.as_string::<i32>().value(i).as_bytes().to_vec(),
-                        DataType::Binary => array.as_binary::<i32>().value(i).to_vec(),
-                        _ => {
-                            let mut s = String::new();
-                            json::write_value(&mut s, array.as_ref(), &plan.ch, i);
-                            s.into_bytes()
-                        }
-                    })
-                })
-                .collect();
-            Arc::new(BinaryArray::from_iter(values))
+                }
+            }
+            Arc::new(builder.finish())
         }
         Conv::Json => {
+            // One reused text buffer; values go straight into the builder's contiguous bytes.
+            let mut builder = BinaryBuilder::with_capacity(n, n * 32);
             let mut buf = String::new();
-            let values: Vec<Option<Vec<u8>>> = (0..n)
-                .map(|i| {
-                    if array.is_null(i) {
-                        return None;
-                    }
+            for i in 0..n {
+                if array.is_null(i) {
+                    builder.append_null();
+                } else {
                     buf.clear();
                     json::write_value(&mut buf, array.as_ref(), &plan.ch, i);
-                    Some(buf.as_bytes().to_vec())
-                })
-                .collect();
-            Arc::new(BinaryArray::from_iter(values))
+                    builder.append_value(buf.as_bytes());
+                }
+            }
+            Arc::new(builder.finish())
         }
     };
     Ok(out)

@@ -49,6 +49,10 @@ impl Visit for Fields {
         let _ = write!(self.rest, ",\"{}\":{value}", field.name());
     }
 
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        let _ = write!(self.rest, ",\"{}\":{value:.3}", field.name());
+    }
+
     fn record_bool(&mut self, field: &Field, value: bool) {
         let _ = write!(self.rest, ",\"{}\":{value}", field.name());
     }

@@ -29,7 +29,10 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let wanted = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
     if wanted("macros") {
         bench_macros();
@@ -50,7 +53,10 @@ fn bench_macros() {
                    FROM otel_logs WHERE $__timeFilter(Timestamp) AND SeverityText IN ('ERROR', 'WARN') \
                    -- per service\nGROUP BY time, ServiceName ORDER BY time";
     let altinity = "SELECT $timeSeries AS t, count() FROM $table WHERE $timeFilter AND level = 'error' GROUP BY t ORDER BY t";
-    for (name, sql, dialect) in [("grafana", grafana, Dialect::Grafana), ("altinity", altinity, Dialect::Altinity)] {
+    for (name, sql, dialect) in [
+        ("grafana", grafana, Dialect::Grafana),
+        ("altinity", altinity, Dialect::Altinity),
+    ] {
         ctx.dialect = dialect;
         ctx.altinity.table = "requests".into();
         ctx.altinity.date_time_column = "ts".into();
@@ -61,17 +67,26 @@ fn bench_macros() {
         for _ in 0..200 {
             let start = Instant::now();
             for _ in 0..100 {
-                std::hint::black_box(lantern::macros::expand(std::hint::black_box(sql), &ctx).unwrap());
+                std::hint::black_box(
+                    lantern::macros::expand(std::hint::black_box(sql), &ctx).unwrap(),
+                );
             }
             samples.push(start.elapsed() / 100);
         }
-        println!("macros/{name}: median {:.2} µs per expansion (200 samples × 100)", median(samples).as_secs_f64() * 1e6);
+        println!(
+            "macros/{name}: median {:.2} µs per expansion (200 samples × 100)",
+            median(samples).as_secs_f64() * 1e6
+        );
     }
 }
 
 fn bench_query100k() {
     let e = engine::engine();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let db = e.database("bench");
     db.exec(
         "CREATE TABLE logs ENGINE = MergeTree ORDER BY Timestamp AS SELECT \
@@ -85,7 +100,7 @@ fn bench_query100k() {
          toFloat64(number % 1000) / 7 AS Duration \
          FROM numbers(100000)",
     );
-    let sql = format!("SELECT * FROM {}.logs", db.name);
+    let sql = std::env::var("LANTERN_BENCH_SQL").unwrap_or_else(|_| format!("SELECT * FROM {}.logs", db.name)).replace("{db}", &db.name);
     let host = rt.block_on(host::Host::start());
     let ds = host::datasource_for(e, &db.name);
     let runs = 15;
@@ -100,7 +115,15 @@ fn bench_query100k() {
     let raw: Vec<Duration> = (0..runs)
         .map(|_| {
             let start = Instant::now();
-            let bytes = rt.block_on(async { client.query(&sql).fetch_bytes("ArrowStream").unwrap().collect().await.unwrap() });
+            let bytes = rt.block_on(async {
+                client
+                    .query(&sql)
+                    .fetch_bytes("ArrowStream")
+                    .unwrap()
+                    .collect()
+                    .await
+                    .unwrap()
+            });
             raw_bytes = bytes.len();
             start.elapsed()
         })
@@ -117,8 +140,12 @@ fn bench_query100k() {
                 headers: Default::default(),
                 queries: vec![grafana_plugin_sdk::pluginv2::DataQuery {
                     ref_id: "A".into(),
-                    json: serde_json::to_vec(&serde_json::json!({"rawSql": sql, "format": 1})).unwrap(),
-                    time_range: Some(grafana_plugin_sdk::pluginv2::TimeRange { from_epoch_ms: 0, to_epoch_ms: 1 }),
+                    json: serde_json::to_vec(&serde_json::json!({"rawSql": sql, "format": 1}))
+                        .unwrap(),
+                    time_range: Some(grafana_plugin_sdk::pluginv2::TimeRange {
+                        from_epoch_ms: 0,
+                        to_epoch_ms: 1,
+                    }),
                     ..Default::default()
                 }],
             };
@@ -132,28 +159,63 @@ fn bench_query100k() {
         })
         .collect();
     // Check once that the frame decodes by Grafana's rules with every row.
-    let frame = grafana_frames::decode_frame(&rt.block_on(host.raw_query(grafana_plugin_sdk::pluginv2::QueryDataRequest {
-        plugin_context: Some(grafana_plugin_sdk::pluginv2::PluginContext { data_source_instance_settings: Some(ds.clone()), ..Default::default() }),
-        headers: Default::default(),
-        queries: vec![grafana_plugin_sdk::pluginv2::DataQuery {
-            ref_id: "A".into(),
-            json: serde_json::to_vec(&serde_json::json!({"rawSql": sql, "format": 1})).unwrap(),
-            ..Default::default()
-        }],
-    }))
-    .responses["A"]
-        .frames[0])
+    let frame = grafana_frames::decode_frame(
+        &rt.block_on(
+            host.raw_query(grafana_plugin_sdk::pluginv2::QueryDataRequest {
+                plugin_context: Some(grafana_plugin_sdk::pluginv2::PluginContext {
+                    data_source_instance_settings: Some(ds.clone()),
+                    ..Default::default()
+                }),
+                headers: Default::default(),
+                queries: vec![grafana_plugin_sdk::pluginv2::DataQuery {
+                    ref_id: "A".into(),
+                    json: serde_json::to_vec(&serde_json::json!({"rawSql": sql, "format": 1}))
+                        .unwrap(),
+                    ..Default::default()
+                }],
+            }),
+        )
+        .responses["A"]
+            .frames[0],
+    )
     .unwrap();
     assert_eq!(frame.rows(), 100_000);
 
     let hwm = std::fs::read_to_string(format!("/proc/{}/status", host.child.id()))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<u64>().unwrap_or(0)))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<u64>()
+                    .unwrap_or(0)
+            })
+        })
         .unwrap_or(0);
+    if let Some(line) = host
+        .stderr_lines()
+        .iter()
+        .rev()
+        .find(|l| l.contains("table frame written"))
+    {
+        println!("query100k: last plugin breakdown: {line}");
+    }
     let (r, p) = (median(raw), median(plugin));
-    println!("query100k: raw ArrowStream fetch median {:.1} ms ({} bytes, LZ4 inside)", ms(r), raw_bytes);
-    println!("query100k: plugin QueryData median {:.1} ms (frame {} bytes)", ms(p), frame_bytes);
-    println!("query100k: ratio plugin/raw {:.2}×", p.as_secs_f64() / r.as_secs_f64());
+    println!(
+        "query100k: raw ArrowStream fetch median {:.1} ms ({} bytes, LZ4 inside)",
+        ms(r),
+        raw_bytes
+    );
+    println!(
+        "query100k: plugin QueryData median {:.1} ms (frame {} bytes)",
+        ms(p),
+        frame_bytes
+    );
+    println!(
+        "query100k: ratio plugin/raw {:.2}×",
+        p.as_secs_f64() / r.as_secs_f64()
+    );
     println!(
         "query100k: plugin peak RSS {:.1} MiB = {:.2}× the Arrow payload ({:.1} MiB uncompressed frame)",
         hwm as f64 / 1024.0,
