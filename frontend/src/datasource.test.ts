@@ -20,8 +20,9 @@ function variable(name: string, current: { text: string | string[]; value: strin
 }
 
 /**
- * Minimal stand-in for Grafana's TemplateSrv. `replace` is a mock: the datasource must never
- * interpolate rawSql itself any more (the backend does), which the tests assert.
+ * Minimal stand-in for Grafana's TemplateSrv. `replace` is a mock: applyTemplateVariables and
+ * expandQuery must never interpolate rawSql themselves (the backend does), which the tests
+ * assert. Browser-side interpolation for Explore is tested in interpolate.test.ts.
  */
 function fakeTemplateSrv(variables: TypedVariableModel[]): TemplateSrv & { replace: jest.Mock } {
   return {
@@ -203,26 +204,35 @@ describe('DataSource', () => {
     expect(out.rawSql).toBe(sql);
   });
 
-  it('passes ad hoc filters as adHocFilters, one =/!= entry per value of =| and !=|', () => {
+  it('passes ad hoc filters as adHocFilters, one entry with every value for =| and !=|', () => {
     const filters: AdHocVariableFilter[] = [
       { key: 'ServiceName', operator: '=', value: 'api' },
       { key: 'Duration', operator: '>', value: 5 as unknown as string },
       { key: 'Body', operator: '=~', value: 'timeout.*' },
       { key: 'SeverityText', operator: '=|', value: 'ERROR', values: ['ERROR', 'WARN'] },
-      { key: 'Host', operator: '!=|', value: 'a', values: ['a', 'b'] },
+      { key: 'Host', operator: '!=|', value: 'a', values: ['a', 'b', 3 as unknown as string] },
+      // No values array: the single value is the only one.
       { key: 'Pod', operator: '=|', value: 'p1' },
+      // Empty values and no value: nothing selected.
+      { key: 'Node', operator: '!=|', value: undefined as unknown as string, values: [] },
     ];
     const out = ds.applyTemplateVariables(query('SELECT 1 WHERE $__adHocFilters(logs)'), {}, filters);
     expect(out.adHocFilters).toEqual([
       { key: 'ServiceName', operator: '=', value: 'api' },
       { key: 'Duration', operator: '>', value: '5' },
       { key: 'Body', operator: '=~', value: 'timeout.*' },
-      { key: 'SeverityText', operator: '=', value: 'ERROR' },
-      { key: 'SeverityText', operator: '=', value: 'WARN' },
-      { key: 'Host', operator: '!=', value: 'a' },
-      { key: 'Host', operator: '!=', value: 'b' },
-      { key: 'Pod', operator: '=', value: 'p1' },
+      { key: 'SeverityText', operator: '=|', value: 'ERROR', values: ['ERROR', 'WARN'] },
+      { key: 'Host', operator: '!=|', value: 'a', values: ['a', 'b', '3'] },
+      { key: 'Pod', operator: '=|', value: 'p1', values: ['p1'] },
+      { key: 'Node', operator: '!=|', value: '', values: [] },
     ]);
+    // Single-value operators carry no `values` key at all.
+    expect(out.adHocFilters?.[0]).not.toHaveProperty('values');
+    // The value is the first of values, even when Grafana's `value` says otherwise.
+    const [f] = ds.applyTemplateVariables(query('SELECT 1'), {}, [
+      { key: 'k', operator: '=|', value: 'stale', values: ['x', 'y'] },
+    ]).adHocFilters!;
+    expect(f).toEqual({ key: 'k', operator: '=|', value: 'x', values: ['x', 'y'] });
     expect(ds.applyTemplateVariables(query('SELECT 1'), {}, []).adHocFilters).toBeUndefined();
     expect(ds.applyTemplateVariables(query('SELECT 1'), {}).adHocFilters).toBeUndefined();
   });

@@ -17,6 +17,7 @@ import {
   LanternQuery,
   TemplateVarValue,
 } from './types';
+import { interpolateSql, resolveConditionals, VariableFormatter } from './interpolate';
 import { LanternVariableSupport } from './variables';
 
 const ALL_VALUE = '$__all';
@@ -73,13 +74,33 @@ export class DataSource extends DataSourceWithBackend<LanternQuery, LanternOptio
       delete result.templateVars;
     }
 
-    const adHocFilters = (filters ?? []).flatMap(toAdHocFilters);
-    if (adHocFilters.length > 0) {
-      result.adHocFilters = adHocFilters;
-    } else {
-      delete result.adHocFilters;
-    }
+    setAdHocFilters(result, filters);
     return result;
+  }
+
+  /**
+   * Called by Grafana when a panel's queries are opened in Explore (or copied, or turned into an
+   * alert rule). Explore has no dashboard variables, so they are substituted here, in the
+   * browser, with a SQL-safe formatter (see `interpolate.ts`); `$__` macros stay for the
+   * backend. `templateVars` is dropped (nothing left to expand); ad hoc filters are handled as in
+   * `applyTemplateVariables`.
+   */
+  interpolateVariablesInQueries(queries: LanternQuery[], scopedVars: ScopedVars, filters?: AdHocVariableFilter[]): LanternQuery[] {
+    const templateSrv = getTemplateSrv();
+    const replace = (text: string, format: VariableFormatter) => templateSrv.replace(text, scopedVars, format);
+    return queries.map((query) => {
+      // The same variable values the backend would get, to decide the conditionals.
+      const vars = this.applyTemplateVariables(query, scopedVars).templateVars ?? {};
+      const allOrEmpty = (name: string) => (vars[name] ? isAllOrEmpty(vars[name]) : undefined);
+      const result: LanternQuery = {
+        ...query,
+        editorType: query.editorType ?? 'sql',
+        rawSql: interpolateSql(resolveConditionals(query.rawSql ?? '', allOrEmpty), replace),
+      };
+      delete result.templateVars;
+      setAdHocFilters(result, filters);
+      return result;
+    });
   }
 
   /**
@@ -110,6 +131,13 @@ export function referencesVariable(sql: string, name: string): boolean {
   const n = escapeRegExp(name);
   const re = new RegExp(`\\$${n}(?![A-Za-z0-9_])|\\$\\{${n}(?:[:.][^}]*)?\\}|\\[\\[${n}(?::[^\\]]*)?\\]\\]`);
   return re.test(sql);
+}
+
+/** "All" selected or no value: what `$__conditionalAll` / `$conditionalTest` test (as the backend). */
+function isAllOrEmpty(v: TemplateVarValue): boolean {
+  return (
+    v.allSelected || v.values.length === 0 || (v.values.length === 1 && (v.values[0] === '' || v.values[0] === ALL_VALUE))
+  );
 }
 
 function isBuiltIn(name: string): boolean {
@@ -150,15 +178,34 @@ function variableValue(variable: TypedVariableModel): TemplateVarValue {
   return { values, text, multi, includeAll, allSelected };
 }
 
-/** Multi-value operators become one `=` / `!=` filter per value. */
-function toAdHocFilters(f: AdHocVariableFilter): AdHocFilter[] {
-  const multiOps: Record<string, string> = { '=|': '=', '!=|': '!=' };
-  const single = multiOps[f.operator];
-  if (single !== undefined) {
-    const values = Array.isArray(f.values) && f.values.length > 0 ? f.values : [f.value];
-    return values.map((v) => ({ key: f.key, operator: single, value: v === undefined || v === null ? '' : String(v) }));
+/** Sets `query.adHocFilters` from Grafana's filters, or removes it when there are none. */
+function setAdHocFilters(query: LanternQuery, filters?: AdHocVariableFilter[]): void {
+  const adHocFilters = (filters ?? []).map(toAdHocFilter);
+  if (adHocFilters.length > 0) {
+    query.adHocFilters = adHocFilters;
+  } else {
+    delete query.adHocFilters;
   }
-  return [{ key: f.key, operator: f.operator, value: f.value === undefined || f.value === null ? '' : String(f.value) }];
+}
+
+const MULTI_VALUE_OPERATORS = new Set(['=|', '!=|']);
+
+/**
+ * One filter per Grafana filter. The multi-value operators `=|` / `!=|` keep all their values in
+ * `values` (the backend renders `IN (...)` / `NOT IN (...)`); `value` is the first of them.
+ */
+function toAdHocFilter(f: AdHocVariableFilter): AdHocFilter {
+  const str = (v: unknown) => (v === undefined || v === null ? '' : String(v));
+  if (MULTI_VALUE_OPERATORS.has(f.operator)) {
+    const values =
+      Array.isArray(f.values) && f.values.length > 0
+        ? f.values.map(str)
+        : f.value === undefined || f.value === null
+          ? []
+          : [str(f.value)];
+    return { key: f.key, operator: f.operator, value: values[0] ?? '', values };
+  }
+  return { key: f.key, operator: f.operator, value: str(f.value) };
 }
 
 function toStrings(v: unknown): string[] {

@@ -42,13 +42,15 @@ export interface TemplateVarValue {
 }
 
 /**
- * One ad hoc filter. Grafana's multi-value operators (`=|`, `!=|`) are sent as one `=` / `!=`
- * entry per value.
+ * One ad hoc filter. Grafana's multi-value operators (`=|` one of, `!=|` none of) are one entry
+ * with every value in `values` (the backend renders `key IN (...)` / `key NOT IN (...)`) and the
+ * first value (or "") in `value`; other operators have `value` only.
  */
 export interface AdHocFilter {
   key: string;
   operator: string;
   value: string;
+  values?: string[];
 }
 
 export interface LanternQuery extends DataQuery {
