@@ -106,9 +106,11 @@ impl QueryError {
             | QueryError::Tls { .. } => 502,
             QueryError::Timeout(_) => 504,
             QueryError::Decode(_) | QueryError::Internal(_) => 500,
-            QueryError::Frame(FrameError::Unsupported { .. } | FrameError::OutOfRange { .. }) => {
-                400
-            }
+            QueryError::Frame(
+                FrameError::Unsupported { .. }
+                | FrameError::OutOfRange { .. }
+                | FrameError::Shape(_),
+            ) => 400,
             QueryError::Frame(FrameError::Arrow { .. } | FrameError::Write(_)) => 500,
         }
     }
@@ -125,9 +127,11 @@ impl QueryError {
             | QueryError::Network { .. }
             | QueryError::Tls { .. }
             | QueryError::Timeout(_)
-            | QueryError::Frame(FrameError::Unsupported { .. } | FrameError::OutOfRange { .. }) => {
-                ErrorSource::Downstream
-            }
+            | QueryError::Frame(
+                FrameError::Unsupported { .. }
+                | FrameError::OutOfRange { .. }
+                | FrameError::Shape(_),
+            ) => ErrorSource::Downstream,
             QueryError::Decode(_)
             | QueryError::Internal(_)
             | QueryError::Frame(FrameError::Arrow { .. } | FrameError::Write(_)) => {

@@ -35,6 +35,8 @@ pub struct RequestContext {
     pub dashboard: String,
     /// Grafana user login, for Altinity's metadata comment.
     pub user: String,
+    /// The current time, epoch ms (tells relative ranges ending "now"); 0 when unknown.
+    pub now_ms: i64,
 }
 
 /// The result shape a query asks for.

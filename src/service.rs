@@ -10,14 +10,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use arrow_array::ArrayRef;
+use arrow_array::{ArrayRef, TimestampNanosecondArray};
+use arrow_schema::{DataType, Field, TimeUnit};
 use serde_json::json;
 
 use crate::chtype::ChType;
 use crate::clickhouse::Connection;
 use crate::error::QueryError;
 use crate::frames::normalize::{self, ColumnPlan};
-use crate::frames::{FieldMeta, FrameMeta, FrameWriter, Notice, grafana_schema};
+use crate::frames::timeseries::{self, Fill};
+use crate::frames::{FieldMeta, FrameError, FrameMeta, FrameWriter, Notice, grafana_schema};
 use crate::query::{Format, Query, RequestContext};
 use crate::settings::{InstanceInput, Settings, SettingsError};
 
@@ -126,8 +128,15 @@ pub async fn run_query(
     let query = Query::parse(&input.ref_id, &input.json)?;
     let sql = query.expanded_sql(&input.request)?;
     let timeout = instance.connection.query_timeout();
-    let result =
-        tokio::time::timeout(timeout, table_frame(&instance.connection, &query, &sql)).await;
+    let work = async {
+        match query.format {
+            Format::TimeSeries => {
+                time_series_frames(&instance.connection, &query, &sql, &input.request).await
+            }
+            _ => table_frame(&instance.connection, &query, &sql).await,
+        }
+    };
+    let result = tokio::time::timeout(timeout, work).await;
     let frames = match result {
         Ok(r) => r?,
         Err(_) => return Err(QueryError::Timeout(timeout)),
@@ -136,12 +145,21 @@ pub async fn run_query(
     Ok(frames)
 }
 
-/// Runs `sql` and writes its result as one frame, converting batches as they stream in.
-async fn table_frame(
+/// A started query: its stream, the first batch and each column's conversion plan.
+struct Fetched {
+    stream: crate::clickhouse::ArrowStream,
+    first: Option<arrow_array::RecordBatch>,
+    plans: Vec<ColumnPlan>,
+    started: Instant,
+    first_batch: std::time::Duration,
+}
+
+/// Starts `sql` and plans its columns. `None` when ClickHouse sent no schema at all (DDL).
+async fn fetch(
     conn: &Connection,
-    query: &Query,
     sql: &str,
-) -> Result<Vec<Vec<u8>>, QueryError> {
+    format: Format,
+) -> Result<Option<Fetched>, QueryError> {
     // Arrow does not carry ClickHouse's type names (DateTime, IPv4 and UInt32 all arrive as
     // uint32), so ask for them concurrently with the data; a statement DESCRIBE cannot analyse
     // (SHOW, EXPLAIN…) falls back to the Arrow types alone.
@@ -150,34 +168,66 @@ async fn table_frame(
     let mut stream = stream?;
     let first = stream.next_batch().await?;
     let first_batch = started.elapsed();
-    let mut convert = std::time::Duration::ZERO;
-    let mut rows = 0usize;
     let Some(schema) = stream.schema() else {
-        // No schema at all: an empty answer (e.g. a DDL statement).
-        return Ok(vec![crate::frames::encode(
-            &query.ref_id,
-            &query.ref_id,
-            &base_meta(query, sql),
-            vec![],
-            vec![],
-        )?]);
+        return Ok(None);
     };
     let types: Option<Vec<ChType>> = match types {
         Ok(t) if t.len() == schema.fields().len() => Some(t.into_iter().map(|(_, t)| t).collect()),
         _ => None,
     };
-    let plans = normalize::plan(schema.fields(), types.as_deref())?;
+    let mut plans = normalize::plan(schema.fields(), types.as_deref())?;
+    if format == Format::TimeSeries {
+        // Altinity's groupArr arrays are read raw by the shaping step.
+        for (plan, field) in plans.iter_mut().zip(schema.fields()) {
+            if timeseries::is_group_array(&plan.ch) {
+                plan.keep_raw(field.data_type().clone());
+            }
+        }
+    }
+    Ok(Some(Fetched {
+        stream,
+        first,
+        plans,
+        started,
+        first_batch,
+    }))
+}
+
+fn plan_notices(plans: &[ColumnPlan]) -> impl Iterator<Item = Notice> + '_ {
+    plans
+        .iter()
+        .filter_map(|p| p.notice.clone())
+        .map(|text| Notice {
+            severity: "warning",
+            text,
+        })
+}
+
+/// Runs `sql` and writes its result as one frame, converting batches as they stream in.
+async fn table_frame(
+    conn: &Connection,
+    query: &Query,
+    sql: &str,
+) -> Result<Vec<Vec<u8>>, QueryError> {
     let mut meta = base_meta(query, sql);
-    meta.notices.extend(
-        plans
-            .iter()
-            .filter_map(|p| p.notice.clone())
-            .map(|text| Notice {
-                severity: "warning",
-                text,
-            }),
-    );
-    if query.format != Format::Table {
+    let Some(Fetched {
+        mut stream,
+        first,
+        plans,
+        started,
+        first_batch,
+    }) = fetch(conn, sql, Format::Table).await?
+    else {
+        return Ok(vec![crate::frames::encode(
+            &query.ref_id,
+            &query.ref_id,
+            &meta,
+            vec![],
+            vec![],
+        )?]);
+    };
+    meta.notices.extend(plan_notices(&plans));
+    if matches!(query.format, Format::Logs | Format::Traces) {
         meta.notices.push(Notice {
             severity: "info",
             text: format!(
@@ -191,6 +241,7 @@ async fn table_frame(
         .map(|p| (p.field(), FieldMeta::default()))
         .collect();
     let mut writer = FrameWriter::new(grafana_schema(&query.ref_id, &query.ref_id, &meta, fields))?;
+    let (mut convert, mut rows) = (std::time::Duration::ZERO, 0usize);
     let mut batch = first;
     while let Some(b) = batch {
         let t = Instant::now();
@@ -211,6 +262,196 @@ async fn table_frame(
         "table frame written"
     );
     Ok(vec![frame])
+}
+
+/// Runs `sql` and shapes its rows into time series frames.
+async fn time_series_frames(
+    conn: &Connection,
+    query: &Query,
+    sql: &str,
+    request: &RequestContext,
+) -> Result<Vec<Vec<u8>>, QueryError> {
+    let mut meta = base_meta(query, sql);
+    meta.frame_type = Some("timeseries-multi");
+    meta.type_version = Some([0, 1]);
+    let no_data = |meta: &FrameMeta| -> Result<Vec<Vec<u8>>, QueryError> {
+        Ok(vec![crate::frames::encode(
+            "",
+            &query.ref_id,
+            meta,
+            vec![],
+            vec![],
+        )?])
+    };
+    let Some(Fetched {
+        mut stream,
+        first,
+        plans,
+        started,
+        first_batch,
+    }) = fetch(conn, sql, Format::TimeSeries).await?
+    else {
+        return no_data(&meta);
+    };
+    meta.notices.extend(plan_notices(&plans));
+    let schema = Arc::new(arrow_schema::Schema::new(
+        plans.iter().map(|p| p.field()).collect::<Vec<_>>(),
+    ));
+    let mut batches = Vec::new();
+    let mut batch = first;
+    while let Some(b) = batch {
+        batches.push(
+            arrow_array::RecordBatch::try_new(schema.clone(), convert_batch(&plans, &b)?)
+                .map_err(FrameError::Write)?,
+        );
+        batch = stream.next_batch().await?;
+    }
+    let fetched = started.elapsed();
+    let all = arrow_select::concat::concat_batches(&schema, &batches).map_err(FrameError::Write)?;
+    drop(batches);
+    if all.num_rows() == 0 {
+        return no_data(&meta);
+    }
+    let types: Vec<ChType> = plans.iter().map(|p| p.ch.clone()).collect();
+    let options = ts_options(query, request)?;
+    let shape_started = Instant::now();
+    let (shaped, notices) = timeseries::shape(&all, &types, &options).map_err(FrameError::from)?;
+    meta.notices.extend(notices.into_iter().map(|text| Notice {
+        severity: "info",
+        text,
+    }));
+    let time_field =
+        |name: &str| Field::new(name, DataType::Timestamp(TimeUnit::Nanosecond, None), false);
+    let value_field = |name: &str, values: &ArrayRef| {
+        Field::new(name, values.data_type().clone(), values.null_count() > 0)
+    };
+    let frames = match shaped {
+        timeseries::Shaped::Wide {
+            time_name,
+            time,
+            values,
+        } => {
+            meta.frame_type = Some("timeseries-wide");
+            let mut fields = vec![(time_field(&time_name), FieldMeta::default())];
+            let mut columns: Vec<ArrayRef> = vec![Arc::new(TimestampNanosecondArray::from(time))];
+            for (name, v) in values {
+                fields.push((value_field(&name, &v), FieldMeta::default()));
+                columns.push(v);
+            }
+            vec![crate::frames::encode(
+                &query.ref_id,
+                &query.ref_id,
+                &meta,
+                fields,
+                columns,
+            )?]
+        }
+        timeseries::Shaped::Multi(series) => {
+            let mut frames = Vec::with_capacity(series.len());
+            for (i, s) in series.into_iter().enumerate() {
+                // Notices once, on the first frame.
+                let mut frame_meta = meta.clone();
+                if i > 0 {
+                    frame_meta.notices.clear();
+                }
+                let config = s
+                    .display_name
+                    .as_ref()
+                    .map(|d| serde_json::json!({ "displayNameFromDS": d }));
+                let fields = vec![
+                    (time_field("time"), FieldMeta::default()),
+                    (
+                        value_field(&s.name, &s.values),
+                        FieldMeta {
+                            labels: s.labels,
+                            config,
+                        },
+                    ),
+                ];
+                let columns: Vec<ArrayRef> =
+                    vec![Arc::new(TimestampNanosecondArray::from(s.time)), s.values];
+                frames.push(crate::frames::encode(
+                    "",
+                    &query.ref_id,
+                    &frame_meta,
+                    fields,
+                    columns,
+                )?);
+            }
+            frames
+        }
+    };
+    tracing::debug!(
+        ref_id = %query.ref_id,
+        rows = all.num_rows() as u64,
+        frames = frames.len() as u64,
+        first_batch_ms = first_batch.as_secs_f64() * 1e3,
+        fetch_ms = fetched.as_secs_f64() * 1e3,
+        shape_ms = shape_started.elapsed().as_secs_f64() * 1e3,
+        total_ms = started.elapsed().as_secs_f64() * 1e3,
+        "time series frames written"
+    );
+    Ok(frames)
+}
+
+/// Time-series options of a query: gap filling (ours: `fill`; grafana's `fillMode`) and
+/// Altinity's `extrapolate` / `nullifySparse`.
+fn ts_options(
+    query: &Query,
+    request: &RequestContext,
+) -> Result<timeseries::TsOptions, QueryError> {
+    use serde_json::Value;
+    let fill = match (query.json.get("fill"), query.json.get("fillMode")) {
+        (Some(Value::String(s)), _) => match s.as_str() {
+            "" | "none" => Fill::None,
+            "null" => Fill::Null,
+            "zero" => Fill::Zero,
+            "previous" => Fill::Previous,
+            other => {
+                return Err(QueryError::Invalid(format!(
+                    "field `fill` must be none, null, zero, previous or a number, got {other:?}"
+                )));
+            }
+        },
+        (Some(Value::Number(n)), _) => Fill::Value(n.as_f64().unwrap_or(0.0)),
+        (Some(Value::Null) | None, Some(Value::Object(m))) => {
+            match m.get("mode").and_then(Value::as_i64) {
+                // grafana-plugin-sdk-go sqlutil: 0 value, 1 null, 2 previous.
+                Some(0) => Fill::Value(m.get("value").and_then(Value::as_f64).unwrap_or(0.0)),
+                Some(1) => Fill::Null,
+                Some(2) => Fill::Previous,
+                _ => Fill::None,
+            }
+        }
+        (Some(Value::Null) | None, _) => Fill::None,
+        (Some(other), _) => {
+            return Err(QueryError::Invalid(format!(
+                "field `fill` must be a string or a number, got {other}"
+            )));
+        }
+    };
+    let flag = |key: &str, default: bool| -> Result<bool, QueryError> {
+        match query.json.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(other) => Err(QueryError::Invalid(format!(
+                "field `{key}` must be true or false, got {other}"
+            ))),
+        }
+    };
+    let altinity = query.model == crate::query::Model::Altinity;
+    Ok(timeseries::TsOptions {
+        fill,
+        from_ms: request.from_ms,
+        to_ms: request.to_ms,
+        interval_ms: request.interval_ms,
+        max_data_points: request.max_data_points,
+        extrapolate: flag("extrapolate", altinity)?,
+        till_now: request.now_ms > 0
+            && (request.now_ms - request.to_ms).abs() <= request.interval_ms.max(60_000),
+        nullify_sparse: flag("nullifySparse", false)?,
+        ms_column_t: true,
+    })
 }
 
 fn convert_batch(

@@ -11,6 +11,7 @@
 pub(crate) mod json;
 pub(crate) mod normalize;
 pub(crate) mod scalar;
+pub mod timeseries;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -56,6 +57,9 @@ pub enum FrameError {
         #[source]
         source: ArrowError,
     },
+    /// Rows that cannot become time series.
+    #[error(transparent)]
+    Shape(timeseries::ShapeError),
     /// Arrow failed while writing the frame.
     #[error("cannot write the frame")]
     Write(#[source] ArrowError),
@@ -175,7 +179,10 @@ pub fn encode(
 ) -> Result<Vec<u8>, FrameError> {
     let schema = grafana_schema(name, ref_id, meta, fields);
     let mut w = FrameWriter::new(schema)?;
-    w.write(columns)?;
+    // A frame without fields (no data) has no record batch.
+    if !columns.is_empty() {
+        w.write(columns)?;
+    }
     w.finish()
 }
 
@@ -235,5 +242,13 @@ mod tests {
         assert!(!schema.field(0).is_nullable());
         let batches: Vec<_> = reader.collect::<Result<_, _>>().unwrap();
         assert_eq!(batches[0].num_rows(), 2);
+    }
+
+    #[test]
+    fn a_frame_without_fields_is_valid() {
+        let bytes = encode("", "A", &FrameMeta::default(), vec![], vec![]).unwrap();
+        let reader = FileReader::try_new(std::io::Cursor::new(bytes), None).unwrap();
+        assert!(reader.schema().fields().is_empty());
+        assert_eq!(reader.count(), 0);
     }
 }

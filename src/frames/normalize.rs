@@ -228,6 +228,14 @@ fn plan_column(field: &Field, ch: ChType) -> Result<ColumnPlan, FrameError> {
 }
 
 impl ColumnPlan {
+    /// Keeps this column's Arrow data as ClickHouse sent it, for a shaping step that reads the
+    /// raw structure (Altinity's `groupArr` arrays) and never sends the column itself.
+    pub(crate) fn keep_raw(&mut self, data_type: DataType) {
+        self.conv = Conv::Keep;
+        self.out_type = data_type;
+        self.notice = None;
+    }
+
     /// The Grafana field for this column.
     pub(crate) fn field(&self) -> Field {
         Field::new(&self.name, self.out_type.clone(), self.nullable)

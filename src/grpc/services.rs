@@ -73,6 +73,9 @@ impl Services {
             })
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         let inputs: Vec<QueryInput> = req
             .queries
             .into_iter()
@@ -86,6 +89,7 @@ impl Services {
                     max_data_points: q.max_data_points,
                     dashboard: dashboard.clone(),
                     user: user.clone(),
+                    now_ms,
                 },
             })
             .collect();

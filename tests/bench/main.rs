@@ -100,7 +100,9 @@ fn bench_query100k() {
          toFloat64(number % 1000) / 7 AS Duration \
          FROM numbers(100000)",
     );
-    let sql = std::env::var("LANTERN_BENCH_SQL").unwrap_or_else(|_| format!("SELECT * FROM {}.logs", db.name)).replace("{db}", &db.name);
+    let sql = std::env::var("LANTERN_BENCH_SQL")
+        .unwrap_or_else(|_| format!("SELECT * FROM {}.logs", db.name))
+        .replace("{db}", &db.name);
     let host = rt.block_on(host::Host::start());
     let ds = host::datasource_for(e, &db.name);
     let runs = 15;

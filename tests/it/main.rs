@@ -16,5 +16,6 @@ mod errors;
 mod protocol;
 mod readme;
 mod resources;
+mod timeseries;
 mod tls;
 mod types;

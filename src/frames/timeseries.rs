@@ -1,0 +1,885 @@
+//! Time series: SQL's long rows → series Grafana's panels and alert rules read.
+//!
+//! ClickHouse returns rows `(time, labels…, values…)`. Grafana needs one series per value column
+//! and distinct label set, sorted by time, with no duplicate timestamps. This module turns the
+//! normalised result (one concatenated batch) into [`Series`]:
+//!
+//! * the time column is the first time field (Date, Date32, DateTime, DateTime64 after
+//!   normalisation), or — Altinity's convention for `$timeSeries` queries — a numeric column named
+//!   `t` holding epoch milliseconds;
+//! * every other string column is a label, every numeric or boolean column a value; other columns
+//!   (JSON) are skipped with a notice;
+//! * Altinity's `$columns`-style `groupArr` column (`Array(Tuple(key, value))`) becomes one series
+//!   per key;
+//! * rows are grouped by their label values with interned ids (no allocation per row), each
+//!   group's row indices are sorted by time when the result was not, and values are gathered with
+//!   Arrow's `take`, so value types stay exact;
+//! * two rows with the same time and labels are an error naming the labels (aggregate them with
+//!   `GROUP BY`);
+//! * optional per-query gap filling (`null`, `zero`, `previous`, or a value) on the query's
+//!   interval grid, bounded by max data points; Altinity's `extrapolate` and `nullifySparse`.
+//!
+//! A result without label columns stays one wide frame (`timeseries-wide`); with labels or keys,
+//! each series is its own frame (`timeseries-multi`), the shape Grafana alerting turns into one
+//! alert instance per series.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use arrow_array::{
+    Array, ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array, cast::AsArray, types::*,
+};
+use arrow_schema::{DataType, TimeUnit};
+
+use crate::chtype::ChType;
+
+use super::FrameError;
+
+/// Gap filling of a time-series query.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Fill {
+    /// Leave gaps (default).
+    None,
+    /// Insert nulls (panels break lines there).
+    Null,
+    /// Insert zeros.
+    Zero,
+    /// Repeat the previous value.
+    Previous,
+    /// Insert this value.
+    Value(f64),
+}
+
+/// Options that shape series.
+#[derive(Clone, Debug)]
+pub struct TsOptions {
+    /// Gap filling.
+    pub fill: Fill,
+    /// Range start, epoch ms.
+    pub from_ms: i64,
+    /// Range end, epoch ms.
+    pub to_ms: i64,
+    /// The query interval, ms (grid step for filling).
+    pub interval_ms: i64,
+    /// Max data points (bounds the fill grid).
+    pub max_data_points: i64,
+    /// Altinity's last-point extrapolation, applied when the range ends now.
+    pub extrapolate: bool,
+    /// The range ends at "now" (a relative range).
+    pub till_now: bool,
+    /// Altinity's `nullifySparse`: every series gets every timestamp, missing ones null.
+    pub nullify_sparse: bool,
+    /// Accept a numeric `t` column (epoch ms) as the time (Altinity's `$timeSeries`).
+    pub ms_column_t: bool,
+}
+
+/// One series: a time field and a value field.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// Value field name.
+    pub name: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Display name the datasource suggests (`displayNameFromDS`).
+    pub display_name: Option<String>,
+    /// Times, ns, ascending.
+    pub time: Vec<i64>,
+    /// Values (numeric or boolean), same length.
+    pub values: ArrayRef,
+}
+
+/// The shaped result.
+#[derive(Debug)]
+pub enum Shaped {
+    /// No labels: one frame, time + value columns.
+    Wide {
+        /// Time field name.
+        time_name: String,
+        /// Times, ns, ascending.
+        time: Vec<i64>,
+        /// Value columns (name, values).
+        values: Vec<(String, ArrayRef)>,
+    },
+    /// One frame per series.
+    Multi(Vec<Series>),
+}
+
+/// Why rows could not become series.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ShapeError {
+    /// No time column.
+    #[error(
+        "a time series needs a time column (Date, DateTime or DateTime64, or Altinity's `t` in milliseconds); the result has {0}. Use format table for results without time"
+    )]
+    NoTime(String),
+    /// No value column.
+    #[error("a time series needs at least one numeric value column; the result has {0}")]
+    NoValue(String),
+    /// Two rows for one series and time.
+    #[error(
+        "two rows have the same time {time} and labels {labels}: aggregate them (GROUP BY time and the label columns)"
+    )]
+    Duplicate {
+        /// The time, as text.
+        time: String,
+        /// The labels, as `{k="v", …}`.
+        labels: String,
+    },
+}
+
+impl From<ShapeError> for FrameError {
+    fn from(e: ShapeError) -> Self {
+        FrameError::Shape(e)
+    }
+}
+
+/// Column roles of a time-series result.
+#[derive(Debug, Clone, PartialEq)]
+enum Role {
+    Time,
+    TimeMs,
+    Label,
+    Value,
+    GroupArr,
+    Skip,
+}
+
+/// True for Altinity's `groupArr` type: `Array(Tuple(String-like key, numeric value))`.
+pub(crate) fn is_group_array(ch: &ChType) -> bool {
+    let ChType::Array(inner) = ch.base() else {
+        return false;
+    };
+    let ChType::Tuple(items) = inner.base() else {
+        return false;
+    };
+    items.len() == 2
+        && matches!(
+            items[0].1.base(),
+            ChType::String | ChType::FixedString(_) | ChType::Enum(_)
+        )
+        && matches!(
+            items[1].1.base(),
+            ChType::Int(_)
+                | ChType::UInt(_)
+                | ChType::Float(_)
+                | ChType::Decimal { .. }
+                | ChType::Nullable(_)
+        )
+}
+
+fn roles(batch: &RecordBatch, types: &[ChType], opts: &TsOptions) -> Vec<Role> {
+    let schema = batch.schema();
+    let mut time_seen = false;
+    let mut roles: Vec<Role> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| match f.data_type() {
+            DataType::Timestamp(_, _) if !time_seen => {
+                time_seen = true;
+                Role::Time
+            }
+            DataType::Utf8 => Role::Label,
+            DataType::List(_) if types.get(i).is_some_and(is_group_array) => Role::GroupArr,
+            dt if dt.is_numeric() || *dt == DataType::Boolean => Role::Value,
+            _ => Role::Skip,
+        })
+        .collect();
+    if !time_seen
+        && opts.ms_column_t
+        && let Some(i) = schema
+            .fields()
+            .iter()
+            .position(|f| f.name() == "t" && f.data_type().is_integer())
+    {
+        roles[i] = Role::TimeMs;
+    }
+    roles
+}
+
+/// Shapes a result into series. `types` are the ClickHouse types by column.
+pub fn shape(
+    batch: &RecordBatch,
+    types: &[ChType],
+    opts: &TsOptions,
+) -> Result<(Shaped, Vec<String>), ShapeError> {
+    let schema = batch.schema();
+    let roles = roles(batch, types, opts);
+    let names = || {
+        schema
+            .fields()
+            .iter()
+            .map(|f| format!("`{}` {}", f.name(), f.data_type()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some(time_idx) = roles
+        .iter()
+        .position(|r| matches!(r, Role::Time | Role::TimeMs))
+    else {
+        return Err(ShapeError::NoTime(if schema.fields().is_empty() {
+            "no columns".into()
+        } else {
+            names()
+        }));
+    };
+    let mut notices = Vec::new();
+    for (i, r) in roles.iter().enumerate() {
+        if *r == Role::Skip {
+            notices.push(format!(
+                "Column `{}` is neither a label (string) nor a value (number) and is not shown.",
+                schema.field(i).name()
+            ));
+        }
+    }
+    let time = time_values(batch.column(time_idx), roles[time_idx] == Role::TimeMs);
+    let labels: Vec<usize> = roles
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| **r == Role::Label)
+        .map(|(i, _)| i)
+        .collect();
+    let values: Vec<usize> = roles
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| **r == Role::Value)
+        .map(|(i, _)| i)
+        .collect();
+    let groups: Vec<usize> = roles
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| **r == Role::GroupArr)
+        .map(|(i, _)| i)
+        .collect();
+
+    let mut shaped = if !groups.is_empty() {
+        Shaped::Multi(group_array_series(batch, &time, &groups)?)
+    } else if values.is_empty() {
+        return Err(ShapeError::NoValue(names()));
+    } else if labels.is_empty() {
+        let idx = sorted_rows(&time, (0..batch.num_rows() as u32).collect());
+        check_duplicates(&time, &idx, &BTreeMap::new())?;
+        let take = UInt32Array::from(idx.clone());
+        Shaped::Wide {
+            time_name: schema.field(time_idx).name().clone(),
+            time: idx.iter().map(|&i| time[i as usize]).collect(),
+            values: values
+                .iter()
+                .map(|&v| {
+                    (
+                        schema.field(v).name().clone(),
+                        take_column(batch.column(v), &take),
+                    )
+                })
+                .collect(),
+        }
+    } else {
+        Shaped::Multi(labelled_series(batch, &time, &labels, &values)?)
+    };
+    if opts.nullify_sparse
+        && let Shaped::Multi(series) = &mut shaped
+    {
+        nullify_sparse(series);
+    }
+    if opts.fill != Fill::None || (opts.extrapolate && opts.till_now) {
+        shaped = post_process(shaped, opts);
+    }
+    Ok((shaped, notices))
+}
+
+fn time_values(col: &ArrayRef, millis: bool) -> Vec<i64> {
+    let n = col.len();
+    let mut out = Vec::with_capacity(n);
+    match col.data_type() {
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+            out.extend_from_slice(col.as_primitive::<TimestampNanosecondType>().values())
+        }
+        dt if millis && dt.is_integer() => {
+            for i in 0..n {
+                let ms = match dt {
+                    DataType::UInt64 => col.as_primitive::<UInt64Type>().value(i) as i64,
+                    DataType::UInt32 => col.as_primitive::<UInt32Type>().value(i) as i64,
+                    DataType::Int64 => col.as_primitive::<Int64Type>().value(i),
+                    DataType::Int32 => col.as_primitive::<Int32Type>().value(i) as i64,
+                    _ => 0,
+                };
+                out.push(ms.saturating_mul(1_000_000));
+            }
+        }
+        _ => out.resize(n, 0),
+    }
+    out
+}
+
+/// Row indices in time order (stable), without sorting when they already are.
+fn sorted_rows(time: &[i64], mut idx: Vec<u32>) -> Vec<u32> {
+    if idx
+        .windows(2)
+        .any(|w| time[w[0] as usize] > time[w[1] as usize])
+    {
+        idx.sort_by_key(|&i| time[i as usize]);
+    }
+    idx
+}
+
+fn check_duplicates(
+    time: &[i64],
+    idx: &[u32],
+    labels: &BTreeMap<String, String>,
+) -> Result<(), ShapeError> {
+    if let Some(w) = idx
+        .windows(2)
+        .find(|w| time[w[0] as usize] == time[w[1] as usize])
+    {
+        return Err(ShapeError::Duplicate {
+            time: super::scalar::format_timestamp_ns(time[w[0] as usize], 3),
+            labels: format_labels(labels),
+        });
+    }
+    Ok(())
+}
+
+fn format_labels(labels: &BTreeMap<String, String>) -> String {
+    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{{{}}}", inner.join(", "))
+}
+
+fn take_column(col: &ArrayRef, idx: &UInt32Array) -> ArrayRef {
+    arrow_select::take::take(col.as_ref(), idx, None).unwrap_or_else(|_| col.slice(0, 0))
+}
+
+fn labelled_series(
+    batch: &RecordBatch,
+    time: &[i64],
+    labels: &[usize],
+    values: &[usize],
+) -> Result<Vec<Series>, ShapeError> {
+    let n = batch.num_rows();
+    let label_cols: Vec<&StringArray> = labels
+        .iter()
+        .map(|&i| batch.column(i).as_string::<i32>())
+        .collect();
+    // Intern each label column's strings; a row's key is its tuple of ids.
+    let mut interners: Vec<HashMap<&str, u32>> = vec![HashMap::new(); labels.len()];
+    let mut groups: HashMap<Vec<u32>, usize> = HashMap::new();
+    let mut group_rows: Vec<Vec<u32>> = Vec::new();
+    let mut group_first_row: Vec<usize> = Vec::new();
+    let mut key = vec![0u32; labels.len()];
+    for row in 0..n {
+        for (c, col) in label_cols.iter().enumerate() {
+            let s = if col.is_null(row) { "" } else { col.value(row) };
+            let next = interners[c].len() as u32;
+            key[c] = *interners[c].entry(s).or_insert(next);
+        }
+        let g = match groups.get(key.as_slice()) {
+            Some(&g) => g,
+            None => {
+                groups.insert(key.clone(), group_rows.len());
+                group_rows.push(Vec::new());
+                group_first_row.push(row);
+                group_rows.len() - 1
+            }
+        };
+        group_rows[g].push(row as u32);
+    }
+    let schema = batch.schema();
+    let single_label = labels.len() == 1 && values.len() == 1;
+    let mut out = Vec::with_capacity(group_rows.len() * values.len());
+    for (g, rows) in group_rows.into_iter().enumerate() {
+        let first = group_first_row[g];
+        let label_map: BTreeMap<String, String> = labels
+            .iter()
+            .zip(&label_cols)
+            .map(|(&i, col)| {
+                (
+                    schema.field(i).name().clone(),
+                    if col.is_null(first) {
+                        String::new()
+                    } else {
+                        col.value(first).to_owned()
+                    },
+                )
+            })
+            .collect();
+        let idx = sorted_rows(time, rows);
+        check_duplicates(time, &idx, &label_map)?;
+        let take = UInt32Array::from(idx.clone());
+        let times: Vec<i64> = idx.iter().map(|&i| time[i as usize]).collect();
+        for &v in values {
+            out.push(Series {
+                name: schema.field(v).name().clone(),
+                display_name: single_label
+                    .then(|| label_map.values().next().cloned().unwrap_or_default()),
+                labels: label_map.clone(),
+                time: times.clone(),
+                values: take_column(batch.column(v), &take),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Altinity `groupArr`: each row holds `[(key, value), …]`; one series per key.
+fn group_array_series(
+    batch: &RecordBatch,
+    time: &[i64],
+    groups: &[usize],
+) -> Result<Vec<Series>, ShapeError> {
+    let mut order: Vec<String> = Vec::new();
+    let mut series: HashMap<String, (Vec<i64>, Vec<Option<f64>>)> = HashMap::new();
+    for &g in groups {
+        let list = batch.column(g).as_list::<i32>();
+        let offsets = list.value_offsets();
+        let entries = list.values().as_struct();
+        let keys = entries.column(0);
+        let vals = entries.column(1);
+        for row in 0..batch.num_rows() {
+            if list.is_null(row) {
+                continue;
+            }
+            for e in offsets[row] as usize..offsets[row + 1] as usize {
+                let key = text_at(keys, e);
+                let value = number_at(vals, e);
+                let entry = series.entry(key.clone()).or_insert_with(|| {
+                    order.push(key.clone());
+                    (Vec::new(), Vec::new())
+                });
+                entry.0.push(time[row]);
+                entry.1.push(value);
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(order.len());
+    for key in order {
+        let (times, values) = series.remove(&key).unwrap_or_default();
+        let idx = sorted_rows(&times, (0..times.len() as u32).collect());
+        let mut labels = BTreeMap::new();
+        labels.insert("key".to_owned(), key.clone());
+        check_duplicates(&times, &idx, &labels)?;
+        out.push(Series {
+            name: key.clone(),
+            labels: BTreeMap::new(),
+            display_name: Some(key),
+            time: idx.iter().map(|&i| times[i as usize]).collect(),
+            values: Arc::new(Float64Array::from(
+                idx.iter().map(|&i| values[i as usize]).collect::<Vec<_>>(),
+            )),
+        });
+    }
+    Ok(out)
+}
+
+fn text_at(col: &ArrayRef, i: usize) -> String {
+    if col.is_null(i) {
+        return String::new();
+    }
+    match col.data_type() {
+        DataType::Utf8 => col.as_string::<i32>().value(i).to_owned(),
+        DataType::Binary => String::from_utf8_lossy(col.as_binary::<i32>().value(i)).into_owned(),
+        DataType::FixedSizeBinary(_) => String::from_utf8_lossy(super::scalar::trim_nuls(
+            col.as_fixed_size_binary().value(i),
+        ))
+        .into_owned(),
+        DataType::Dictionary(_, _) => {
+            let d = col.as_any_dictionary();
+            text_at(d.values(), d.normalized_keys()[i])
+        }
+        _ => {
+            let mut s = String::new();
+            super::json::write_value(&mut s, col.as_ref(), &ChType::Nothing, i);
+            s.trim_matches('"').to_owned()
+        }
+    }
+}
+
+/// A numeric value as f64 (None for null or non-numeric).
+pub(crate) fn number_at(col: &ArrayRef, i: usize) -> Option<f64> {
+    if col.is_null(i) {
+        return None;
+    }
+    Some(match col.data_type() {
+        DataType::Int8 => col.as_primitive::<Int8Type>().value(i) as f64,
+        DataType::Int16 => col.as_primitive::<Int16Type>().value(i) as f64,
+        DataType::Int32 => col.as_primitive::<Int32Type>().value(i) as f64,
+        DataType::Int64 => col.as_primitive::<Int64Type>().value(i) as f64,
+        DataType::UInt8 => col.as_primitive::<UInt8Type>().value(i) as f64,
+        DataType::UInt16 => col.as_primitive::<UInt16Type>().value(i) as f64,
+        DataType::UInt32 => col.as_primitive::<UInt32Type>().value(i) as f64,
+        DataType::UInt64 => col.as_primitive::<UInt64Type>().value(i) as f64,
+        DataType::Float32 => col.as_primitive::<Float32Type>().value(i) as f64,
+        DataType::Float64 => col.as_primitive::<Float64Type>().value(i),
+        DataType::Decimal128(_, s) => {
+            col.as_primitive::<Decimal128Type>().value(i) as f64 / 10f64.powi(*s as i32)
+        }
+        DataType::Boolean => col.as_boolean().value(i) as u8 as f64,
+        _ => return None,
+    })
+}
+
+fn to_f64(values: &ArrayRef) -> Vec<Option<f64>> {
+    (0..values.len()).map(|i| number_at(values, i)).collect()
+}
+
+/// Every series gets every timestamp any series has; missing values are null.
+fn nullify_sparse(series: &mut [Series]) {
+    let mut all: Vec<i64> = series.iter().flat_map(|s| s.time.iter().copied()).collect();
+    all.sort_unstable();
+    all.dedup();
+    for s in series.iter_mut() {
+        if s.time.len() == all.len() {
+            continue;
+        }
+        let vals = to_f64(&s.values);
+        let by_time: HashMap<i64, Option<f64>> = s.time.iter().copied().zip(vals).collect();
+        s.values = Arc::new(Float64Array::from(
+            all.iter()
+                .map(|t| by_time.get(t).copied().flatten())
+                .collect::<Vec<_>>(),
+        ));
+        s.time = all.clone();
+    }
+}
+
+fn post_process(shaped: Shaped, opts: &TsOptions) -> Shaped {
+    let fix = |time: Vec<i64>, values: ArrayRef| -> (Vec<i64>, ArrayRef) {
+        if *values.data_type() == DataType::Boolean && opts.fill == Fill::None {
+            return (time, values);
+        }
+        let mut vals = to_f64(&values);
+        let mut time = time;
+        if opts.extrapolate && opts.till_now {
+            extrapolate(&time, &mut vals, opts);
+        }
+        if opts.fill != Fill::None {
+            (time, vals) = fill(&time, &vals, opts);
+        }
+        (time, Arc::new(Float64Array::from(vals)) as ArrayRef)
+    };
+    match shaped {
+        Shaped::Multi(series) => Shaped::Multi(
+            series
+                .into_iter()
+                .map(|s| {
+                    let (time, values) = fix(s.time, s.values);
+                    Series { time, values, ..s }
+                })
+                .collect(),
+        ),
+        Shaped::Wide {
+            time_name,
+            time,
+            values,
+        } => {
+            if opts.fill == Fill::None {
+                let values = values
+                    .into_iter()
+                    .map(|(n, v)| (n, fix(time.clone(), v).1))
+                    .collect();
+                return Shaped::Wide {
+                    time_name,
+                    time,
+                    values,
+                };
+            }
+            let mut new_time = time.clone();
+            let values = values
+                .into_iter()
+                .map(|(n, v)| {
+                    let (t, v) = fix(time.clone(), v);
+                    new_time = t;
+                    (n, v)
+                })
+                .collect();
+            Shaped::Wide {
+                time_name,
+                time: new_time,
+                values,
+            }
+        }
+    }
+}
+
+/// Altinity's last-point extrapolation: when the range ends inside the last bucket (a relative
+/// range ending now), the last point covers only part of its interval; replace it with the
+/// previous point's value adjusted by a tenth of the last observed relative change (and the
+/// first point likewise when it is a zero produced by `runningDifference` at the left border).
+fn extrapolate(time: &[i64], vals: &mut [Option<f64>], opts: &TsOptions) {
+    let n = vals.len();
+    if n < 10 {
+        return;
+    }
+    let to_s = opts.to_ms as f64 / 1e3;
+    let from_s = opts.from_ms as f64 / 1e3;
+    let t = |i: usize| time[i] as f64 / 1e9;
+    let average = (t(n - 1) - t(0)) / (n - 1) as f64;
+    let step = |a: Option<f64>, b: Option<f64>| -> f64 {
+        match (a, b) {
+            (Some(a), Some(b)) if a != 0.0 => (((a - b) / a) * 0.1) % 1.0,
+            _ => 0.0,
+        }
+    };
+    if t(0) - from_s < average
+        && vals[0] == Some(0.0)
+        && let Some(v1) = vals[1]
+    {
+        vals[0] = Some(v1 * (1.0 + step(vals[1], vals[2])));
+    }
+    if to_s - t(n - 1) < average
+        && let Some(prev) = vals[n - 2]
+    {
+        vals[n - 1] = Some(prev * (1.0 + step(vals[n - 2], vals[n - 3])));
+    }
+}
+
+/// Fills grid points of `[from, to]` that have no value; existing points are kept.
+fn fill(time: &[i64], vals: &[Option<f64>], opts: &TsOptions) -> (Vec<i64>, Vec<Option<f64>>) {
+    let range_ms = (opts.to_ms - opts.from_ms).max(0);
+    let max_points = opts.max_data_points.max(1);
+    let step_ms = opts
+        .interval_ms
+        .max(1)
+        .max((range_ms + max_points - 1) / max_points);
+    let step = step_ms * 1_000_000;
+    let start = (opts.from_ms * 1_000_000).div_euclid(step) * step;
+    let end = opts.to_ms * 1_000_000;
+    let mut out_t = Vec::with_capacity(time.len() + (range_ms / step_ms) as usize + 1);
+    let mut out_v = Vec::with_capacity(out_t.capacity());
+    let mut i = 0;
+    let mut grid = start;
+    let mut last: Option<f64> = None;
+    let filler = |last: Option<f64>| match opts.fill {
+        Fill::Null | Fill::None => None,
+        Fill::Zero => Some(0.0),
+        Fill::Previous => last,
+        Fill::Value(v) => Some(v),
+    };
+    while grid <= end || i < time.len() {
+        if i < time.len() && (time[i] <= grid || grid > end) {
+            if time[i] == grid {
+                grid += step;
+            }
+            out_t.push(time[i]);
+            out_v.push(vals[i]);
+            if vals[i].is_some() {
+                last = vals[i];
+            }
+            i += 1;
+        } else {
+            out_t.push(grid);
+            out_v.push(filler(last));
+            grid += step;
+        }
+    }
+    (out_t, out_v)
+}
+
+/// Converts booleans to a Grafana-friendly value array unchanged; exposed for tests.
+#[cfg(test)]
+fn bools(v: &[bool]) -> ArrayRef {
+    Arc::new(arrow_array::BooleanArray::from(v.to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_schema::{Field, Schema};
+
+    fn opts() -> TsOptions {
+        TsOptions {
+            fill: Fill::None,
+            from_ms: 0,
+            to_ms: 10_000,
+            interval_ms: 1_000,
+            max_data_points: 1_000,
+            extrapolate: false,
+            till_now: false,
+            nullify_sparse: false,
+            ms_column_t: false,
+        }
+    }
+
+    fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {
+        let fields: Vec<Field> = cols
+            .iter()
+            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+            .collect();
+        RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            cols.into_iter().map(|(_, a)| a).collect(),
+        )
+        .unwrap()
+    }
+
+    fn ts(v: &[i64]) -> ArrayRef {
+        Arc::new(arrow_array::TimestampNanosecondArray::from(
+            v.iter().map(|s| s * 1_000_000_000).collect::<Vec<_>>(),
+        ))
+    }
+
+    #[test]
+    fn labels_split_series_and_sort_by_time() {
+        let b = batch(vec![
+            ("time", ts(&[2, 1, 1, 2])),
+            ("svc", Arc::new(StringArray::from(vec!["a", "a", "b", "b"]))),
+            (
+                "n",
+                Arc::new(arrow_array::UInt64Array::from(vec![20, 10, 30, 40])),
+            ),
+        ]);
+        let (Shaped::Multi(series), _) = shape(&b, &[], &opts()).unwrap() else {
+            panic!("multi")
+        };
+        assert_eq!(series.len(), 2);
+        assert_eq!(series[0].labels["svc"], "a");
+        assert_eq!(series[0].display_name.as_deref(), Some("a"));
+        assert_eq!(series[0].time, vec![1_000_000_000, 2_000_000_000]);
+        assert_eq!(
+            series[0].values.as_primitive::<UInt64Type>().values(),
+            &[10, 20]
+        );
+        assert_eq!(
+            series[1].values.as_primitive::<UInt64Type>().values(),
+            &[30, 40]
+        );
+    }
+
+    #[test]
+    fn duplicates_name_the_labels() {
+        let b = batch(vec![
+            ("time", ts(&[1, 1])),
+            ("svc", Arc::new(StringArray::from(vec!["a", "a"]))),
+            ("n", Arc::new(Float64Array::from(vec![1.0, 2.0]))),
+        ]);
+        let e = shape(&b, &[], &opts()).unwrap_err();
+        assert!(e.to_string().contains(r#"{svc="a"}"#), "{e}");
+    }
+
+    #[test]
+    fn no_labels_is_one_wide_frame() {
+        let b = batch(vec![
+            ("time", ts(&[3, 1, 2])),
+            ("a", Arc::new(Float64Array::from(vec![3.0, 1.0, 2.0]))),
+            ("ok", bools(&[true, false, true])),
+        ]);
+        let (Shaped::Wide { time, values, .. }, _) = shape(&b, &[], &opts()).unwrap() else {
+            panic!("wide")
+        };
+        assert_eq!(time, vec![1_000_000_000, 2_000_000_000, 3_000_000_000]);
+        assert_eq!(
+            values[0].1.as_primitive::<Float64Type>().values(),
+            &[1.0, 2.0, 3.0]
+        );
+        assert!(!values[1].1.as_boolean().value(0));
+    }
+
+    #[test]
+    fn fill_modes_on_the_interval_grid() {
+        let b = batch(vec![
+            ("time", ts(&[0, 3])),
+            ("v", Arc::new(Float64Array::from(vec![1.0, 4.0]))),
+        ]);
+        let mut o = opts();
+        o.to_ms = 4_000;
+        for (fill, expected) in [
+            (Fill::Null, vec![Some(1.0), None, None, Some(4.0), None]),
+            (
+                Fill::Zero,
+                vec![Some(1.0), Some(0.0), Some(0.0), Some(4.0), Some(0.0)],
+            ),
+            (
+                Fill::Previous,
+                vec![Some(1.0), Some(1.0), Some(1.0), Some(4.0), Some(4.0)],
+            ),
+        ] {
+            o.fill = fill;
+            let (Shaped::Wide { time, values, .. }, _) = shape(&b, &[], &o).unwrap() else {
+                panic!()
+            };
+            assert_eq!(time.len(), 5, "{fill:?}");
+            let got: Vec<Option<f64>> = to_f64(&values[0].1);
+            assert_eq!(got, expected, "{fill:?}");
+        }
+    }
+
+    #[test]
+    fn fill_is_bounded_by_max_data_points() {
+        let b = batch(vec![
+            ("time", ts(&[0])),
+            ("v", Arc::new(Float64Array::from(vec![1.0]))),
+        ]);
+        let mut o = opts();
+        o.fill = Fill::Zero;
+        o.to_ms = 3_600_000;
+        o.interval_ms = 1;
+        o.max_data_points = 100;
+        let (Shaped::Wide { time, .. }, _) = shape(&b, &[], &o).unwrap() else {
+            panic!()
+        };
+        assert!(time.len() <= 102, "{}", time.len());
+    }
+
+    #[test]
+    fn altinity_t_in_milliseconds_and_nullify_sparse() {
+        let keys = Arc::new(StringArray::from(vec!["a", "b", "a"]));
+        let b = batch(vec![
+            (
+                "t",
+                Arc::new(arrow_array::UInt64Array::from(vec![1000, 1000, 2000])),
+            ),
+            ("k", keys),
+            ("c", Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0]))),
+        ]);
+        let mut o = opts();
+        o.ms_column_t = true;
+        o.nullify_sparse = true;
+        let (Shaped::Multi(series), _) = shape(&b, &[], &o).unwrap() else {
+            panic!()
+        };
+        let b_series = series.iter().find(|s| s.labels["k"] == "b").unwrap();
+        assert_eq!(b_series.time, vec![1_000_000_000, 2_000_000_000]);
+        assert_eq!(to_f64(&b_series.values), vec![Some(2.0), None]);
+    }
+
+    #[test]
+    fn extrapolation_replaces_a_partial_last_bucket() {
+        let times: Vec<i64> = (0..10).collect();
+        let vals: Vec<f64> = vec![10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 1.0];
+        let b = batch(vec![
+            ("time", ts(&times)),
+            ("v", Arc::new(Float64Array::from(vals))),
+        ]);
+        let mut o = opts();
+        o.extrapolate = true;
+        o.till_now = true;
+        o.to_ms = 9_500;
+        let (Shaped::Wide { values, .. }, _) = shape(&b, &[], &o).unwrap() else {
+            panic!()
+        };
+        assert_eq!(to_f64(&values[0].1)[9], Some(10.0));
+        o.till_now = false;
+        let (Shaped::Wide { values, .. }, _) = shape(&b, &[], &o).unwrap() else {
+            panic!()
+        };
+        assert_eq!(to_f64(&values[0].1)[9], Some(1.0));
+    }
+
+    #[test]
+    fn no_time_or_no_value_are_clear_errors() {
+        let b = batch(vec![(
+            "svc",
+            Arc::new(StringArray::from(vec!["a"])) as ArrayRef,
+        )]);
+        assert!(matches!(
+            shape(&b, &[], &opts()),
+            Err(ShapeError::NoTime(_))
+        ));
+        let b = batch(vec![
+            ("time", ts(&[1])),
+            ("svc", Arc::new(StringArray::from(vec!["a"]))),
+        ]);
+        assert!(matches!(
+            shape(&b, &[], &opts()),
+            Err(ShapeError::NoValue(_))
+        ));
+    }
+}
