@@ -316,6 +316,7 @@ async fn time_series_frames(
     let options = ts_options(query, request)?;
     let shape_started = Instant::now();
     let (shaped, notices) = timeseries::shape(&all, &types, &options).map_err(FrameError::from)?;
+    let shape_time = shape_started.elapsed();
     meta.notices.extend(notices.into_iter().map(|text| Notice {
         severity: "info",
         text,
@@ -387,7 +388,8 @@ async fn time_series_frames(
         frames = frames.len() as u64,
         first_batch_ms = first_batch.as_secs_f64() * 1e3,
         fetch_ms = fetched.as_secs_f64() * 1e3,
-        shape_ms = shape_started.elapsed().as_secs_f64() * 1e3,
+        shape_ms = shape_time.as_secs_f64() * 1e3,
+        encode_ms = (shape_started.elapsed() - shape_time).as_secs_f64() * 1e3,
         total_ms = started.elapsed().as_secs_f64() * 1e3,
         "time series frames written"
     );

@@ -133,6 +133,57 @@ impl From<ShapeError> for FrameError {
     }
 }
 
+/// FxHash: a fast hash for short keys (label strings, integer pairs) in the grouping loop. Keys
+/// come from the user's own result, so the lack of DoS resistance does not matter here.
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes([
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+            ]));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Fx {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<Fx>;
+
 /// Column roles of a time-series result.
 #[derive(Debug, Clone, PartialEq)]
 enum Role {
@@ -359,29 +410,64 @@ fn labelled_series(
         .iter()
         .map(|&i| batch.column(i).as_string::<i32>())
         .collect();
-    // Intern each label column's strings; a row's key is its tuple of ids.
-    let mut interners: Vec<HashMap<&str, u32>> = vec![HashMap::new(); labels.len()];
-    let mut groups: HashMap<Vec<u32>, usize> = HashMap::new();
-    let mut group_rows: Vec<Vec<u32>> = Vec::new();
-    let mut group_first_row: Vec<usize> = Vec::new();
-    let mut key = vec![0u32; labels.len()];
-    for row in 0..n {
-        for (c, col) in label_cols.iter().enumerate() {
+    // Each row's group: intern every label column's strings to dense ids, then fold the columns
+    // together pairwise ((group so far, next id) → dense id), hashing only small integers.
+    let mut group_of = vec![0u32; n];
+    let mut groups = 0u32;
+    for (c, col) in label_cols.iter().enumerate() {
+        let mut interner: HashMap<&str, u32, FxBuild> = HashMap::default();
+        // Label columns have few distinct values: a direct-mapped cache of recent strings answers
+        // most rows with one comparison instead of a hash-map lookup.
+        let mut cache: [(&str, u32); 256] = [("", u32::MAX); 256];
+        let mut pairs: HashMap<u64, u32, FxBuild> = HashMap::default();
+        let mut next = 0u32;
+        for (row, group) in group_of.iter_mut().enumerate() {
             let s = if col.is_null(row) { "" } else { col.value(row) };
-            let next = interners[c].len() as u32;
-            key[c] = *interners[c].entry(s).or_insert(next);
+            let b = s.as_bytes();
+            let slot = match b {
+                [] => 0,
+                [x] => *x as usize,
+                [.., y, z] => (b.len() * 31 + *y as usize * 7 + *z as usize) & 255,
+            };
+            let id = if cache[slot].1 != u32::MAX && cache[slot].0 == s {
+                cache[slot].1
+            } else {
+                let len = interner.len() as u32;
+                let id = *interner.entry(s).or_insert(len);
+                cache[slot] = (s, id);
+                id
+            };
+            *group = if c == 0 {
+                id
+            } else {
+                *pairs
+                    .entry(((*group as u64) << 32) | id as u64)
+                    .or_insert_with(|| {
+                        next += 1;
+                        next - 1
+                    })
+            };
         }
-        let g = match groups.get(key.as_slice()) {
-            Some(&g) => g,
-            None => {
-                groups.insert(key.clone(), group_rows.len());
-                group_rows.push(Vec::new());
-                group_first_row.push(row);
-                group_rows.len() - 1
-            }
-        };
-        group_rows[g].push(row as u32);
+        groups = if c == 0 { interner.len() as u32 } else { next };
     }
+    // Counting sort of the rows by group, keeping row order inside a group.
+    let mut starts = vec![0usize; groups as usize + 1];
+    for &g in &group_of {
+        starts[g as usize + 1] += 1;
+    }
+    for g in 0..groups as usize {
+        starts[g + 1] += starts[g];
+    }
+    let mut fill_at = starts.clone();
+    let mut ordered = vec![0u32; n];
+    for (row, &g) in group_of.iter().enumerate() {
+        ordered[fill_at[g as usize]] = row as u32;
+        fill_at[g as usize] += 1;
+    }
+    let group_rows: Vec<Vec<u32>> = (0..groups as usize)
+        .map(|g| ordered[starts[g]..starts[g + 1]].to_vec())
+        .collect();
+    let group_first_row: Vec<usize> = group_rows.iter().map(|r| r[0] as usize).collect();
     let schema = batch.schema();
     let single_label = labels.len() == 1 && values.len() == 1;
     let mut out = Vec::with_capacity(group_rows.len() * values.len());
@@ -402,9 +488,14 @@ fn labelled_series(
             })
             .collect();
         let idx = sorted_rows(time, rows);
-        check_duplicates(time, &idx, &label_map)?;
-        let take = UInt32Array::from(idx.clone());
         let times: Vec<i64> = idx.iter().map(|&i| time[i as usize]).collect();
+        if let Some(w) = times.windows(2).position(|w| w[0] == w[1]) {
+            return Err(ShapeError::Duplicate {
+                time: super::scalar::format_timestamp_ns(times[w], 3),
+                labels: format_labels(&label_map),
+            });
+        }
+        let take = UInt32Array::from(idx);
         for &v in values {
             out.push(Series {
                 name: schema.field(v).name().clone(),

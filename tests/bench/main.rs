@@ -40,6 +40,12 @@ fn main() {
     if wanted("query100k") {
         bench_query100k();
     }
+    if wanted("shape1m") {
+        bench_shape1m();
+    }
+    if wanted("timeseries1m") {
+        bench_timeseries1m();
+    }
 }
 
 fn bench_macros() {
@@ -223,5 +229,138 @@ fn bench_query100k() {
         hwm as f64 / 1024.0,
         (hwm * 1024) as f64 / frame_bytes as f64,
         frame_bytes as f64 / 1048576.0
+    );
+}
+
+/// Long→wide of 1M rows × 10 series: the plugin's shaping time (from its debug log) against the
+/// raw ArrowStream fetch of the same SQL.
+fn bench_timeseries1m() {
+    let e = engine::engine();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = e.database("bench_ts");
+    db.exec(
+        "CREATE TABLE points ENGINE = MergeTree ORDER BY time AS SELECT \
+         toDateTime64('2024-01-01 00:00:00', 3, 'UTC') + toIntervalSecond(intDiv(number, 10)) AS time, \
+         concat('svc-', toString(number % 10)) AS service, toFloat64(number % 1000) AS value FROM numbers(1000000)",
+    );
+    let sql = format!(
+        "SELECT time, service, value FROM {}.points ORDER BY time",
+        db.name
+    );
+    let host = rt.block_on(host::Host::start());
+    let ds = host::datasource_for(e, &db.name);
+    let client = clickhouse::Client::default()
+        .with_url(&e.url)
+        .with_user(&e.user)
+        .with_password(&e.password)
+        .with_compression(clickhouse::Compression::None);
+    let runs = 7;
+    let raw: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            rt.block_on(async {
+                client
+                    .query(&sql)
+                    .fetch_bytes("ArrowStream")
+                    .unwrap()
+                    .collect()
+                    .await
+                    .unwrap()
+            });
+            start.elapsed()
+        })
+        .collect();
+    let mut shape = Vec::new();
+    let mut last_line = String::new();
+    let plugin: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let q = host::Q {
+                ref_id: "A".into(),
+                json: serde_json::json!({"rawSql": sql, "format": 0}),
+                from_ms: 1_704_067_200_000,
+                to_ms: 1_704_067_200_000 + 100_000_000,
+                interval_ms: 1000,
+                max_data_points: 100_000,
+            };
+            let start = Instant::now();
+            let answers = rt.block_on(host.query(&ds, vec![q]));
+            let elapsed = start.elapsed();
+            let a = &answers["A"];
+            assert!(a.error.is_empty(), "{}", a.error);
+            assert_eq!(a.frames.len(), 10);
+            let line = host
+                .stderr_lines()
+                .into_iter()
+                .rev()
+                .find(|l| l.contains("time series frames written"))
+                .unwrap();
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            shape.push(Duration::from_secs_f64(
+                v["shape_ms"].as_f64().unwrap() / 1e3,
+            ));
+            last_line = line;
+            elapsed
+        })
+        .collect();
+    let (r, p, s) = (median(raw), median(plugin), median(shape));
+    println!("timeseries1m: raw ArrowStream fetch median {:.1} ms", ms(r));
+    println!(
+        "timeseries1m: long→wide shaping median {:.1} ms = {:.0}% of the fetch",
+        ms(s),
+        100.0 * s.as_secs_f64() / r.as_secs_f64()
+    );
+    println!("timeseries1m: last plugin breakdown: {last_line}");
+    println!(
+        "timeseries1m: whole QueryData (10 frames, decoded by the test host) median {:.1} ms",
+        ms(p)
+    );
+}
+
+/// The shaping step alone, in process: 1M rows (100k times × 10 services) → 10 series.
+fn bench_shape1m() {
+    use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+    use std::sync::Arc;
+    let n = 1_000_000usize;
+    let names: Vec<String> = (0..10).map(|i| format!("svc-{i}")).collect();
+    let time: ArrayRef = Arc::new(TimestampNanosecondArray::from(
+        (0..n as i64)
+            .map(|i| (i / 10) * 1_000_000_000)
+            .collect::<Vec<_>>(),
+    ));
+    let svc: ArrayRef = Arc::new(StringArray::from(
+        (0..n).map(|i| names[i % 10].as_str()).collect::<Vec<_>>(),
+    ));
+    let value: ArrayRef = Arc::new(Float64Array::from(
+        (0..n).map(|i| (i % 1000) as f64).collect::<Vec<_>>(),
+    ));
+    let batch =
+        RecordBatch::try_from_iter([("time", time), ("service", svc), ("value", value)]).unwrap();
+    let opts = lantern::frames::timeseries::TsOptions {
+        fill: lantern::frames::timeseries::Fill::None,
+        from_ms: 0,
+        to_ms: 100_000_000,
+        interval_ms: 1000,
+        max_data_points: 100_000,
+        extrapolate: false,
+        till_now: false,
+        nullify_sparse: false,
+        ms_column_t: false,
+    };
+    let samples: Vec<Duration> = (0..9)
+        .map(|_| {
+            let start = Instant::now();
+            let (shaped, _) = lantern::frames::timeseries::shape(&batch, &[], &opts).unwrap();
+            let elapsed = start.elapsed();
+            std::hint::black_box(shaped);
+            elapsed
+        })
+        .collect();
+    println!(
+        "shape1m: long→wide of 1M rows × 10 series in process, median {:.1} ms",
+        ms(median(samples))
     );
 }
