@@ -37,6 +37,10 @@ pub struct RequestContext {
     pub user: String,
     /// The current time, epoch ms (tells relative ranges ending "now"); 0 when unknown.
     pub now_ms: i64,
+    /// This datasource's uid (for data links back to it).
+    pub datasource_uid: String,
+    /// This datasource's name.
+    pub datasource_name: String,
 }
 
 /// The result shape a query asks for.

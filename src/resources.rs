@@ -9,6 +9,7 @@
 //! | GET | `databases` | `["default", "otel", …]` |
 //! | GET | `tables?database=db` | `[{"name", "engine", "rows"}]` |
 //! | GET | `columns?database=db&table=t` | `[{"name", "type"}]` |
+//! | GET | `schema?database=db&table=t` | the table's OTel classification and column roles |
 //! | POST | `expand` | `{"sql", "client"}` for a query model and time range |
 
 use std::sync::Arc;
@@ -48,6 +49,7 @@ enum Route {
     Databases,
     Tables,
     Columns,
+    Schema,
     Expand,
 }
 
@@ -57,6 +59,7 @@ impl Route {
             "databases" => Some(Route::Databases),
             "tables" => Some(Route::Tables),
             "columns" => Some(Route::Columns),
+            "schema" => Some(Route::Schema),
             "expand" => Some(Route::Expand),
             _ => None,
         }
@@ -64,7 +67,7 @@ impl Route {
 
     fn method(&self) -> &'static str {
         match self {
-            Route::Databases | Route::Tables | Route::Columns => "GET",
+            Route::Databases | Route::Tables | Route::Columns | Route::Schema => "GET",
             Route::Expand => "POST",
         }
     }
@@ -81,7 +84,7 @@ pub async fn handle(
     let Some(route) = Route::parse(path) else {
         return Reply::error(
             404,
-            format!("unknown resource {path:?}; known: databases, tables, columns, expand"),
+            format!("unknown resource {path:?}; known: databases, tables, columns, schema, expand"),
         );
     };
     if !method.eq_ignore_ascii_case(route.method()) {
@@ -145,7 +148,17 @@ pub async fn handle(
             )
             .await
         }
-        Route::Expand => return expand(&instance, body),
+        Route::Expand => return expand(&instance, body).await,
+        Route::Schema => {
+            let table = param("table");
+            if table.is_empty() {
+                return Reply::error(
+                    400,
+                    "schema needs ?table=<name> (and optionally database=<db>)",
+                );
+            }
+            crate::planner::describe_table(&instance, param("database"), table).await
+        }
     };
     match result {
         Ok(v) => Reply::json(200, v),
@@ -168,7 +181,7 @@ async fn rows(
 }
 
 /// `POST expand`: the final SQL of a query model, and a clickhouse-client command running it.
-fn expand(instance: &Instance, body: &[u8]) -> Reply {
+async fn expand(instance: &Instance, body: &[u8]) -> Reply {
     let request: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => return Reply::error(400, format!("invalid JSON body: {e}")),
@@ -189,11 +202,17 @@ fn expand(instance: &Instance, body: &[u8]) -> Reply {
         max_data_points: num(request.get("maxDataPoints")),
         ..Default::default()
     };
-    let sql = match Query::parse(ref_id, query.to_string().as_bytes())
-        .and_then(|q| q.expanded_sql(&ctx))
-    {
-        Ok(sql) => sql,
+    let query = match Query::parse(ref_id, query.to_string().as_bytes()) {
+        Ok(q) => q,
         Err(e) => return Reply::error(400, e),
+    };
+    let request_type = request
+        .get("queryType")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let sql = match crate::planner::plan(instance, &query, &ctx, request_type).await {
+        Ok(plan) => plan.sql().to_owned(),
+        Err(e) => return Reply::error(e.status(), e),
     };
     Reply::json(
         200,

@@ -17,9 +17,11 @@ use serde_json::json;
 use crate::chtype::ChType;
 use crate::clickhouse::Connection;
 use crate::error::QueryError;
+use crate::frames::logs::LinkTarget;
 use crate::frames::normalize::{self, ColumnPlan};
 use crate::frames::timeseries::{self, Fill};
 use crate::frames::{FieldMeta, FrameError, FrameMeta, FrameWriter, Notice, grafana_schema};
+use crate::planner::{self, Plan};
 use crate::query::{Format, Query, RequestContext};
 use crate::settings::{InstanceInput, Settings, SettingsError};
 
@@ -30,6 +32,8 @@ pub struct Instance {
     pub settings: Settings,
     /// The ClickHouse client.
     pub connection: Connection,
+    /// Table schemas read for logs/traces queries, by (database, table), with when they were read.
+    pub schemas: Mutex<HashMap<(String, String), (Instant, Arc<crate::otel::TableSchema>)>>,
 }
 
 /// The identity of an instance's settings version.
@@ -56,6 +60,8 @@ pub struct QueryInput {
     pub json: Vec<u8>,
     /// Time range, interval and who asks.
     pub request: RequestContext,
+    /// The request's `queryType` for this query.
+    pub query_type: String,
 }
 
 impl Plugin {
@@ -77,6 +83,7 @@ impl Plugin {
         let inst = Arc::new(Instance {
             settings,
             connection,
+            schemas: Mutex::new(HashMap::new()),
         });
         cache.insert(key.uid.clone(), (key.updated, inst.clone()));
         Ok(inst)
@@ -126,14 +133,26 @@ pub async fn run_query(
 ) -> Result<Vec<Vec<u8>>, QueryError> {
     let started = Instant::now();
     let query = Query::parse(&input.ref_id, &input.json)?;
-    let sql = query.expanded_sql(&input.request)?;
     let timeout = instance.connection.query_timeout();
+    let conn = &instance.connection;
     let work = async {
-        match query.format {
-            Format::TimeSeries => {
-                time_series_frames(&instance.connection, &query, &sql, &input.request).await
+        let plan = planner::plan(instance, &query, &input.request, &input.query_type).await?;
+        let links = LinkTarget {
+            datasource_uid: input.request.datasource_uid.clone(),
+            datasource_name: input.request.datasource_name.clone(),
+        };
+        match &plan {
+            Plan::Table { sql, visualisation } => {
+                table_frame(conn, &query, sql, visualisation).await
             }
-            _ => table_frame(&instance.connection, &query, &sql).await,
+            Plan::Trace { sql } => table_frame(conn, &query, sql, "trace").await,
+            Plan::TimeSeries { sql } => {
+                time_series_frames(conn, &query, sql, &input.request, false).await
+            }
+            Plan::Volume { sql } => {
+                time_series_frames(conn, &query, sql, &input.request, true).await
+            }
+            Plan::Logs { sql } => logs_frame(conn, &query, sql, &links).await,
         }
     };
     let result = tokio::time::timeout(timeout, work).await;
@@ -176,12 +195,16 @@ async fn fetch(
         _ => None,
     };
     let mut plans = normalize::plan(schema.fields(), types.as_deref())?;
-    if format == Format::TimeSeries {
-        // Altinity's groupArr arrays are read raw by the shaping step.
-        for (plan, field) in plans.iter_mut().zip(schema.fields()) {
-            if timeseries::is_group_array(&plan.ch) {
-                plan.keep_raw(field.data_type().clone());
-            }
+    for (plan, field) in plans.iter_mut().zip(schema.fields()) {
+        // Shaping steps read some columns raw: Altinity's groupArr arrays (time series) and
+        // attribute maps (logs labels).
+        let raw = match format {
+            Format::TimeSeries => timeseries::is_group_array(&plan.ch),
+            Format::Logs => matches!(plan.ch.base(), ChType::Map(_, _)),
+            Format::Table | Format::Traces => false,
+        };
+        if raw {
+            plan.keep_raw(field.data_type().clone());
         }
     }
     Ok(Some(Fetched {
@@ -208,8 +231,9 @@ async fn table_frame(
     conn: &Connection,
     query: &Query,
     sql: &str,
+    visualisation: &'static str,
 ) -> Result<Vec<Vec<u8>>, QueryError> {
-    let mut meta = base_meta(query, sql);
+    let mut meta = base_meta(sql, visualisation);
     let Some(Fetched {
         mut stream,
         first,
@@ -227,15 +251,6 @@ async fn table_frame(
         )?]);
     };
     meta.notices.extend(plan_notices(&plans));
-    if matches!(query.format, Format::Logs | Format::Traces) {
-        meta.notices.push(Notice {
-            severity: "info",
-            text: format!(
-                "Format {} is returned as a table by this version.",
-                query.format.name()
-            ),
-        });
-    }
     let fields = plans
         .iter()
         .map(|p| (p.field(), FieldMeta::default()))
@@ -270,8 +285,9 @@ async fn time_series_frames(
     query: &Query,
     sql: &str,
     request: &RequestContext,
+    volume: bool,
 ) -> Result<Vec<Vec<u8>>, QueryError> {
-    let mut meta = base_meta(query, sql);
+    let mut meta = base_meta(sql, "graph");
     meta.frame_type = Some("timeseries-multi");
     meta.type_version = Some([0, 1]);
     let no_data = |meta: &FrameMeta| -> Result<Vec<Vec<u8>>, QueryError> {
@@ -313,7 +329,13 @@ async fn time_series_frames(
         return no_data(&meta);
     }
     let types: Vec<ChType> = plans.iter().map(|p| p.ch.clone()).collect();
-    let options = ts_options(query, request)?;
+    let mut options = ts_options(query, request)?;
+    if volume {
+        // A log volume histogram: no extrapolation or filling, whatever the query says.
+        options.fill = Fill::None;
+        options.extrapolate = false;
+        options.nullify_sparse = false;
+    }
     let shape_started = Instant::now();
     let (shaped, notices) = timeseries::shape(&all, &types, &options).map_err(FrameError::from)?;
     let shape_time = shape_started.elapsed();
@@ -467,17 +489,67 @@ fn convert_batch(
         .collect()
 }
 
-fn base_meta(query: &Query, sql: &str) -> FrameMeta {
+fn base_meta(sql: &str, visualisation: &'static str) -> FrameMeta {
     FrameMeta {
         executed_query_string: Some(sql.to_owned()),
-        preferred_visualisation_type: Some(match query.format {
-            Format::Logs => "logs",
-            Format::Traces => "trace",
-            Format::TimeSeries => "graph",
-            Format::Table => "table",
-        }),
+        preferred_visualisation_type: Some(visualisation),
         ..Default::default()
     }
+}
+
+/// Runs a logs query and writes one `log-lines` frame.
+async fn logs_frame(
+    conn: &Connection,
+    query: &Query,
+    sql: &str,
+    links: &LinkTarget,
+) -> Result<Vec<Vec<u8>>, QueryError> {
+    let mut meta = base_meta(sql, "logs");
+    meta.frame_type = Some("log-lines");
+    meta.type_version = Some([0, 0]);
+    let Some(Fetched {
+        mut stream,
+        first,
+        plans,
+        started,
+        first_batch,
+    }) = fetch(conn, sql, Format::Logs).await?
+    else {
+        return Ok(vec![crate::frames::encode(
+            &query.ref_id,
+            &query.ref_id,
+            &meta,
+            vec![],
+            vec![],
+        )?]);
+    };
+    meta.notices.extend(plan_notices(&plans));
+    let fields: Vec<Field> = plans.iter().map(|p| p.field()).collect();
+    let schema = Arc::new(arrow_schema::Schema::new(fields.clone()));
+    let mut batches = Vec::new();
+    let mut batch = first;
+    while let Some(b) = batch {
+        batches.push(
+            arrow_array::RecordBatch::try_new(schema.clone(), convert_batch(&plans, &b)?)
+                .map_err(FrameError::Write)?,
+        );
+        batch = stream.next_batch().await?;
+    }
+    let all = arrow_select::concat::concat_batches(&schema, &batches).map_err(FrameError::Write)?;
+    drop(batches);
+    let types: Vec<ChType> = plans.iter().map(|p| p.ch.clone()).collect();
+    let shape_started = Instant::now();
+    let (out_fields, columns) = crate::frames::logs::shape(&all, &fields, &types, links)?;
+    let frame = crate::frames::encode(&query.ref_id, &query.ref_id, &meta, out_fields, columns)?;
+    tracing::debug!(
+        ref_id = %query.ref_id,
+        rows = all.num_rows() as u64,
+        first_batch_ms = first_batch.as_secs_f64() * 1e3,
+        shape_ms = shape_started.elapsed().as_secs_f64() * 1e3,
+        total_ms = started.elapsed().as_secs_f64() * 1e3,
+        "logs frame written"
+    );
+    Ok(vec![frame])
 }
 
 /// The outcome of a health check.

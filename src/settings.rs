@@ -140,6 +140,56 @@ pub struct Settings {
     pub custom_settings: BTreeMap<String, String>,
     /// Extra HTTP headers (`httpHeaders`, Altinity's `httpHeaderName<N>`).
     pub headers: Vec<Header>,
+    /// Logs defaults (`logs`: `defaultDatabase`, `defaultTable`, column roles).
+    pub logs: SignalDefaults,
+    /// Traces defaults (`traces`: `defaultDatabase`, `defaultTable`).
+    pub traces: SignalDefaults,
+}
+
+/// Where a signal's table is by default, and column-role overrides for custom schemas.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SignalDefaults {
+    /// Database (`defaultDatabase`).
+    pub database: String,
+    /// Table (`defaultTable`).
+    pub table: String,
+    /// Column roles (`timeColumn`, `messageColumn`, `levelColumn`, `serviceColumn`,
+    /// `traceIdColumn`, `contextColumns`).
+    pub overrides: crate::otel::RoleOverrides,
+}
+
+fn signal_defaults(
+    obj: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<SignalDefaults, SettingsError> {
+    let Some(v) = obj.get(key).filter(|v| !v.is_null()) else {
+        return Ok(SignalDefaults::default());
+    };
+    let Value::Object(o) = v else {
+        return Err(err(key, "must be an object"));
+    };
+    let text = |k: &str| -> Result<String, SettingsError> {
+        match o.get(k) {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(s)) => Ok(s.trim().to_owned()),
+            Some(_) => Err(err(&format!("{key}.{k}"), "must be a string")),
+        }
+    };
+    let overrides: crate::otel::RoleOverrides =
+        serde_json::from_value(v.clone()).map_err(|e| err(key, e.to_string()))?;
+    let blank = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+    Ok(SignalDefaults {
+        database: text("defaultDatabase")?,
+        table: text("defaultTable")?,
+        overrides: crate::otel::RoleOverrides {
+            time_column: blank(overrides.time_column),
+            body_column: blank(overrides.body_column),
+            severity_column: blank(overrides.severity_column),
+            service_column: blank(overrides.service_column),
+            trace_id_column: blank(overrides.trace_id_column),
+            context_columns: overrides.context_columns.filter(|c| !c.is_empty()),
+        },
+    })
 }
 
 impl Settings {
@@ -430,6 +480,8 @@ impl Settings {
             query_timeout,
             custom_settings,
             headers,
+            logs: signal_defaults(obj, "logs")?,
+            traces: signal_defaults(obj, "traces")?,
         })
     }
 }
@@ -648,6 +700,28 @@ mod tests {
         );
         assert_eq!(s.headers.len(), 2);
         assert_eq!(s.headers[1].value.expose(), "tok");
+    }
+
+    #[test]
+    fn logs_and_traces_defaults() {
+        let s = parse(
+            r#"{"host":"h","logs":{"defaultDatabase":"otel","defaultTable":"server_text_log","levelColumn":"level","contextColumns":["PodName"],"otelEnabled":true},"traces":{"defaultTable":"spans"}}"#,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.logs.table, "server_text_log");
+        assert_eq!(s.logs.overrides.severity_column.as_deref(), Some("level"));
+        assert_eq!(
+            s.logs.overrides.context_columns,
+            Some(vec!["PodName".to_owned()])
+        );
+        assert_eq!(s.traces.table, "spans");
+        assert_eq!(
+            parse(r#"{"host":"h","logs":{"defaultTable":5}}"#, &[])
+                .unwrap_err()
+                .key,
+            "logs.defaultTable"
+        );
     }
 
     #[test]

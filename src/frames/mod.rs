@@ -9,6 +9,7 @@
 //! faster and has none of its metadata bugs (see the README's design notes).
 
 pub(crate) mod json;
+pub mod logs;
 pub(crate) mod normalize;
 pub(crate) mod scalar;
 pub mod timeseries;

@@ -76,6 +76,12 @@ impl Services {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
+        let (ds_uid, ds_name) = req
+            .plugin_context
+            .as_ref()
+            .and_then(|c| c.data_source_instance_settings.as_ref())
+            .map(|d| (d.uid.clone(), d.name.clone()))
+            .unwrap_or_default();
         let inputs: Vec<QueryInput> = req
             .queries
             .into_iter()
@@ -90,7 +96,10 @@ impl Services {
                     dashboard: dashboard.clone(),
                     user: user.clone(),
                     now_ms,
+                    datasource_uid: ds_uid.clone(),
+                    datasource_name: ds_name.clone(),
                 },
+                query_type: q.query_type,
             })
             .collect();
         let mut responses = HashMap::new();

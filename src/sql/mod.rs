@@ -10,6 +10,8 @@
 //! * filters the plugin adds to a user's SQL wrap it (`SELECT … FROM (<user sql>) WHERE …`), they
 //!   never append to it, so an `OR` or a trailing comment inside the user SQL cannot escape them.
 
+pub mod build;
+
 use std::fmt::Write;
 
 /// Writes `value` as a ClickHouse string literal: `'...'` with `\`, `'` and control characters

@@ -1,0 +1,543 @@
+//! Turns a query into what runs: the final SQL and the shape of its frames.
+//!
+//! Raw SQL queries expand their macros and run as written, shaped by `format`. Logs and traces
+//! queries (`queryType` `logs-volume`, `logs-context`, `traces`, `trace-search`, or a logs
+//! `builder`) need the table's schema: it is read from `system.columns` / `system.tables`
+//! (cached per instance for five minutes), classified by [`crate::otel`], and the SQL is built by
+//! [`crate::sql::build`]. The `expand` resource shows exactly the SQL planned here, so alerts,
+//! Explore and dashboards share it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::chtype::ChType;
+use crate::error::QueryError;
+use crate::otel::{self, Classified, Column, ColumnRef, RoleOverrides, TableSchema, TimeKind};
+use crate::query::{Format, Query, RequestContext};
+use crate::service::Instance;
+use crate::sql::build::{self, Direction, LogsBuilder, Range, TraceColumns, TraceSearch};
+use crate::sql::string_literal;
+
+/// What a query runs and how its result becomes frames.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Plan {
+    /// One table frame (`visualisation`: Grafana's preferred visualisation).
+    Table {
+        /// SQL.
+        sql: String,
+        /// `table`, `logs`, `trace`…
+        visualisation: &'static str,
+    },
+    /// Time series frames.
+    TimeSeries {
+        /// SQL.
+        sql: String,
+    },
+    /// A logs frame.
+    Logs {
+        /// SQL.
+        sql: String,
+    },
+    /// Log volume: counts per bucket and level as series labelled `level`.
+    Volume {
+        /// SQL.
+        sql: String,
+    },
+    /// A trace view frame.
+    Trace {
+        /// SQL.
+        sql: String,
+    },
+}
+
+impl Plan {
+    /// The SQL that runs.
+    pub fn sql(&self) -> &str {
+        match self {
+            Plan::Table { sql, .. }
+            | Plan::TimeSeries { sql }
+            | Plan::Logs { sql }
+            | Plan::Volume { sql }
+            | Plan::Trace { sql } => sql,
+        }
+    }
+}
+
+/// The log context request (`context` in the query JSON).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContextRequest {
+    /// The row's time, epoch nanoseconds (number or string).
+    time: Value,
+    /// `backward` (older rows) or `forward`.
+    direction: Direction,
+    /// Rows to return.
+    #[serde(default)]
+    limit: Option<u64>,
+    /// The row's labels (stream identity), e.g. `{"k8s.pod.name": "p-1"}` or `{"PodName": "p-1"}`.
+    #[serde(default)]
+    labels: std::collections::BTreeMap<String, String>,
+}
+
+fn invalid(e: impl std::fmt::Display) -> QueryError {
+    QueryError::Invalid(e.to_string())
+}
+
+fn field<T: for<'de> Deserialize<'de> + Default>(
+    query: &Query,
+    key: &str,
+) -> Result<T, QueryError> {
+    match query.json.get(key) {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(v) => {
+            serde_json::from_value(v.clone()).map_err(|e| invalid(format!("field `{key}`: {e}")))
+        }
+    }
+}
+
+/// The query's kind from `queryType` (JSON, else the request's).
+fn query_type(query: &Query, request_type: &str) -> String {
+    query
+        .json
+        .get("queryType")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(request_type)
+        .to_ascii_lowercase()
+}
+
+/// Plans one query.
+pub async fn plan(
+    instance: &Instance,
+    query: &Query,
+    req: &RequestContext,
+    request_type: &str,
+) -> Result<Plan, QueryError> {
+    let kind = query_type(query, request_type);
+    let builder = query.json.get("editorType").and_then(Value::as_str) == Some("builder")
+        || query.json.get("builder").is_some_and(Value::is_object);
+    let range = Range {
+        from_ns: req.from_ms.saturating_mul(1_000_000),
+        to_ns: req.to_ms.saturating_mul(1_000_000),
+    };
+    match kind.as_str() {
+        "logs-volume" | "logsvolume" => {
+            let bucket = build::bucket_seconds(range, req.interval_ms, req.max_data_points);
+            if builder {
+                let b: LogsBuilder = field(query, "builder")?;
+                let (db, table, schema, roles, time_kind) = logs_table(instance, &b).await?;
+                let sql = build::logs_volume_for_table(
+                    &b,
+                    &db,
+                    &table,
+                    &roles,
+                    time_kind,
+                    &names(&schema),
+                    range,
+                    bucket,
+                )
+                .map_err(invalid)?;
+                return Ok(Plan::Volume { sql });
+            }
+            let sql = query.expanded_sql(req)?;
+            let cols = instance.connection.describe(&sql).await?;
+            let described: Vec<(String, arrow_schema::DataType, ChType)> = cols
+                .iter()
+                .map(|(n, t)| (n.clone(), grafana_type(t), t.clone()))
+                .collect();
+            let roles = crate::frames::logs::recognise(&described);
+            let time = roles
+                .time
+                .ok_or_else(|| invalid("log volume needs a time column in the query's result"))?;
+            let name = |i: Option<usize>| i.map(|i| described[i].0.as_str());
+            Ok(Plan::Volume {
+                sql: build::logs_volume_for_sql(
+                    &sql,
+                    &described[time].0,
+                    name(roles.severity),
+                    name(roles.severity_number),
+                    bucket,
+                ),
+            })
+        }
+        "logs-context" | "logscontext" => {
+            let ctx: ContextRequest = match query.json.get("context") {
+                Some(v) => serde_json::from_value(v.clone())
+                    .map_err(|e| invalid(format!("field `context`: {e}")))?,
+                None => {
+                    return Err(invalid(
+                        "a logs-context query needs `context: {time, direction, labels}`",
+                    ));
+                }
+            };
+            let row_ns = match &ctx.time {
+                Value::Number(n) => n
+                    .as_i64()
+                    .ok_or_else(|| invalid("context.time must be epoch nanoseconds"))?,
+                Value::String(s) => s
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid("context.time must be epoch nanoseconds"))?,
+                _ => return Err(invalid("context.time must be epoch nanoseconds")),
+            };
+            let limit = ctx.limit.unwrap_or(50);
+            if builder {
+                let b: LogsBuilder = field(query, "builder")?;
+                let (db, table, _schema, roles, time_kind) = logs_table(instance, &b).await?;
+                let equal: Vec<(ColumnRef, String)> = roles
+                    .context_columns
+                    .iter()
+                    .filter_map(|c| ctx.labels.get(c.label()).map(|v| (c.clone(), v.clone())))
+                    .collect();
+                let sql = build::context_for_table(
+                    &db,
+                    &table,
+                    &roles,
+                    time_kind,
+                    row_ns,
+                    ctx.direction,
+                    &equal,
+                    limit,
+                );
+                return Ok(Plan::Logs { sql });
+            }
+            // Raw SQL: the user's query for an hour around the row, wrapped.
+            let hour = 3_600_000;
+            let around = RequestContext {
+                from_ms: row_ns / 1_000_000 - hour,
+                to_ms: row_ns / 1_000_000 + hour,
+                ..req.clone()
+            };
+            let sql = query.expanded_sql(&around)?;
+            let cols = instance.connection.describe(&sql).await?;
+            let described: Vec<(String, arrow_schema::DataType, ChType)> = cols
+                .iter()
+                .map(|(n, t)| (n.clone(), grafana_type(t), t.clone()))
+                .collect();
+            let roles = crate::frames::logs::recognise(&described);
+            let time = roles
+                .time
+                .ok_or_else(|| invalid("log context needs a time column in the query's result"))?;
+            let equal: Vec<(String, String)> = roles
+                .labels
+                .iter()
+                .chain(roles.service.iter())
+                .filter_map(|&i| {
+                    ctx.labels
+                        .get(&described[i].0)
+                        .map(|v| (described[i].0.clone(), v.clone()))
+                })
+                .collect();
+            Ok(Plan::Logs {
+                sql: build::context_for_sql(
+                    &sql,
+                    &described[time].0,
+                    row_ns,
+                    ctx.direction,
+                    &equal,
+                    limit,
+                ),
+            })
+        }
+        "traces" | "trace" if query.json.get("traceId").is_some() => {
+            trace_plan(instance, query).await
+        }
+        "trace-search" | "tracesearch" => {
+            let s: TraceSearch = field(query, "traceSearch")?;
+            let (db, table) = traces_table(instance, &s.database, &s.table);
+            let schema = table_schema(instance, &db, &table).await?;
+            let Some(Classified::Traces(_, roles)) =
+                otel::classify(&schema, &RoleOverrides::default())
+            else {
+                return Err(invalid(format!(
+                    "{db}.{table} is not a traces table (no SpanId/SpanName columns)"
+                )));
+            };
+            let time_kind = time_kind_of(&schema, &roles.time);
+            let sql = build::trace_search_query(
+                &s,
+                &db,
+                &table,
+                &roles,
+                time_kind,
+                &names(&schema),
+                range,
+            )
+            .map_err(invalid)?;
+            Ok(Plan::Table {
+                sql,
+                visualisation: "table",
+            })
+        }
+        _ if builder => {
+            let b: LogsBuilder = field(query, "builder")?;
+            let (db, table, schema, roles, time_kind) = logs_table(instance, &b).await?;
+            Ok(Plan::Logs {
+                sql: build::logs_query(&b, &db, &table, &roles, time_kind, &names(&schema), range)
+                    .map_err(invalid)?,
+            })
+        }
+        _ => {
+            let sql = query.expanded_sql(req)?;
+            Ok(match query.format {
+                Format::TimeSeries => Plan::TimeSeries { sql },
+                Format::Table => Plan::Table {
+                    sql,
+                    visualisation: "table",
+                },
+                Format::Logs => Plan::Logs { sql },
+                Format::Traces
+                    if query
+                        .json
+                        .get("traceId")
+                        .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty())) =>
+                {
+                    return trace_plan(instance, query).await;
+                }
+                Format::Traces => Plan::Trace { sql },
+            })
+        }
+    }
+}
+
+fn names(schema: &TableSchema) -> Vec<String> {
+    schema.columns.iter().map(|c| c.name.clone()).collect()
+}
+
+/// The Grafana-side Arrow type a ClickHouse type normalises to (for role recognition before
+/// the data is fetched).
+fn grafana_type(t: &ChType) -> arrow_schema::DataType {
+    use arrow_schema::DataType as D;
+    match t.base() {
+        ChType::Date | ChType::Date32 | ChType::DateTime(_) | ChType::DateTime64(..) => {
+            D::Timestamp(arrow_schema::TimeUnit::Nanosecond, None)
+        }
+        ChType::String
+        | ChType::FixedString(_)
+        | ChType::Enum(_)
+        | ChType::Uuid
+        | ChType::Ipv4
+        | ChType::Ipv6 => D::Utf8,
+        ChType::Int(8) => D::Int8,
+        ChType::Int(16) => D::Int16,
+        ChType::Int(32) => D::Int32,
+        ChType::Int(_) => D::Int64,
+        ChType::UInt(8) => D::UInt8,
+        ChType::UInt(16) => D::UInt16,
+        ChType::UInt(32) => D::UInt32,
+        ChType::UInt(_) => D::UInt64,
+        ChType::Float(_) | ChType::Decimal { .. } => D::Float64,
+        ChType::Bool => D::Boolean,
+        _ => D::Binary,
+    }
+}
+
+fn time_kind_of(schema: &TableSchema, col: &str) -> TimeKind {
+    match schema.column(col).map(|c| c.ty.base().clone()) {
+        Some(ChType::Date | ChType::Date32) => TimeKind::Date,
+        Some(ChType::DateTime(_)) => TimeKind::Seconds,
+        Some(ChType::DateTime64(p, _)) => TimeKind::Precise(p),
+        _ => TimeKind::Precise(9),
+    }
+}
+
+type LogsTable = (String, String, Arc<TableSchema>, otel::LogRoles, TimeKind);
+
+/// The builder's table: its schema, classification and roles (with datasource and query overrides).
+async fn logs_table(instance: &Instance, b: &LogsBuilder) -> Result<LogsTable, QueryError> {
+    let defaults = &instance.settings.logs;
+    let db = [
+        b.database.as_str(),
+        defaults.database.as_str(),
+        instance.settings.default_database.as_str(),
+    ]
+    .into_iter()
+    .find(|s| !s.is_empty())
+    .unwrap_or("")
+    .to_owned();
+    let table = [b.table.as_str(), defaults.table.as_str()]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .unwrap_or("otel_logs")
+        .to_owned();
+    let schema = table_schema(instance, &db, &table).await?;
+    match otel::classify(&schema, &defaults.overrides) {
+        Some(Classified::Logs(_, roles)) => {
+            let kind = time_kind_of(&schema, &roles.time);
+            Ok((db, table, schema, roles, kind))
+        }
+        _ => Err(invalid(format!(
+            "{}{table} is not a logs table: it needs a time column and a body/message column (or set them in the datasource's logs settings)",
+            if db.is_empty() {
+                String::new()
+            } else {
+                format!("{db}.")
+            }
+        ))),
+    }
+}
+
+fn traces_table(instance: &Instance, database: &str, table: &str) -> (String, String) {
+    let defaults = &instance.settings.traces;
+    let db = [
+        database,
+        defaults.database.as_str(),
+        instance.settings.default_database.as_str(),
+    ]
+    .into_iter()
+    .find(|s| !s.is_empty())
+    .unwrap_or("")
+    .to_owned();
+    let table = [table, defaults.table.as_str()]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .unwrap_or("otel_traces")
+        .to_owned();
+    (db, table)
+}
+
+/// A trace by id, bounded by the `<table>_trace_id_ts` lookup when it exists and knows the id.
+async fn trace_plan(instance: &Instance, query: &Query) -> Result<Plan, QueryError> {
+    let trace_id = query
+        .json
+        .get("traceId")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    if trace_id.is_empty() {
+        return Err(invalid("a traces query needs `traceId`"));
+    }
+    let s: TraceSearch = field(query, "traceSearch")?;
+    let (db, table) = traces_table(instance, &s.database, &s.table);
+    let schema = table_schema(instance, &db, &table).await?;
+    let Some(Classified::Traces(_, roles)) = otel::classify(&schema, &RoleOverrides::default())
+    else {
+        return Err(invalid(format!(
+            "{db}.{table} is not a traces table (no SpanId/SpanName columns)"
+        )));
+    };
+    let lookup = format!("{table}_trace_id_ts");
+    let lookup_schema = table_schema(instance, &db, &lookup).await?;
+    let mut bounds = None;
+    if ["TraceId", "Start", "End"]
+        .iter()
+        .all(|c| lookup_schema.column(c).is_some())
+    {
+        let rows = instance
+            .connection
+            .json_rows(&build::trace_bounds_query(&db, &lookup, &trace_id))
+            .await?;
+        if let Some(row) = rows.first() {
+            let num = |i: usize| {
+                row.get(i)
+                    .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+                    .unwrap_or(0)
+            };
+            // No rows for the id (the view can lag): fall back to the unbounded lookup.
+            if num(2) > 0 && num(0) > 0 {
+                bounds = Some((num(0), num(1)));
+            }
+        }
+    }
+    let cols = TraceColumns {
+        present: names(&schema),
+    };
+    Ok(Plan::Trace {
+        sql: build::trace_query(&db, &table, &roles, &cols, &trace_id, bounds),
+    })
+}
+
+const SCHEMA_TTL: Duration = Duration::from_secs(300);
+
+/// A table's schema from `system.columns` and `system.tables`, cached per instance.
+pub async fn table_schema(
+    instance: &Instance,
+    database: &str,
+    table: &str,
+) -> Result<Arc<TableSchema>, QueryError> {
+    let key = (database.to_owned(), table.to_owned());
+    if let Some((at, schema)) = instance
+        .schemas
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+    {
+        if at.elapsed() < SCHEMA_TTL {
+            return Ok(schema.clone());
+        }
+    }
+    let db = if database.is_empty() {
+        "currentDatabase()".to_owned()
+    } else {
+        string_literal(database)
+    };
+    let t = string_literal(table);
+    let conn = &instance.connection;
+    let columns_sql = format!(
+        "SELECT name, type, default_kind FROM system.columns WHERE database = {db} AND table = {t} ORDER BY position"
+    );
+    let tables_sql = format!(
+        "SELECT partition_key, sorting_key, primary_key, database FROM system.tables WHERE database = {db} AND name = {t}"
+    );
+    let (columns, tables) = tokio::join!(conn.json_rows(&columns_sql), conn.json_rows(&tables_sql));
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_owned();
+    let tables = tables?;
+    let t_row = tables.first().cloned().unwrap_or_default();
+    let schema = Arc::new(TableSchema {
+        database: text(t_row.get(3)),
+        table: table.to_owned(),
+        columns: columns?
+            .iter()
+            .map(|r| Column {
+                name: text(r.first()),
+                ty: ChType::parse(&text(r.get(1))),
+                default_kind: text(r.get(2)),
+            })
+            .collect(),
+        partition_key: text(t_row.first()),
+        sorting_key: text(t_row.get(1)),
+        primary_key: text(t_row.get(2)),
+    });
+    instance
+        .schemas
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, (Instant::now(), schema.clone()));
+    Ok(schema)
+}
+
+/// Reads a table's classification for the `schema` resource.
+pub async fn describe_table(
+    instance: &Instance,
+    database: &str,
+    table: &str,
+) -> Result<Value, QueryError> {
+    let schema = table_schema(instance, database, table).await?;
+    if schema.columns.is_empty() {
+        return Err(QueryError::Upstream {
+            code: 60,
+            name: Some("UNKNOWN_TABLE".into()),
+            message: format!("table {database}.{table} does not exist"),
+        });
+    }
+    let cls = otel::classify(&schema, &instance.settings.logs.overrides);
+    Ok(match cls {
+        Some(Classified::Logs(g, r)) => serde_json::json!({
+            "kind": "logs", "generation": g.name(), "time": r.time,
+            "keyTimes": r.key_times.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>(),
+            "body": r.body, "severityText": r.severity_text, "severityNumber": r.severity_number,
+            "service": r.service, "traceId": r.trace_id, "spanId": r.span_id, "maps": r.maps,
+            "labelColumns": r.label_columns,
+            "contextColumns": r.context_columns.iter().map(|c| build::column_ref(c)).collect::<Vec<_>>(),
+        }),
+        Some(Classified::Traces(g, r)) => serde_json::json!({
+            "kind": "traces", "generation": g.name(), "time": r.time, "duration": r.duration,
+            "keyTimes": r.key_times.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>(),
+        }),
+        None => serde_json::json!({"kind": "other"}),
+    })
+}
