@@ -128,18 +128,9 @@ pub async fn plan(
             let bucket = build::bucket_seconds(range, req.interval_ms, req.max_data_points);
             if builder {
                 let b: LogsBuilder = field(query, "builder")?;
-                let (db, table, schema, roles, time_kind) = logs_table(instance, &b).await?;
-                let sql = build::logs_volume_for_table(
-                    &b,
-                    &db,
-                    &table,
-                    &roles,
-                    time_kind,
-                    &names(&schema),
-                    range,
-                    bucket,
-                )
-                .map_err(invalid)?;
+                let lt = logs_table(instance, &b).await?;
+                let sql = build::logs_volume_for_table(&b, lt.target(), range, bucket)
+                    .map_err(invalid)?;
                 return Ok(Plan::Volume { sql });
             }
             let sql = query.expanded_sql(req)?;
@@ -186,22 +177,15 @@ pub async fn plan(
             let limit = ctx.limit.unwrap_or(50);
             if builder {
                 let b: LogsBuilder = field(query, "builder")?;
-                let (db, table, _schema, roles, time_kind) = logs_table(instance, &b).await?;
-                let equal: Vec<(ColumnRef, String)> = roles
+                let lt = logs_table(instance, &b).await?;
+                let equal: Vec<(ColumnRef, String)> = lt
+                    .roles
                     .context_columns
                     .iter()
                     .filter_map(|c| ctx.labels.get(c.label()).map(|v| (c.clone(), v.clone())))
                     .collect();
-                let sql = build::context_for_table(
-                    &db,
-                    &table,
-                    &roles,
-                    time_kind,
-                    row_ns,
-                    ctx.direction,
-                    &equal,
-                    limit,
-                );
+                let sql =
+                    build::context_for_table(lt.target(), row_ns, ctx.direction, &equal, limit);
                 return Ok(Plan::Logs { sql });
             }
             // Raw SQL: the user's query for an hour around the row, wrapped.
@@ -274,10 +258,9 @@ pub async fn plan(
         }
         _ if builder => {
             let b: LogsBuilder = field(query, "builder")?;
-            let (db, table, schema, roles, time_kind) = logs_table(instance, &b).await?;
+            let lt = logs_table(instance, &b).await?;
             Ok(Plan::Logs {
-                sql: build::logs_query(&b, &db, &table, &roles, time_kind, &names(&schema), range)
-                    .map_err(invalid)?,
+                sql: build::logs_query(&b, lt.target(), range).map_err(invalid)?,
             })
         }
         _ => {
@@ -344,10 +327,29 @@ fn time_kind_of(schema: &TableSchema, col: &str) -> TimeKind {
     }
 }
 
-type LogsTable = (String, String, Arc<TableSchema>, otel::LogRoles, TimeKind);
+/// A resolved logs table: where it is, its schema and roles.
+struct ResolvedLogs {
+    db: String,
+    table: String,
+    columns: Vec<String>,
+    roles: otel::LogRoles,
+    time_kind: TimeKind,
+}
+
+impl ResolvedLogs {
+    fn target(&self) -> build::LogsTable<'_> {
+        build::LogsTable {
+            database: &self.db,
+            table: &self.table,
+            roles: &self.roles,
+            time_kind: self.time_kind,
+            columns: &self.columns,
+        }
+    }
+}
 
 /// The builder's table: its schema, classification and roles (with datasource and query overrides).
-async fn logs_table(instance: &Instance, b: &LogsBuilder) -> Result<LogsTable, QueryError> {
+async fn logs_table(instance: &Instance, b: &LogsBuilder) -> Result<ResolvedLogs, QueryError> {
     let defaults = &instance.settings.logs;
     let db = [
         b.database.as_str(),
@@ -366,8 +368,14 @@ async fn logs_table(instance: &Instance, b: &LogsBuilder) -> Result<LogsTable, Q
     let schema = table_schema(instance, &db, &table).await?;
     match otel::classify(&schema, &defaults.overrides) {
         Some(Classified::Logs(_, roles)) => {
-            let kind = time_kind_of(&schema, &roles.time);
-            Ok((db, table, schema, roles, kind))
+            let time_kind = time_kind_of(&schema, &roles.time);
+            Ok(ResolvedLogs {
+                db,
+                table,
+                columns: names(&schema),
+                roles,
+                time_kind,
+            })
         }
         _ => Err(invalid(format!(
             "{}{table} is not a logs table: it needs a time column and a body/message column (or set them in the datasource's logs settings)",
@@ -465,10 +473,9 @@ pub async fn table_schema(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .get(&key)
+        && at.elapsed() < SCHEMA_TTL
     {
-        if at.elapsed() < SCHEMA_TTL {
-            return Ok(schema.clone());
-        }
+        return Ok(schema.clone());
     }
     let db = if database.is_empty() {
         "currentDatabase()".to_owned()
@@ -532,7 +539,7 @@ pub async fn describe_table(
             "body": r.body, "severityText": r.severity_text, "severityNumber": r.severity_number,
             "service": r.service, "traceId": r.trace_id, "spanId": r.span_id, "maps": r.maps,
             "labelColumns": r.label_columns,
-            "contextColumns": r.context_columns.iter().map(|c| build::column_ref(c)).collect::<Vec<_>>(),
+            "contextColumns": r.context_columns.iter().map(build::column_ref).collect::<Vec<_>>(),
         }),
         Some(Classified::Traces(g, r)) => serde_json::json!({
             "kind": "traces", "generation": g.name(), "time": r.time, "duration": r.duration,

@@ -33,8 +33,11 @@ pub struct Instance {
     /// The ClickHouse client.
     pub connection: Connection,
     /// Table schemas read for logs/traces queries, by (database, table), with when they were read.
-    pub schemas: Mutex<HashMap<(String, String), (Instant, Arc<crate::otel::TableSchema>)>>,
+    pub schemas: Mutex<SchemaCache>,
 }
+
+/// Table schemas by (database, table), with when they were read.
+pub type SchemaCache = HashMap<(String, String), (Instant, Arc<crate::otel::TableSchema>)>;
 
 /// The identity of an instance's settings version.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]

@@ -160,6 +160,9 @@ pub fn recognise(columns: &[(String, DataType, ChType)]) -> ResultRoles {
     r
 }
 
+/// A logs frame's fields (with metadata) and columns.
+pub type LogsFields = (Vec<(Field, FieldMeta)>, Vec<ArrayRef>);
+
 /// The fields and columns of a logs frame for `batch` (whose map columns are still raw Arrow
 /// maps; everything else already Grafana-typed). `plans` give each column's Grafana field.
 pub fn shape(
@@ -167,7 +170,7 @@ pub fn shape(
     fields: &[Field],
     types: &[ChType],
     links: &LinkTarget,
-) -> Result<(Vec<(Field, FieldMeta)>, Vec<ArrayRef>), FrameError> {
+) -> Result<LogsFields, FrameError> {
     let cols: Vec<(String, DataType, ChType)> = batch
         .schema()
         .fields()
@@ -291,20 +294,20 @@ pub fn shape(
     let mut seen: HashMap<u64, u32> = HashMap::new();
     let hasher =
         std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default();
-    for row in 0..n {
+    for (row, &time) in times.iter().enumerate() {
         let given = text(roles.id, row);
         if roles.id.is_some() && !given.is_empty() {
             ids.append_value(given);
             continue;
         }
         let mut h = hasher.build_hasher();
-        h.write_i64(times[row]);
+        h.write_i64(time);
         h.write(text(roles.body, row).as_bytes());
         h.write(labels_bin.value(row));
         let hash = h.finish();
         let count = seen.entry(hash).or_insert(0);
         let mut id = String::with_capacity(40);
-        let _ = write!(id, "{}_{hash:016x}", times[row]);
+        let _ = write!(id, "{time}_{hash:016x}");
         if *count > 0 {
             let _ = write!(id, "_{count}");
         }

@@ -129,10 +129,10 @@ impl ColumnRef {
     /// Parses `Map['key']`, `Map.key` (when `Map` is one of `maps`) or a column name.
     pub fn parse(text: &str, maps: &[String]) -> ColumnRef {
         let t = text.trim();
-        if let Some((map, rest)) = t.split_once("['") {
-            if let Some(key) = rest.strip_suffix("']") {
-                return ColumnRef::MapKey(map.to_owned(), key.to_owned());
-            }
+        if let Some((map, rest)) = t.split_once("['")
+            && let Some(key) = rest.strip_suffix("']")
+        {
+            return ColumnRef::MapKey(map.to_owned(), key.to_owned());
         }
         for m in maps {
             if let Some(key) = t.strip_prefix(m.as_str()).and_then(|r| r.strip_prefix('.')) {

@@ -383,19 +383,33 @@ fn logs_where(
     Ok(conds.join("\n  AND "))
 }
 
+/// A logs table as the builders need it.
+#[derive(Clone, Copy, Debug)]
+pub struct LogsTable<'a> {
+    /// Database (empty: the connection's).
+    pub database: &'a str,
+    /// Table.
+    pub table: &'a str,
+    /// Column roles.
+    pub roles: &'a LogRoles,
+    /// Kind of the time column.
+    pub time_kind: TimeKind,
+    /// All column names.
+    pub columns: &'a [String],
+}
+
 /// The largest row limit a builder query may ask for.
 pub const MAX_LIMIT: u64 = 100_000;
 
 /// The logs builder's SQL.
-pub fn logs_query(
-    b: &LogsBuilder,
-    database: &str,
-    table: &str,
-    roles: &LogRoles,
-    time_kind: TimeKind,
-    columns: &[String],
-    r: Range,
-) -> Result<String, BuildError> {
+pub fn logs_query(b: &LogsBuilder, t: LogsTable<'_>, r: Range) -> Result<String, BuildError> {
+    let LogsTable {
+        database,
+        table,
+        roles,
+        time_kind,
+        columns,
+    } = t;
     let order = match b.order.to_ascii_lowercase().as_str() {
         "" | "desc" => "DESC",
         "asc" => "ASC",
@@ -425,14 +439,17 @@ pub fn bucket_seconds(r: Range, interval_ms: i64, max_data_points: i64) -> i64 {
 /// Log volume of a builder query: counts per bucket and level, over the same rows (no limit).
 pub fn logs_volume_for_table(
     b: &LogsBuilder,
-    database: &str,
-    table: &str,
-    roles: &LogRoles,
-    time_kind: TimeKind,
-    columns: &[String],
+    t: LogsTable<'_>,
     r: Range,
     bucket_s: i64,
 ) -> Result<String, BuildError> {
+    let LogsTable {
+        database,
+        table,
+        roles,
+        time_kind,
+        columns,
+    } = t;
     Ok(format!(
         "SELECT toStartOfInterval({t}, INTERVAL {bucket_s} second) AS time, {level} AS level, count() AS count\nFROM {table}\nWHERE {cond}\nGROUP BY time, level\nORDER BY time",
         t = identifier(&roles.time),
@@ -497,15 +514,19 @@ pub fn context_query(
 
 /// Context of a builder/table query.
 pub fn context_for_table(
-    database: &str,
-    table: &str,
-    roles: &LogRoles,
-    time_kind: TimeKind,
+    t: LogsTable<'_>,
     row_ns: i64,
     direction: Direction,
     equal: &[(ColumnRef, String)],
     limit: u64,
 ) -> String {
+    let LogsTable {
+        database,
+        table,
+        roles,
+        time_kind,
+        ..
+    } = t;
     // Bound the scan to a day around the row so the key time columns prune.
     let day = 86_400_000_000_000;
     let r = match direction {
@@ -789,12 +810,10 @@ pub fn trace_search_query(
         let mut c = String::new();
         // Bare keys look in span attributes, then resource attributes.
         let f = match ColumnRef::parse(&f.key, &maps) {
-            ColumnRef::Column(k) if !columns.iter().any(|c| *c == k) && !maps.is_empty() => {
-                Filter {
-                    key: format!("{}['{}']", maps[0], k.replace('\'', "")),
-                    ..f.clone()
-                }
-            }
+            ColumnRef::Column(k) if !columns.contains(&k) && !maps.is_empty() => Filter {
+                key: format!("{}['{}']", maps[0], k.replace('\'', "")),
+                ..f.clone()
+            },
             _ => f.clone(),
         };
         filter_condition(&mut c, &f, &roles_for_filters, columns)?;
@@ -870,16 +889,15 @@ mod tests {
             ..Default::default()
         };
         let cols = vec!["Body".to_owned()];
-        let sql = logs_query(
-            &b,
-            "otel",
-            "otel_logs",
-            &roles(),
-            TimeKind::Precise(9),
-            &cols,
-            R,
-        )
-        .unwrap();
+        let roles = roles();
+        let target = LogsTable {
+            database: "otel",
+            table: "otel_logs",
+            roles: &roles,
+            time_kind: TimeKind::Precise(9),
+            columns: &cols,
+        };
+        let sql = logs_query(&b, target, R).unwrap();
         assert!(sql.contains("FROM `otel`.`otel_logs`"), "{sql}");
         assert!(
             sql.contains(
@@ -936,7 +954,19 @@ mod tests {
                 "operator",
             ),
         ] {
-            let e = logs_query(&b, "", "t", &roles(), TimeKind::Precise(9), &cols, R).unwrap_err();
+            let roles = roles();
+            let e = logs_query(
+                &b,
+                LogsTable {
+                    database: "",
+                    table: "t",
+                    roles: &roles,
+                    time_kind: TimeKind::Precise(9),
+                    columns: &cols,
+                },
+                R,
+            )
+            .unwrap_err();
             assert!(e.0.contains(needle), "{e}");
         }
     }
@@ -968,11 +998,16 @@ mod tests {
             10,
         );
         assert!(sql.contains("WHERE `timestamp` < fromUnixTimestamp64Nano(5) AND `pod` = 'p\\'1'\nORDER BY `timestamp` DESC\nLIMIT 10"), "{sql}");
+        let roles = roles();
+        let target = LogsTable {
+            database: "otel",
+            table: "logs",
+            roles: &roles,
+            time_kind: TimeKind::Precise(9),
+            columns: &[],
+        };
         let sql = context_for_table(
-            "otel",
-            "logs",
-            &roles(),
-            TimeKind::Precise(9),
+            target,
             5,
             Direction::Forward,
             &[(
