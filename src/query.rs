@@ -111,11 +111,6 @@ impl Query {
             (None, Some(s)) => (s, Model::Altinity),
             (None, None) => (String::new(), Model::Grafana),
         };
-        if sql.trim().is_empty() {
-            return Err(QueryError::Invalid(
-                "the query has no SQL (rawSql is empty)".into(),
-            ));
-        }
         let format = match obj.get("format") {
             None | Some(Value::Null) => match model {
                 Model::Grafana => Format::Table,
@@ -210,6 +205,11 @@ impl Query {
 
     /// The SQL to run: the saved SQL with every macro and variable expanded.
     pub fn expanded_sql(&self, req: &RequestContext) -> Result<String, QueryError> {
+        if self.sql.trim().is_empty() {
+            return Err(QueryError::Invalid(
+                "the query has no SQL (rawSql is empty)".into(),
+            ));
+        }
         let ctx = self.macro_context(req)?;
         crate::macros::expand(&self.sql, &ctx).map_err(QueryError::Macro)
     }
@@ -477,8 +477,9 @@ mod tests {
         assert!(
             matches!(Query::parse("A", br#"{"rawSql":"SELECT 1","format":9}"#), Err(QueryError::Invalid(m)) if m.contains("format"))
         );
+        let blank = Query::parse("A", br#"{"rawSql":"  "}"#).unwrap();
         assert!(
-            matches!(Query::parse("A", br#"{"rawSql":"  "}"#), Err(QueryError::Invalid(m)) if m.contains("no SQL"))
+            matches!(blank.expanded_sql(&RequestContext::default()), Err(QueryError::Invalid(m)) if m.contains("no SQL"))
         );
     }
 }

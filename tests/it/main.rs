@@ -13,6 +13,7 @@ mod host;
 
 mod architecture;
 mod errors;
+mod otel;
 mod protocol;
 mod readme;
 mod resources;
