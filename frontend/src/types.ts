@@ -9,7 +9,105 @@ export enum Format {
   TRACES = 3,
 }
 
-export type QueryType = 'table' | 'timeseries' | 'logs' | 'traces';
+/**
+ * What the backend runs. `table` / `timeseries` / `logs` / `traces` follow `format` for SQL
+ * queries; the others are Lantern's structured queries (the backend builds their SQL).
+ */
+export type QueryType =
+  | 'table'
+  | 'timeseries'
+  | 'logs'
+  | 'traces'
+  | 'logs-volume'
+  | 'logs-context'
+  | 'trace-search';
+
+/** `sql`: rawSql as typed; `builder`: structured query (logs builder, trace id, trace search). */
+export type EditorType = 'sql' | 'builder';
+
+export const SEVERITIES = ['critical', 'error', 'warning', 'info', 'debug', 'trace'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const FILTER_OPS = [
+  '=',
+  '!=',
+  'IN',
+  'NOT IN',
+  'LIKE',
+  'NOT LIKE',
+  'ILIKE',
+  '=~',
+  '!~',
+  '<',
+  '<=',
+  '>',
+  '>=',
+  'EXISTS',
+  'NOT EXISTS',
+] as const;
+export type FilterOp = (typeof FILTER_OPS)[number];
+
+/**
+ * One builder filter `key op value`. `key`: a column (`PodName`), a map key
+ * (`ResourceAttributes['k8s.pod.name']` or `ResourceAttributes.k8s.pod.name`) or a bare attribute
+ * key (`k8s.pod.name`: log, then resource, then scope attributes). `IN` / `NOT IN` use `values`;
+ * `EXISTS` / `NOT EXISTS` take no value.
+ */
+export interface BuilderFilter {
+  key: string;
+  op: FilterOp;
+  value?: string | number;
+  values?: string[];
+}
+
+/** The logs builder (`editorType: 'builder'`, format logs). */
+export interface LogsBuilderOptions {
+  /** Default: the datasource's logs.defaultDatabase, else its default database. */
+  database?: string;
+  /** Default: the datasource's logs.defaultTable, else otel_logs. */
+  table?: string;
+  services?: string[];
+  minSeverity?: Severity;
+  filters?: BuilderFilter[];
+  /** Case-insensitive substring of the body. */
+  bodyContains?: string;
+  /** RE2 regular expression on the body. */
+  bodyRegex?: string;
+  order?: 'desc' | 'asc';
+  /** Default 1000. */
+  limit?: number;
+}
+
+/** The rows around one log line (`queryType: 'logs-context'`). */
+export interface LogContextRequest {
+  /** The row's time, epoch nanoseconds as a string. */
+  time: string;
+  direction: 'backward' | 'forward';
+  limit?: number;
+  /** The row's labels; the backend keeps rows with the same context columns. */
+  labels: Record<string, string>;
+}
+
+export const SPAN_STATUSES = ['error', 'ok', 'unset'] as const;
+export const SPAN_KINDS = ['server', 'client', 'internal', 'producer', 'consumer'] as const;
+
+/** Trace search (`queryType: 'trace-search'`, format table): one row per matching trace/span. */
+export interface TraceSearchOptions {
+  database?: string;
+  table?: string;
+  services?: string[];
+  /** Span name. */
+  operation?: string;
+  minDurationMs?: number;
+  maxDurationMs?: number;
+  status?: (typeof SPAN_STATUSES)[number];
+  kind?: (typeof SPAN_KINDS)[number];
+  filters?: BuilderFilter[];
+  /** Only root spans (backend default true). */
+  rootOnly?: boolean;
+  /** Default 100. */
+  limit?: number;
+}
 
 export const FORMAT_TO_QUERY_TYPE: Record<Format, QueryType> = {
   [Format.TIME_SERIES]: 'timeseries',
@@ -54,10 +152,19 @@ export interface AdHocFilter {
 }
 
 export interface LanternQuery extends DataQuery {
-  editorType: 'sql';
-  rawSql: string;
+  editorType: EditorType;
+  /** The SQL of `editorType: 'sql'` queries. */
+  rawSql?: string;
   format: Format;
   queryType?: QueryType;
+  /** Logs builder (`editorType: 'builder'`). */
+  builder?: LogsBuilderOptions;
+  /** `queryType: 'logs-context'`. */
+  context?: LogContextRequest;
+  /** `queryType: 'traces'`: one trace for Grafana's trace view. */
+  traceId?: string;
+  /** `queryType: 'trace-search'`. */
+  traceSearch?: TraceSearchOptions;
   meta?: { timezone?: string };
   templateVars?: Record<string, TemplateVarValue>;
   adHocFilters?: AdHocFilter[];
@@ -107,6 +214,31 @@ export interface LanternOptions extends DataSourceJsonData {
   queryTimeout?: string | number;
   customSettings?: CustomSetting[];
   httpHeaders?: HttpHeader[];
+  /** Logs defaults and column roles for custom schemas (OTel tables are recognised without them). */
+  logs?: LogsSettings;
+  /** Traces defaults. */
+  traces?: TracesSettings;
+}
+
+/** jsonData.logs (grafana/clickhouse-datasource key names). Empty means "recognise". */
+export interface LogsSettings {
+  defaultDatabase?: string;
+  defaultTable?: string;
+  timeColumn?: string;
+  /** Body column. */
+  messageColumn?: string;
+  /** Severity column. */
+  levelColumn?: string;
+  serviceColumn?: string;
+  traceIdColumn?: string;
+  /** Columns that identify a log stream for "show context" (pod, container...). */
+  contextColumns?: string[];
+}
+
+/** jsonData.traces. */
+export interface TracesSettings {
+  defaultDatabase?: string;
+  defaultTable?: string;
 }
 
 export const SECURE_HEADER_PREFIX = 'secureHttpHeaders.';

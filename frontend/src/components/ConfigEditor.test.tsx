@@ -214,4 +214,59 @@ describe('ConfigEditor', () => {
     expect(last().jsonData.httpHeaders).toEqual([]);
     expect(last().secureJsonData).toEqual({ 'secureHttpHeaders.X-Key': '' });
   });
+
+  it('writes the logs and traces defaults under jsonData.logs / jsonData.traces', () => {
+    const { last } = setup(settings({ host: 'h', port: 8123 }));
+    type(screen.getByLabelText(/^Logs database/), 'otel');
+    type(screen.getByLabelText(/^Logs table/), 'otel_logs');
+    type(screen.getByLabelText(/^Time column/), 'ts');
+    type(screen.getByLabelText(/^Message column/), 'message');
+    type(screen.getByLabelText(/^Level column/), 'level');
+    type(screen.getByLabelText(/^Service column/), 'app');
+    type(screen.getByLabelText(/^Trace ID column/), 'trace_id');
+    type(screen.getByLabelText(/^Traces database/), 'otel');
+    type(screen.getByLabelText(/^Traces table/), 'otel_traces');
+    expect(last().jsonData).toEqual({
+      host: 'h',
+      port: 8123,
+      logs: {
+        defaultDatabase: 'otel',
+        defaultTable: 'otel_logs',
+        timeColumn: 'ts',
+        messageColumn: 'message',
+        levelColumn: 'level',
+        serviceColumn: 'app',
+        traceIdColumn: 'trace_id',
+      },
+      traces: { defaultDatabase: 'otel', defaultTable: 'otel_traces' },
+    });
+  });
+
+  it('shows saved logs/traces settings and removes cleared keys', () => {
+    const { last } = setup(
+      settings({ host: 'h', port: 8123, logs: { defaultTable: 'app_logs', levelColumn: 'lvl' }, traces: { defaultTable: 'spans' } })
+    );
+    expect(screen.getByLabelText(/^Logs table/)).toHaveValue('app_logs');
+    expect(screen.getByLabelText(/^Level column/)).toHaveValue('lvl');
+    expect(screen.getByLabelText(/^Traces table/)).toHaveValue('spans');
+    type(screen.getByLabelText(/^Level column/), '');
+    expect(last().jsonData.logs).toEqual({ defaultTable: 'app_logs' });
+    type(screen.getByLabelText(/^Traces table/), '');
+    expect(last().jsonData).not.toHaveProperty('traces');
+  });
+
+  it('edits the context columns as a list', () => {
+    const { last } = setup(settings({ host: 'h', port: 8123 }));
+    const input = screen.getByLabelText(/^Context columns/);
+    type(input, "ResourceAttributes['k8s.pod.name']");
+    fireEvent.keyDown(input, { key: 'Enter' });
+    type(input, 'ContainerName');
+    fireEvent.keyDown(input, { key: 'Enter' });
+    expect(last().jsonData.logs).toEqual({ contextColumns: ["ResourceAttributes['k8s.pod.name']", 'ContainerName'] });
+    // removing the last one drops the key (and the empty logs object)
+    fireEvent.click(screen.getByRole('button', { name: /Remove tag: ResourceAttributes/ }));
+    expect(last().jsonData.logs).toEqual({ contextColumns: ['ContainerName'] });
+    fireEvent.click(screen.getByRole('button', { name: /Remove tag: ContainerName/ }));
+    expect(last().jsonData).not.toHaveProperty('logs');
+  });
 });

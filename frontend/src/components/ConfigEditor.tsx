@@ -13,10 +13,11 @@ import {
   SecretInput,
   SecretTextArea,
   Switch,
+  TagsInput,
   useStyles2,
 } from '@grafana/ui';
 
-import { CustomSetting, LanternOptions, LanternSecureJsonData, Protocol } from '../types';
+import { CustomSetting, LanternOptions, LanternSecureJsonData, LogsSettings, Protocol, TracesSettings } from '../types';
 import {
   addHeader,
   DEFAULT_PORTS,
@@ -32,6 +33,7 @@ import {
   setHeaderValue,
   setJsonData,
   setProtocol,
+  setSignalSettings,
   setSecureValue,
   Settings,
   validateHost,
@@ -77,6 +79,21 @@ export function ConfigEditor(props: Props) {
   const httpHeaders = jsonData.httpHeaders ?? [];
 
   const setCustomSettings = (list: CustomSetting[]) => onJson({ customSettings: list });
+  const logs = jsonData.logs ?? {};
+  const traces = jsonData.traces ?? {};
+  const onLogs = (patch: Partial<LogsSettings>) => update(setSignalSettings(options, 'logs', patch));
+  const onTraces = (patch: Partial<TracesSettings>) => update(setSignalSettings(options, 'traces', patch));
+  const logsText = (key: Exclude<keyof LogsSettings, 'contextColumns'>, label: string, description: string, placeholder: string) => (
+    <Field label={label} description={description}>
+      <Input
+        id={`lantern-logs-${key}`}
+        width={40}
+        value={logs[key] ?? ''}
+        placeholder={placeholder}
+        onChange={(e: React.FormEvent<HTMLInputElement>) => onLogs({ [key]: e.currentTarget.value })}
+      />
+    </Field>
+  );
 
   return (
     <div className={styles.root}>
@@ -262,6 +279,56 @@ export function ConfigEditor(props: Props) {
             value={jsonData.queryTimeout === undefined ? '' : String(jsonData.queryTimeout)}
             placeholder="60"
             onChange={onText('queryTimeout')}
+          />
+        </Field>
+      </FieldSet>
+
+      <FieldSet label="Logs">
+        <p className={styles.help}>
+          Where the logs builder, log volume and log context read by default. OpenTelemetry tables are recognised from
+          their columns; set the column roles only for other schemas.
+        </p>
+        {logsText('defaultDatabase', 'Logs database', 'Default database of the logs table', jsonData.defaultDatabase || 'default')}
+        {logsText('defaultTable', 'Logs table', 'Default logs table', 'otel_logs')}
+        {logsText('timeColumn', 'Time column', 'Timestamp of a log line', 'recognised (Timestamp)')}
+        {logsText('messageColumn', 'Message column', 'Log body', 'recognised (Body)')}
+        {logsText('levelColumn', 'Level column', 'Severity text', 'recognised (SeverityText)')}
+        {logsText('serviceColumn', 'Service column', 'Service name', 'recognised (ServiceName)')}
+        {logsText('traceIdColumn', 'Trace ID column', 'Links log lines to traces', 'recognised (TraceId)')}
+        <Field
+          label="Context columns"
+          description="Columns or map keys that identify a log stream for log context, e.g. ResourceAttributes['k8s.pod.name']. Enter adds one."
+        >
+          <TagsInput
+            id="lantern-logs-contextColumns"
+            width={60}
+            addOnBlur
+            autoColors={false}
+            placeholder="Column (Enter to add)"
+            tags={logs.contextColumns ?? []}
+            onChange={(contextColumns: string[]) => onLogs({ contextColumns })}
+          />
+        </Field>
+      </FieldSet>
+
+      <FieldSet label="Traces">
+        <p className={styles.help}>Where trace lookups and trace search read by default.</p>
+        <Field label="Traces database" description="Default database of the traces table">
+          <Input
+            id="lantern-traces-defaultDatabase"
+            width={40}
+            value={traces.defaultDatabase ?? ''}
+            placeholder={jsonData.defaultDatabase || 'default'}
+            onChange={(e: React.FormEvent<HTMLInputElement>) => onTraces({ defaultDatabase: e.currentTarget.value })}
+          />
+        </Field>
+        <Field label="Traces table" description="Default traces table">
+          <Input
+            id="lantern-traces-defaultTable"
+            width={40}
+            value={traces.defaultTable ?? ''}
+            placeholder="otel_traces"
+            onChange={(e: React.FormEvent<HTMLInputElement>) => onTraces({ defaultTable: e.currentTarget.value })}
           />
         </Field>
       </FieldSet>

@@ -126,7 +126,7 @@ export function QueryEditor(props: Props) {
       </div>
       <CodeEditor
         language="sql"
-        value={query.rawSql}
+        value={query.rawSql ?? ''}
         height={200}
         showLineNumbers
         showMiniMap={false}

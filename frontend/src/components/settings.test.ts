@@ -4,6 +4,7 @@ import {
   renameHeader,
   setHeaderSecure,
   setHeaderValue,
+  setSignalSettings,
   Settings,
   validateHost,
   validatePort,
@@ -82,5 +83,17 @@ describe('settings helpers', () => {
     expect(s.jsonData.httpHeaders).toEqual([{ name: 'X-S', value: '', secure: false }]);
     expect(s.secureJsonFields).toEqual({ 'secureHttpHeaders.X-S': false });
     expect(s.secureJsonData).toEqual({ 'secureHttpHeaders.X-S': '' });
+  });
+
+  it('setSignalSettings merges into jsonData.logs / traces and drops blank values', () => {
+    const base = opts({ jsonData: { host: 'h', logs: { defaultTable: 'otel_logs' } } });
+    const a = setSignalSettings(base, 'logs', { levelColumn: 'lvl', contextColumns: ['PodName'] });
+    expect(a.jsonData).toEqual({ host: 'h', logs: { defaultTable: 'otel_logs', levelColumn: 'lvl', contextColumns: ['PodName'] } });
+    expect(base.jsonData.logs).toEqual({ defaultTable: 'otel_logs' });
+    const b = setSignalSettings(a, 'logs', { defaultTable: '  ', contextColumns: [] });
+    expect(b.jsonData.logs).toEqual({ levelColumn: 'lvl' });
+    const c = setSignalSettings(b, 'logs', { levelColumn: '' });
+    expect(c.jsonData).toEqual({ host: 'h' });
+    expect(setSignalSettings(c, 'traces', { defaultDatabase: 'otel' }).jsonData).toEqual({ host: 'h', traces: { defaultDatabase: 'otel' } });
   });
 });

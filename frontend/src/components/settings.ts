@@ -3,7 +3,15 @@
 // without rendering.
 import { DataSourceSettings } from '@grafana/data';
 
-import { HttpHeader, LanternOptions, LanternSecureJsonData, Protocol, SECURE_HEADER_PREFIX } from '../types';
+import {
+  HttpHeader,
+  LanternOptions,
+  LanternSecureJsonData,
+  LogsSettings,
+  Protocol,
+  SECURE_HEADER_PREFIX,
+  TracesSettings,
+} from '../types';
 
 export type Settings = DataSourceSettings<LanternOptions, LanternSecureJsonData>;
 type SecureKey = keyof LanternSecureJsonData & string;
@@ -21,6 +29,30 @@ export function setJsonData(options: Settings, patch: Partial<LanternOptions>): 
 
 export function setSecureValue(options: Settings, key: SecureKey, value: string): Settings {
   return { ...options, secureJsonData: { ...(options.secureJsonData ?? {}), [key]: value } };
+}
+
+/**
+ * Edits jsonData.logs / jsonData.traces. Blank strings and empty lists are removed (the backend
+ * treats a missing key as "recognise from the schema"); the object is dropped when nothing is left.
+ */
+export function setSignalSettings<K extends 'logs' | 'traces'>(
+  options: Settings,
+  signal: K,
+  patch: K extends 'logs' ? Partial<LogsSettings> : Partial<TracesSettings>
+): Settings {
+  const merged: Record<string, unknown> = { ...(options.jsonData[signal] ?? {}), ...patch };
+  for (const [k, v] of Object.entries(merged)) {
+    if (v === undefined || (typeof v === 'string' && v.trim() === '') || (Array.isArray(v) && v.length === 0)) {
+      delete merged[k];
+    }
+  }
+  const jsonData: LanternOptions = { ...options.jsonData };
+  if (Object.keys(merged).length > 0) {
+    (jsonData as Record<string, unknown>)[signal] = merged;
+  } else {
+    delete jsonData[signal];
+  }
+  return { ...options, jsonData };
 }
 
 /** Grafana's reset pattern: the stored secret is deleted on save. */
