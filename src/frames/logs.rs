@@ -20,8 +20,8 @@
 //! unless the result has `id`. The trace id field carries a data link that opens the trace in
 //! this datasource.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
@@ -282,18 +282,25 @@ pub fn shape(
         severity.append_value(level);
     }
 
-    // body (non-null)
-    let mut body = StringBuilder::with_capacity(n, n * 64);
-    for row in 0..n {
-        body.append_value(text(roles.body, row));
-    }
+    // body (non-null): the result's own column when it has no nulls, else a copy with "".
+    let body: ArrayRef = match roles.body.map(|i| batch.column(i)) {
+        Some(c) if c.null_count() == 0 => c.clone(),
+        _ => {
+            let mut b = StringBuilder::with_capacity(n, n * 64);
+            for row in 0..n {
+                b.append_value(text(roles.body, row));
+            }
+            Arc::new(b.finish())
+        }
+    };
 
     // id: given or stable hash
     let mut ids = StringBuilder::with_capacity(n, n * 24);
     let labels_bin = labels.as_binary::<i32>();
-    let mut seen: HashMap<u64, u32> = HashMap::new();
-    let hasher =
-        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default();
+    let mut seen: HashMap<u64, u32, std::hash::BuildHasherDefault<super::timeseries::Fx>> =
+        HashMap::default();
+    // Our own FxHash, not std's unspecified default: ids stay the same across plugin builds.
+    let hasher = std::hash::BuildHasherDefault::<super::timeseries::Fx>::default();
     for (row, &time) in times.iter().enumerate() {
         let given = text(roles.id, row);
         if roles.id.is_some() && !given.is_empty() {
@@ -307,9 +314,12 @@ pub fn shape(
         let hash = h.finish();
         let count = seen.entry(hash).or_insert(0);
         let mut id = String::with_capacity(40);
-        let _ = write!(id, "{time}_{hash:016x}");
+        push_decimal(&mut id, time);
+        id.push('_');
+        push_hex(&mut id, hash);
         if *count > 0 {
-            let _ = write!(id, "_{count}");
+            id.push('_');
+            push_decimal(&mut id, *count as i64);
         }
         *count += 1;
         ids.append_value(&id);
@@ -343,7 +353,7 @@ pub fn shape(
     ];
     let mut columns: Vec<ArrayRef> = vec![
         Arc::new(TimestampNanosecondArray::from(times)),
-        Arc::new(body.finish()),
+        body,
         Arc::new(severity.finish()),
         Arc::new(ids.finish()),
         labels,
@@ -394,6 +404,35 @@ pub fn shape(
     Ok((out_fields, columns))
 }
 
+/// Appends the decimal digits of `v` (no formatting machinery: this runs once per row).
+fn push_decimal(out: &mut String, v: i64) {
+    if v < 0 {
+        out.push('-');
+    }
+    let mut digits = [0u8; 20];
+    let mut n = v.unsigned_abs();
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or("0"));
+}
+
+/// Appends `v` as 16 lower-case hex digits.
+fn push_hex(out: &mut String, v: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    for (i, d) in digits.iter_mut().enumerate() {
+        *d = HEX[((v >> ((15 - i) * 4)) & 15) as usize];
+    }
+    out.push_str(std::str::from_utf8(&digits).unwrap_or(""));
+}
+
 /// Appends `"key":"value"` to a JSON object being written.
 fn push_label(buf: &mut String, first: &mut bool, key: &str, value: &str) {
     if !*first {
@@ -405,20 +444,20 @@ fn push_label(buf: &mut String, first: &mut bool, key: &str, value: &str) {
     write_str(buf, value);
 }
 
-fn map_text(col: &ArrayRef, i: usize) -> String {
+fn map_text(col: &ArrayRef, i: usize) -> Cow<'_, str> {
     if col.is_null(i) {
-        return String::new();
+        return Cow::Borrowed("");
     }
     match col.data_type() {
-        DataType::Utf8 => col.as_string::<i32>().value(i).to_owned(),
+        DataType::Utf8 => Cow::Borrowed(col.as_string::<i32>().value(i)),
         DataType::Dictionary(_, _) => {
             let d = col.as_any_dictionary();
-            map_text(d.values(), d.normalized_keys()[i])
+            Cow::Owned(map_text(d.values(), d.normalized_keys()[i]).into_owned())
         }
         _ => {
             let mut s = String::new();
             write_value(&mut s, col.as_ref(), &ChType::Nothing, i);
-            serde_json::from_str::<String>(&s).unwrap_or(s)
+            Cow::Owned(serde_json::from_str::<String>(&s).unwrap_or(s))
         }
     }
 }
@@ -461,6 +500,17 @@ mod tests {
         assert_eq!(r.labels, vec![6]);
         assert_eq!(r.maps, vec![7]);
         assert_eq!(r.extra, vec![8]);
+    }
+
+    #[test]
+    fn ids_digits() {
+        let mut s = String::new();
+        push_decimal(&mut s, -1_704_067_200_000_000_001);
+        s.push(' ');
+        push_decimal(&mut s, 0);
+        s.push(' ');
+        push_hex(&mut s, 0xab);
+        assert_eq!(s, "-1704067200000000001 0 00000000000000ab");
     }
 
     #[test]

@@ -136,7 +136,7 @@ impl From<ShapeError> for FrameError {
 /// FxHash: a fast hash for short keys (label strings, integer pairs) in the grouping loop. Keys
 /// come from the user's own result, so the lack of DoS resistance does not matter here.
 #[derive(Default, Clone, Copy)]
-struct Fx(u64);
+pub(crate) struct Fx(u64);
 
 impl std::hash::Hasher for Fx {
     fn write(&mut self, bytes: &[u8]) {

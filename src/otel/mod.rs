@@ -463,8 +463,16 @@ pub const LEVELS: [&str; 7] = [
 
 /// A severity text (any case, common aliases) → Grafana level.
 pub fn level_from_text(text: &str) -> &'static str {
-    let t = text.trim().to_ascii_lowercase();
-    match t.as_str() {
+    // Lower-case into a stack buffer: this runs once per log row.
+    let t = text.trim().as_bytes();
+    let mut buf = [0u8; 16];
+    if t.len() > buf.len() {
+        return "unknown";
+    }
+    for (d, s) in buf.iter_mut().zip(t) {
+        *d = s.to_ascii_lowercase();
+    }
+    match std::str::from_utf8(&buf[..t.len()]).unwrap_or("") {
         "emerg" | "emergency" | "fatal" | "alert" | "crit" | "critical" | "panic" | "fatal2"
         | "fatal3" | "fatal4" => "critical",
         "error" | "err" | "eror" | "error2" | "error3" | "error4" | "severe" => "error",

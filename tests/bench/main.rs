@@ -40,6 +40,15 @@ fn main() {
     if wanted("query100k") {
         bench_query100k();
     }
+    if wanted("logs100k") {
+        bench_logs100k();
+    }
+    if wanted("volume1m") {
+        bench_volume1m();
+    }
+    if wanted("logshape100k") {
+        bench_logshape100k();
+    }
     if wanted("shape1m") {
         bench_shape1m();
     }
@@ -361,6 +370,221 @@ fn bench_shape1m() {
         .collect();
     println!(
         "shape1m: long→wide of 1M rows × 10 series in process, median {:.1} ms",
+        ms(median(samples))
+    );
+}
+
+fn logs_table(db: &engine::TestDb, rows: u64) {
+    db.exec(&format!(
+        "CREATE TABLE otel_logs (Timestamp DateTime64(9), TraceId String, SpanId String, SeverityText LowCardinality(String), \
+         SeverityNumber UInt8, ServiceName LowCardinality(String), Body String, ResourceAttributes Map(LowCardinality(String), String), \
+         LogAttributes Map(LowCardinality(String), String)) ENGINE = MergeTree ORDER BY (toStartOfFiveMinutes(Timestamp), ServiceName, Timestamp) AS SELECT \
+         toDateTime64('2024-01-01 00:00:00', 9, 'UTC') + toIntervalMicrosecond(number * 3600) AS Timestamp, lower(hex(cityHash64(number))), '', \
+         arrayElement(['INFO', 'WARN', 'ERROR', 'DEBUG'], 1 + number % 4), arrayElement([9, 13, 17, 5], 1 + number % 4), \
+         arrayElement(['frontend', 'cart', 'checkout', 'payment'], 1 + number % 4), concat('GET /api/item/', toString(number), ' took ', toString(number % 997), 'ms'), \
+         map('service.name', 'x', 'k8s.pod.name', concat('pod-', toString(number % 50))), map('http.status_code', '200') FROM numbers({rows})"
+    ));
+}
+
+/// A logs query of 100k rows (format logs) vs the raw ArrowStream fetch of the same SQL.
+fn bench_logs100k() {
+    let e = engine::engine();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = e.database("bench_logs");
+    logs_table(&db, 100_000);
+    let sql = format!(
+        "SELECT Timestamp, Body, SeverityText, ServiceName, TraceId, ResourceAttributes, LogAttributes FROM {}.otel_logs ORDER BY Timestamp DESC",
+        db.name
+    );
+    let host = rt.block_on(host::Host::start());
+    let ds = host::datasource_for(e, &db.name);
+    let client = clickhouse::Client::default()
+        .with_url(&e.url)
+        .with_user(&e.user)
+        .with_password(&e.password)
+        .with_compression(clickhouse::Compression::None);
+    let runs = 11;
+    let raw: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            rt.block_on(async {
+                client
+                    .query(&sql)
+                    .fetch_bytes("ArrowStream")
+                    .unwrap()
+                    .collect()
+                    .await
+                    .unwrap()
+            });
+            start.elapsed()
+        })
+        .collect();
+    let plugin: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let req = grafana_plugin_sdk::pluginv2::QueryDataRequest {
+                plugin_context: Some(grafana_plugin_sdk::pluginv2::PluginContext {
+                    data_source_instance_settings: Some(ds.clone()),
+                    ..Default::default()
+                }),
+                headers: Default::default(),
+                queries: vec![grafana_plugin_sdk::pluginv2::DataQuery {
+                    ref_id: "A".into(),
+                    json: serde_json::to_vec(&serde_json::json!({"rawSql": sql, "format": 2}))
+                        .unwrap(),
+                    ..Default::default()
+                }],
+            };
+            let start = Instant::now();
+            let resp = rt.block_on(host.raw_query(req));
+            let elapsed = start.elapsed();
+            assert!(
+                resp.responses["A"].error.is_empty(),
+                "{}",
+                resp.responses["A"].error
+            );
+            elapsed
+        })
+        .collect();
+    if let Some(line) = host
+        .stderr_lines()
+        .iter()
+        .rev()
+        .find(|l| l.contains("logs frame written"))
+    {
+        println!("logs100k: last plugin breakdown: {line}");
+    }
+    let (r, p) = (median(raw), median(plugin));
+    println!(
+        "logs100k: raw ArrowStream fetch median {:.1} ms; plugin logs QueryData median {:.1} ms; ratio {:.2}×",
+        ms(r),
+        ms(p),
+        p.as_secs_f64() / r.as_secs_f64()
+    );
+}
+
+/// Log volume (builder, per level per minute) over 1M rows.
+fn bench_volume1m() {
+    let e = engine::engine();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = e.database("bench_volume");
+    logs_table(&db, 1_000_000);
+    let host = rt.block_on(host::Host::start());
+    let ds = host::datasource_for(e, &db.name);
+    let samples: Vec<Duration> = (0..7)
+        .map(|_| {
+            let q = host::Q {
+                ref_id: "V".into(),
+                json: serde_json::json!({"editorType": "builder", "format": 2, "queryType": "logs-volume", "builder": {}}),
+                from_ms: 1_704_067_200_000,
+                to_ms: 1_704_067_200_000 + 3_600_000,
+                interval_ms: 60_000,
+                max_data_points: 1000,
+            };
+            let start = Instant::now();
+            let answers = rt.block_on(host.query(&ds, vec![q]));
+            let elapsed = start.elapsed();
+            let a = &answers["V"];
+            assert!(a.error.is_empty(), "{}", a.error);
+            let total: f64 = a.frames.iter().flat_map(|f| f.fields[1].values.iter()).map(|v| v.as_f64().unwrap()).sum();
+            assert_eq!(total, 1_000_000.0);
+            elapsed
+        })
+        .collect();
+    println!(
+        "volume1m: log volume of 1M rows (4 levels × 60 buckets), QueryData median {:.1} ms",
+        ms(median(samples))
+    );
+}
+
+/// The logs shaping step alone, in process: 100k rows with two attribute maps.
+fn bench_logshape100k() {
+    use arrow_array::builder::{MapBuilder, StringBuilder};
+    use arrow_array::{ArrayRef, RecordBatch, StringArray, TimestampNanosecondArray};
+    use lantern::chtype::ChType;
+    use std::sync::Arc;
+    let n = 100_000usize;
+    let mut res = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+    let mut attrs = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+    for i in 0..n {
+        res.keys().append_value("service.name");
+        res.values().append_value("cart");
+        res.keys().append_value("k8s.pod.name");
+        res.values().append_value(format!("pod-{}", i % 50));
+        res.append(true).unwrap();
+        attrs.keys().append_value("http.status_code");
+        attrs.values().append_value("200");
+        attrs.append(true).unwrap();
+    }
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        (
+            "Timestamp",
+            Arc::new(TimestampNanosecondArray::from(
+                (0..n as i64).map(|i| i * 1000).collect::<Vec<_>>(),
+            )),
+        ),
+        (
+            "Body",
+            Arc::new(StringArray::from(
+                (0..n)
+                    .map(|i| format!("GET /api/item/{i} took {}ms", i % 997))
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+        (
+            "SeverityText",
+            Arc::new(StringArray::from(
+                (0..n)
+                    .map(|i| ["INFO", "WARN", "ERROR"][i % 3])
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+        ("ServiceName", Arc::new(StringArray::from(vec!["cart"; n]))),
+        (
+            "TraceId",
+            Arc::new(StringArray::from(
+                (0..n).map(|i| format!("{i:032x}")).collect::<Vec<_>>(),
+            )),
+        ),
+        ("ResourceAttributes", Arc::new(res.finish())),
+        ("LogAttributes", Arc::new(attrs.finish())),
+    ];
+    let batch = RecordBatch::try_from_iter(cols).unwrap();
+    let fields: Vec<arrow_schema::Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let map = ChType::parse("Map(LowCardinality(String), String)");
+    let types = vec![
+        ChType::DateTime64(9, None),
+        ChType::String,
+        ChType::String,
+        ChType::String,
+        ChType::String,
+        map.clone(),
+        map,
+    ];
+    let links = lantern::frames::logs::LinkTarget::default();
+    let samples: Vec<Duration> = (0..9)
+        .map(|_| {
+            let start = Instant::now();
+            let out = lantern::frames::logs::shape(&batch, &fields, &types, &links).unwrap();
+            let elapsed = start.elapsed();
+            std::hint::black_box(out);
+            elapsed
+        })
+        .collect();
+    println!(
+        "logshape100k: logs frame shaping of 100k rows in process, median {:.1} ms",
         ms(median(samples))
     );
 }
