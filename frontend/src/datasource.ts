@@ -1,12 +1,23 @@
 import {
   AdHocVariableFilter,
   CoreApp,
+  DataQueryRequest,
+  DataQueryResponse,
   DataSourceInstanceSettings,
+  DataSourceWithLogsContextSupport,
+  DataSourceWithSupplementaryQueriesSupport,
+  dateTime,
+  LogRowContextOptions,
+  LogRowContextQueryDirection,
+  LogRowModel,
   ScopedVars,
+  SupplementaryQueryOptions,
+  SupplementaryQueryType,
   TimeRange,
   TypedVariableModel,
 } from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
+import { lastValueFrom } from 'rxjs';
 
 import {
   AdHocFilter,
@@ -15,16 +26,29 @@ import {
   ExpandResponse,
   LanternOptions,
   LanternQuery,
+  BuilderFilter,
   TemplateVarValue,
 } from './types';
 import { interpolateSql, resolveConditionals, VariableFormatter } from './interpolate';
+import { editorMode, hasContent, isLogsQuery } from './queryModel';
 import { LanternVariableSupport } from './variables';
 
 const ALL_VALUE = '$__all';
 
-export class DataSource extends DataSourceWithBackend<LanternQuery, LanternOptions> {
+const DEFAULT_CONTEXT_LIMIT = 50;
+/** Time range sent with a log context request: the row's time +/- this (the backend bounds it). */
+const CONTEXT_WINDOW_MS = 60 * 60 * 1000;
+
+export class DataSource
+  extends DataSourceWithBackend<LanternQuery, LanternOptions>
+  implements DataSourceWithSupplementaryQueriesSupport<LanternQuery>, DataSourceWithLogsContextSupport<LanternQuery>
+{
+  /** The datasource's jsonData (logs/traces defaults for the editors). */
+  readonly jsonData: LanternOptions;
+
   constructor(instanceSettings: DataSourceInstanceSettings<LanternOptions>) {
     super(instanceSettings);
+    this.jsonData = instanceSettings.jsonData ?? {};
     // Annotations use the regular query editor and go through the backend like any query.
     this.annotations = {};
     this.variables = new LanternVariableSupport(this);
@@ -34,9 +58,9 @@ export class DataSource extends DataSourceWithBackend<LanternQuery, LanternOptio
     return { ...DEFAULT_QUERY };
   }
 
-  /** Hidden queries and queries without SQL are not sent. */
+  /** Hidden queries and queries without SQL (or trace id) are not sent. */
   filterQuery(query: LanternQuery): boolean {
-    return !query.hide && typeof query.rawSql === 'string' && query.rawSql.trim() !== '';
+    return !query.hide && hasContent(query);
   }
 
   /**
@@ -48,6 +72,11 @@ export class DataSource extends DataSourceWithBackend<LanternQuery, LanternOptio
    */
   applyTemplateVariables(query: LanternQuery, scopedVars: ScopedVars, filters?: AdHocVariableFilter[]): LanternQuery {
     const templateSrv = getTemplateSrv();
+    if (editorMode(query) !== 'sql') {
+      const result = interpolateStructured(query, scopedVars);
+      setAdHocFilters(result, filters);
+      return result;
+    }
     const rawSql = query.rawSql ?? '';
     const result: LanternQuery = { ...query, editorType: query.editorType ?? 'sql', rawSql };
 
@@ -89,6 +118,11 @@ export class DataSource extends DataSourceWithBackend<LanternQuery, LanternOptio
     const templateSrv = getTemplateSrv();
     const replace = (text: string, format: VariableFormatter) => templateSrv.replace(text, scopedVars, format);
     return queries.map((query) => {
+      if (editorMode(query) !== 'sql') {
+        const structured = interpolateStructured(query, scopedVars);
+        setAdHocFilters(structured, filters);
+        return structured;
+      }
       // The same variable values the backend would get, to decide the conditionals.
       const vars = this.applyTemplateVariables(query, scopedVars).templateVars ?? {};
       const allOrEmpty = (name: string) => (vars[name] ? isAllOrEmpty(vars[name]) : undefined);
@@ -101,6 +135,103 @@ export class DataSource extends DataSourceWithBackend<LanternQuery, LanternOptio
       setAdHocFilters(result, filters);
       return result;
     });
+  }
+
+  // ---- Log volume (Explore's supplementary query) -------------------------------------------
+
+  getSupportedSupplementaryQueryTypes(): SupplementaryQueryType[] {
+    return [SupplementaryQueryType.LogsVolume];
+  }
+
+  /**
+   * The log volume query of a logs query (builder or SQL): the same query with
+   * `queryType: 'logs-volume'`; the backend counts its rows per interval and level.
+   */
+  getSupplementaryQuery(options: SupplementaryQueryOptions, query: LanternQuery): LanternQuery | undefined {
+    if (options.type !== SupplementaryQueryType.LogsVolume || query.hide || !isLogsQuery(query) || !hasContent(query)) {
+      return undefined;
+    }
+    return { ...query, refId: `log-volume-${query.refId}`, queryType: 'logs-volume' };
+  }
+
+  getSupplementaryRequest(
+    type: SupplementaryQueryType,
+    request: DataQueryRequest<LanternQuery>,
+    options?: SupplementaryQueryOptions
+  ): DataQueryRequest<LanternQuery> | undefined {
+    const opts = options ?? ({ type } as SupplementaryQueryOptions);
+    if (!this.getSupportedSupplementaryQueryTypes().includes(type) || opts.type !== type) {
+      return undefined;
+    }
+    const targets = request.targets
+      .map((q) => this.getSupplementaryQuery(opts, q))
+      .filter((q): q is LanternQuery => q !== undefined);
+    return targets.length > 0 ? { ...request, targets } : undefined;
+  }
+
+  // ---- Log context --------------------------------------------------------------------------
+
+  /** The query that fetches the rows before (backward) or after (forward) a log row. */
+  async getLogRowContextQuery(
+    row: LogRowModel,
+    options?: LogRowContextOptions,
+    query?: LanternQuery
+  ): Promise<LanternQuery | null> {
+    const origin = query ?? this.queryOfRow(row);
+    if (!origin) {
+      return null;
+    }
+    return {
+      ...origin,
+      refId: `log-context-${origin.refId}`,
+      queryType: 'logs-context',
+      context: {
+        time: row.timeEpochNs,
+        direction: options?.direction === LogRowContextQueryDirection.Forward ? 'forward' : 'backward',
+        limit: options?.limit ?? DEFAULT_CONTEXT_LIMIT,
+        labels: { ...(row.labels ?? {}) },
+      },
+    };
+  }
+
+  /** Runs the context query for a log row through `query` (so templating applies as usual). */
+  async getLogRowContext(row: LogRowModel, options?: LogRowContextOptions, query?: LanternQuery): Promise<DataQueryResponse> {
+    const target = await this.getLogRowContextQuery(row, options, query);
+    if (!target) {
+      return { data: [] };
+    }
+    const center = row.timeEpochMs;
+    const window = options?.timeWindowMs ?? CONTEXT_WINDOW_MS;
+    const from = dateTime(center - window);
+    const to = dateTime(center + window);
+    const request: DataQueryRequest<LanternQuery> = {
+      requestId: target.refId,
+      interval: '1s',
+      intervalMs: 1000,
+      maxDataPoints: target.context?.limit ?? DEFAULT_CONTEXT_LIMIT,
+      range: { from, to, raw: { from, to } },
+      scopedVars: options?.scopedVars ?? {},
+      targets: [target],
+      timezone: 'UTC',
+      app: CoreApp.Explore,
+      startTime: Date.now(),
+    };
+    return lastValueFrom(this.query(request));
+  }
+
+  /** Log context applies to rows of logs queries. */
+  showContextToggle(row?: LogRowModel): boolean {
+    if (!row) {
+      return true;
+    }
+    const query = this.queryOfRow(row);
+    return query ? isLogsQuery(query) : true;
+  }
+
+  /** The query that produced a row, when Grafana attached it to the frame. */
+  private queryOfRow(row: LogRowModel): LanternQuery | undefined {
+    const meta = row.dataFrame?.meta as { custom?: { query?: LanternQuery } } | undefined;
+    return meta?.custom?.query;
   }
 
   /**
@@ -122,6 +253,83 @@ export class DataSource extends DataSourceWithBackend<LanternQuery, LanternOptio
       return await this.postResource<ExpandResponse>('expand', body, { showErrorAlert: false });
     } catch (err) {
       throw new Error(errorMessage(err));
+    }
+  }
+}
+
+/**
+ * Dashboard variables in the structured parts of a query (trace id, builder and trace search
+ * fields) substituted in the browser: the backend builds their SQL from literal values. List
+ * fields (services, IN values) take every value of a multi-value variable. Filters without a key
+ * (rows being edited) are not sent.
+ */
+export function interpolateStructured(query: LanternQuery, scopedVars: ScopedVars): LanternQuery {
+  const templateSrv = getTemplateSrv();
+  const one = (s: string | undefined, format?: string) =>
+    s === undefined || s === '' ? s : templateSrv.replace(s, scopedVars, format);
+  const SEP = '\u001f';
+  const list = (values: string[] | undefined) =>
+    values === undefined
+      ? undefined
+      : values.flatMap((v) =>
+          templateSrv
+            .replace(v, scopedVars, (value: unknown) => (Array.isArray(value) ? value.map(String).join(SEP) : String(value)))
+            .split(SEP)
+            .filter((x) => x !== '')
+        );
+  const filters = (fs: BuilderFilter[] | undefined) =>
+    fs === undefined
+      ? undefined
+      : fs
+          .filter((f) => typeof f.key === 'string' && f.key.trim() !== '')
+          .map((f) => {
+            const out: BuilderFilter = { ...f, key: one(f.key) ?? '' };
+            if (typeof f.value === 'string') {
+              out.value = one(f.value, f.op === '=~' || f.op === '!~' ? 'regex' : undefined);
+            }
+            if (f.values) {
+              out.values = list(f.values);
+            }
+            return out;
+          });
+  const result: LanternQuery = { ...query, editorType: query.editorType ?? 'builder' };
+  delete result.templateVars;
+  if (typeof query.traceId === 'string') {
+    result.traceId = one(query.traceId.trim());
+  }
+  if (query.builder) {
+    const b = query.builder;
+    result.builder = {
+      ...b,
+      database: one(b.database),
+      table: one(b.table),
+      services: list(b.services),
+      filters: filters(b.filters),
+      bodyContains: one(b.bodyContains),
+      bodyRegex: one(b.bodyRegex, 'regex'),
+    };
+    dropUndefined(result.builder);
+  }
+  if (query.traceSearch) {
+    const t = query.traceSearch;
+    result.traceSearch = {
+      ...t,
+      database: one(t.database),
+      table: one(t.table),
+      services: list(t.services),
+      operation: one(t.operation),
+      filters: filters(t.filters),
+    };
+    dropUndefined(result.traceSearch);
+  }
+  return result;
+}
+
+function dropUndefined(obj: object): void {
+  const o = obj as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (o[k] === undefined) {
+      delete o[k];
     }
   }
 }

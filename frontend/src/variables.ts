@@ -3,6 +3,7 @@ import { Observable } from 'rxjs';
 
 import { QueryEditor } from './components/QueryEditor';
 import type { DataSource } from './datasource';
+import { switchMode } from './queryModel';
 import { Format, LanternQuery } from './types';
 
 /**
@@ -28,5 +29,6 @@ export function toVariableQuery(target: LanternQuery | string): LanternQuery {
   if (typeof target === 'string') {
     return { refId: 'variable-query', editorType: 'sql', rawSql: target, format: Format.TABLE };
   }
-  return { ...target, editorType: 'sql', rawSql: target.rawSql ?? '', format: Format.TABLE, queryType: 'table' };
+  // Variables are SQL tables: structured parts (builder...) are dropped, the backend would plan them.
+  return { ...switchMode(target, 'sql'), format: Format.TABLE, queryType: 'table' };
 }

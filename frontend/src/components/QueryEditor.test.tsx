@@ -59,21 +59,45 @@ const instanceSettings = {
 
 const range = { from: dateTime(1_700_000_000_000), to: dateTime(1_700_003_600_000), raw: { from: 'now-1h', to: 'now' } };
 
-function setup(query: Partial<LanternQuery>, data?: PanelData) {
+const resources: Record<string, unknown> = {
+  databases: ['default', 'otel', 'system'],
+  'tables:otel': [
+    { name: 'otel_logs', engine: 'MergeTree', rows: 10 },
+    { name: 'otel_traces', engine: 'MergeTree', rows: 5 },
+  ],
+  'tables:default': [{ name: 'app_logs', engine: 'MergeTree', rows: 1 }],
+};
+
+function setup(query: Partial<LanternQuery>, data?: PanelData, jsonData: Partial<LanternOptions> = {}) {
   setTemplateSrv({
     getVariables: () => [],
     replace: (s?: string) => s ?? '',
     containsTemplate: () => false,
     updateTimeRange: () => {},
   });
-  const datasource = new DataSource(instanceSettings);
+  const datasource = new DataSource({ ...instanceSettings, jsonData: jsonData as LanternOptions });
+  const getResource = jest.spyOn(datasource, 'getResource').mockImplementation(async (path: string, params?: unknown) => {
+    const db = (params as { database?: string } | undefined)?.database;
+    const r = resources[db ? `${path}:${db}` : path];
+    if (r === undefined) {
+      throw new Error(`no resource ${path}`);
+    }
+    return r;
+  });
   const onChange = jest.fn();
   const onRunQuery = jest.fn();
   const q = { refId: 'A', ...query } as LanternQuery;
   const utils = render(
     <QueryEditor datasource={datasource} query={q} onChange={onChange} onRunQuery={onRunQuery} range={range} data={data} />
   );
-  return { datasource, onChange, onRunQuery, ...utils };
+  return { datasource, onChange, onRunQuery, getResource, ...utils };
+}
+
+/** setup, then let the resource requests of the builder settle. */
+async function setupFlushed(...args: Parameters<typeof setup>) {
+  const r = setup(...args);
+  await act(async () => {});
+  return r;
 }
 
 const editor = () => screen.getByLabelText('Code editor (sql)') as HTMLTextAreaElement;
@@ -185,5 +209,177 @@ describe('QueryEditor', () => {
     await waitFor(() => expect(screen.getByText('unknown macro $__bogus')).toBeInTheDocument());
     expect(screen.getByText('Could not expand the query')).toBeInTheDocument();
     expect(screen.queryByTestId('lantern-expanded-sql')).not.toBeInTheDocument();
+  });
+
+  describe('logs builder', () => {
+    const builderQuery = (builder: LanternQuery['builder'] = {}): Partial<LanternQuery> => ({
+      editorType: 'builder',
+      format: Format.LOGS,
+      queryType: 'logs',
+      builder,
+    });
+    const lastQuery = (onChange: jest.Mock) => onChange.mock.calls[onChange.mock.calls.length - 1][0] as LanternQuery;
+
+    /** Opens a grafana/ui Select by its aria-label and clicks an option. */
+    async function pick(label: string, option: string) {
+      fireEvent.keyDown(screen.getByLabelText(label), { key: 'ArrowDown' });
+      fireEvent.click(await screen.findByText(option, { selector: 'span' }));
+    }
+
+    it('switching SQL -> Logs builder sets editorType builder, format logs, queryType logs and keeps the SQL', async () => {
+      const { onChange, onRunQuery } = await setupFlushed({ editorType: 'sql', rawSql: 'SELECT 1', format: Format.TABLE });
+      expect(screen.getByRole('radio', { name: 'SQL' })).toBeChecked();
+      fireEvent.click(screen.getByRole('radio', { name: 'Logs builder' }));
+      expect(onChange).toHaveBeenCalledWith({
+        refId: 'A',
+        editorType: 'builder',
+        rawSql: 'SELECT 1',
+        format: Format.LOGS,
+        queryType: 'logs',
+        builder: {},
+      });
+      expect(onRunQuery).toHaveBeenCalledTimes(1);
+    });
+
+    it('switching back to SQL drops the builder (the backend plans any builder object as logs)', async () => {
+      const { onChange } = await setupFlushed({ ...builderQuery({ services: ['api'] }), rawSql: 'SELECT 2' });
+      expect(screen.queryByLabelText('Code editor (sql)')).not.toBeInTheDocument();
+      expect(screen.queryByRole('radiogroup', { name: 'Format' })).not.toBeInTheDocument();
+      fireEvent.click(screen.getByRole('radio', { name: 'SQL' }));
+      expect(onChange).toHaveBeenCalledWith({ refId: 'A', editorType: 'sql', rawSql: 'SELECT 2', format: Format.LOGS, queryType: 'logs' });
+    });
+
+    it('opens a query saved with only a builder object in the builder', async () => {
+      await setupFlushed({ builder: { bodyContains: 'timeout' } });
+      expect(screen.getByRole('radio', { name: 'Logs builder' })).toBeChecked();
+      expect(screen.getByLabelText('Body contains')).toHaveValue('timeout');
+    });
+
+    it('edits services, severity, body match, order and limit', async () => {
+      const { onChange, onRunQuery } = await setupFlushed(builderQuery());
+      const services = screen.getByLabelText(/^Services/);
+      fireEvent.change(services, { target: { value: 'checkout' } });
+      fireEvent.keyDown(services, { key: 'Enter' });
+      expect(lastQuery(onChange).builder).toEqual({ services: ['checkout'] });
+
+      fireEvent.click(screen.getByRole('radio', { name: 'warning' }));
+      expect(lastQuery(onChange).builder).toEqual({ minSeverity: 'warning' });
+
+      fireEvent.change(screen.getByLabelText('Body contains'), { target: { value: 'timeout' } });
+      expect(onChange).toHaveBeenCalledTimes(2); // nothing saved while typing
+      fireEvent.blur(screen.getByLabelText('Body contains'));
+      expect(lastQuery(onChange).builder).toEqual({ bodyContains: 'timeout' });
+
+      fireEvent.change(screen.getByLabelText('Body regex'), { target: { value: 'refused|reset' } });
+      fireEvent.keyDown(screen.getByLabelText('Body regex'), { key: 'Enter' });
+      expect(lastQuery(onChange).builder).toEqual({ bodyRegex: 'refused|reset' });
+
+      fireEvent.click(screen.getByRole('radio', { name: 'Oldest first' }));
+      expect(lastQuery(onChange).builder).toEqual({ order: 'asc' });
+
+      fireEvent.change(screen.getByLabelText('Limit'), { target: { value: '200' } });
+      fireEvent.blur(screen.getByLabelText('Limit'));
+      expect(lastQuery(onChange)).toEqual({
+        refId: 'A',
+        editorType: 'builder',
+        format: Format.LOGS,
+        queryType: 'logs',
+        builder: { limit: 200 },
+      });
+      expect(onRunQuery).toHaveBeenCalledTimes(6);
+    });
+
+    it('keeps the other builder fields and clears values set back to their default', async () => {
+      const { onChange } = await setupFlushed(builderQuery({ services: ['api'], minSeverity: 'error', order: 'asc', limit: 50 }));
+      fireEvent.click(screen.getByRole('radio', { name: 'Any' }));
+      expect(lastQuery(onChange).builder).toEqual({ services: ['api'], order: 'asc', limit: 50 });
+      fireEvent.click(screen.getByRole('radio', { name: 'Newest first' }));
+      expect(lastQuery(onChange).builder).toEqual({ services: ['api'], minSeverity: 'error', limit: 50 });
+      fireEvent.change(screen.getByLabelText('Limit'), { target: { value: 'abc' } });
+      fireEvent.blur(screen.getByLabelText('Limit'));
+      expect(lastQuery(onChange).builder).toEqual({ services: ['api'], minSeverity: 'error', order: 'asc' });
+    });
+
+    it('Add filter adds an empty row without running the query', async () => {
+      const { onChange, onRunQuery } = await setupFlushed(builderQuery());
+      fireEvent.click(screen.getByRole('button', { name: /Add filter/ }));
+      expect(lastQuery(onChange).builder).toEqual({ filters: [{ key: '', op: '=', value: '' }] });
+      expect(onRunQuery).not.toHaveBeenCalled();
+    });
+
+    it('edits an existing filter row', async () => {
+      const { onChange, onRunQuery } = await setupFlushed(builderQuery({ filters: [{ key: '', op: '=', value: '' }] }));
+      fireEvent.change(screen.getByLabelText('Filter key 1'), { target: { value: 'k8s.pod.name' } });
+      fireEvent.blur(screen.getByLabelText('Filter key 1'));
+      expect(lastQuery(onChange).builder?.filters).toEqual([{ key: 'k8s.pod.name', op: '=', value: '' }]);
+      expect(onRunQuery).toHaveBeenCalledTimes(1);
+    });
+
+    it('turns a filter into IN with a value list, a numeric comparison and EXISTS', async () => {
+      const { onChange, rerender, datasource, onRunQuery } = await setupFlushed(
+        builderQuery({ filters: [{ key: 'k8s.pod.name', op: '=', value: 'a, b' }] })
+      );
+      await pick('Filter operator 1', 'IN');
+      expect(lastQuery(onChange).builder?.filters).toEqual([{ key: 'k8s.pod.name', op: 'IN', values: ['a', 'b'] }]);
+
+      const rerenderWith = (q: LanternQuery) =>
+        rerender(<QueryEditor datasource={datasource} query={q} onChange={onChange} onRunQuery={onRunQuery} range={range} />);
+      rerenderWith(lastQuery(onChange));
+      expect(screen.getByLabelText('Filter value 1')).toHaveValue('a, b');
+      fireEvent.change(screen.getByLabelText('Filter value 1'), { target: { value: 'x,y , z,' } });
+      fireEvent.blur(screen.getByLabelText('Filter value 1'));
+      expect(lastQuery(onChange).builder?.filters).toEqual([{ key: 'k8s.pod.name', op: 'IN', values: ['x', 'y', 'z'] }]);
+
+      rerenderWith({ ...lastQuery(onChange), builder: { filters: [{ key: 'SeverityNumber', op: '>=', value: '' }] } });
+      fireEvent.change(screen.getByLabelText('Filter value 1'), { target: { value: '17' } });
+      fireEvent.blur(screen.getByLabelText('Filter value 1'));
+      expect(lastQuery(onChange).builder?.filters).toEqual([{ key: 'SeverityNumber', op: '>=', value: 17 }]);
+
+      await pick('Filter operator 1', 'NOT EXISTS');
+      expect(lastQuery(onChange).builder?.filters).toEqual([{ key: 'SeverityNumber', op: 'NOT EXISTS' }]);
+      rerenderWith(lastQuery(onChange));
+      expect(screen.queryByLabelText('Filter value 1')).not.toBeInTheDocument();
+
+      fireEvent.click(screen.getByRole('button', { name: 'Remove filter 1' }));
+      expect(lastQuery(onChange).builder).toEqual({});
+    });
+
+    it('picks the table from the tables resource of the default logs database', async () => {
+      const { onChange, getResource } = await setupFlushed(builderQuery(), undefined, {
+        defaultDatabase: 'default',
+        logs: { defaultDatabase: 'otel', defaultTable: 'otel_logs' },
+      });
+      await waitFor(() => expect(getResource).toHaveBeenCalledWith('tables', { database: 'otel' }));
+      expect(getResource).toHaveBeenCalledWith('databases', undefined);
+      // the datasource defaults are the placeholders
+      expect(screen.getByText('otel_logs')).toBeInTheDocument();
+      await pick('Table', 'otel_traces');
+      expect(lastQuery(onChange).builder).toEqual({ table: 'otel_traces' });
+    });
+
+    it('choosing a database clears the table and lists that database', async () => {
+      const { onChange, getResource, rerender, datasource, onRunQuery } = await setupFlushed(builderQuery({ database: 'otel', table: 'otel_logs' }));
+      await waitFor(() => expect(getResource).toHaveBeenCalledWith('tables', { database: 'otel' }));
+      await pick('Database', 'default');
+      expect(lastQuery(onChange).builder).toEqual({ database: 'default' });
+      rerender(
+        <QueryEditor datasource={datasource} query={lastQuery(onChange)} onChange={onChange} onRunQuery={onRunQuery} range={range} />
+      );
+      await waitFor(() => expect(getResource).toHaveBeenCalledWith('tables', { database: 'default' }));
+      await pick('Table', 'app_logs');
+      expect(lastQuery(onChange).builder).toEqual({ database: 'default', table: 'app_logs' });
+    });
+
+    it('Show SQL expands the builder query', async () => {
+      const { datasource } = await setupFlushed(builderQuery({ services: ['api'] }));
+      const post = jest.spyOn(datasource, 'postResource').mockResolvedValue({ sql: 'SELECT Timestamp FROM otel.otel_logs' });
+      await act(async () => {
+        fireEvent.click(screen.getByLabelText('Show SQL'));
+      });
+      await waitFor(() => expect(screen.getByTestId('lantern-expanded-sql')).toHaveTextContent('SELECT Timestamp FROM otel.otel_logs'));
+      expect(post.mock.calls[0][1]).toMatchObject({
+        query: { refId: 'A', editorType: 'builder', format: Format.LOGS, queryType: 'logs', builder: { services: ['api'] } },
+      });
+    });
   });
 });

@@ -15,7 +15,9 @@ import {
 import type { Monaco, MonacoEditor } from '@grafana/ui';
 
 import type { DataSource } from '../datasource';
-import { DEFAULT_QUERY, Format, FORMAT_TO_QUERY_TYPE, LanternOptions, LanternQuery } from '../types';
+import { EditorMode, editorMode, switchMode } from '../queryModel';
+import { DEFAULT_QUERY, Format, FORMAT_TO_QUERY_TYPE, LanternOptions, LanternQuery, LogsBuilderOptions } from '../types';
+import { LogsBuilderEditor } from './LogsBuilderEditor';
 
 export type Props = QueryEditorProps<DataSource, LanternQuery, LanternOptions>;
 
@@ -26,12 +28,23 @@ export const FORMAT_OPTIONS = [
   { label: 'Traces', value: Format.TRACES },
 ];
 
+export const MODE_OPTIONS: Array<{ label: string; value: EditorMode; description: string }> = [
+  { label: 'SQL', value: 'sql', description: 'SQL with macros and variables' },
+  { label: 'Logs builder', value: 'logs', description: 'Logs from an OpenTelemetry (or configured) logs table' },
+];
+
 const DEFAULT_MAX_DATA_POINTS = 1000;
 
 type Expanded = { state: 'idle' } | { state: 'loading' } | { state: 'done'; sql: string; client?: string } | { state: 'error'; error: string };
 
 /** The query with the defaults filled in, so what is saved always has editorType and format. */
 function withDefaults(query: LanternQuery): LanternQuery {
+  const mode = editorMode(query);
+  if (mode !== 'sql') {
+    const q = switchMode(query, mode);
+    // Keep a queryType such as logs-volume that the editor does not set itself.
+    return query.queryType && mode === 'logs' ? { ...q, queryType: query.queryType } : q;
+  }
   return {
     ...query,
     editorType: 'sql',
@@ -43,6 +56,7 @@ function withDefaults(query: LanternQuery): LanternQuery {
 export function QueryEditor(props: Props) {
   const { datasource, range, data } = props;
   const query = withDefaults(props.query);
+  const mode = editorMode(query);
   const styles = useStyles2(getStyles);
   const [showSql, setShowSql] = useState(false);
   const [expanded, setExpanded] = useState<Expanded>({ state: 'idle' });
@@ -67,6 +81,20 @@ export function QueryEditor(props: Props) {
     editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.Enter, () => commitSql(editor.getValue(), true));
   };
 
+  const onModeChange = (next: EditorMode) => {
+    if (next !== mode) {
+      props.onChange(switchMode(query, next));
+      props.onRunQuery();
+    }
+  };
+
+  const onBuilderChange = (builder: LogsBuilderOptions, run: boolean) => {
+    props.onChange({ ...query, builder });
+    if (run) {
+      props.onRunQuery();
+    }
+  };
+
   const onFormatChange = (format: Format) => {
     props.onChange({ ...query, format, queryType: FORMAT_TO_QUERY_TYPE[format] });
     props.onRunQuery();
@@ -78,6 +106,8 @@ export function QueryEditor(props: Props) {
   const maxDataPoints = data?.request?.maxDataPoints ?? DEFAULT_MAX_DATA_POINTS;
   const intervalMs = data?.request?.intervalMs ?? Math.max(1, Math.round((to - from) / maxDataPoints));
 
+  // Everything the backend plans from (SQL, format, builder...), as one dependency.
+  const queryKey = JSON.stringify({ ...query, refId: undefined });
   useEffect(() => {
     if (!showSql) {
       setExpanded({ state: 'idle' });
@@ -102,20 +132,31 @@ export function QueryEditor(props: Props) {
       cancelled = true;
     };
     // Re-expand when what the SQL depends on changes.
-  }, [showSql, datasource, query.rawSql, query.format, from, to, intervalMs, maxDataPoints]);
+  }, [showSql, datasource, queryKey, from, to, intervalMs, maxDataPoints]);
 
   return (
     <div className={styles.root}>
       <div className={styles.toolbar}>
-        <InlineField label="Format" labelWidth={10}>
-          <RadioButtonGroup<Format>
-            aria-label="Format"
+        <InlineField label="Query type" labelWidth={12}>
+          <RadioButtonGroup<EditorMode>
+            aria-label="Query type"
             size="sm"
-            options={FORMAT_OPTIONS}
-            value={query.format}
-            onChange={onFormatChange}
+            options={MODE_OPTIONS}
+            value={mode}
+            onChange={onModeChange}
           />
         </InlineField>
+        {mode === 'sql' && (
+          <InlineField label="Format" labelWidth={10}>
+            <RadioButtonGroup<Format>
+              aria-label="Format"
+              size="sm"
+              options={FORMAT_OPTIONS}
+              value={query.format}
+              onChange={onFormatChange}
+            />
+          </InlineField>
+        )}
         <InlineField label="Show SQL" tooltip="Show the SQL the backend runs, with macros and variables expanded">
           <InlineSwitch
             id={`lantern-show-sql-${query.refId}`}
@@ -124,16 +165,28 @@ export function QueryEditor(props: Props) {
           />
         </InlineField>
       </div>
-      <CodeEditor
-        language="sql"
-        value={query.rawSql ?? ''}
-        height={200}
-        showLineNumbers
-        showMiniMap={false}
-        onBlur={(sql: string) => commitSql(sql, false)}
-        onEditorDidMount={onEditorDidMount}
-      />
-      <div className={styles.hint}>Ctrl+Enter (⌘+Enter) runs the query; leaving the editor runs it when it changed.</div>
+      {mode === 'sql' && (
+        <>
+          <CodeEditor
+            language="sql"
+            value={query.rawSql ?? ''}
+            height={200}
+            showLineNumbers
+            showMiniMap={false}
+            onBlur={(sql: string) => commitSql(sql, false)}
+            onEditorDidMount={onEditorDidMount}
+          />
+          <div className={styles.hint}>Ctrl+Enter (⌘+Enter) runs the query; leaving the editor runs it when it changed.</div>
+        </>
+      )}
+      {mode === 'logs' && (
+        <LogsBuilderEditor
+          datasource={datasource}
+          builder={query.builder ?? {}}
+          onChange={onBuilderChange}
+          idPrefix={`lantern-${query.refId}`}
+        />
+      )}
       {showSql && (
         <div className={styles.expanded} aria-label="Expanded SQL">
           {expanded.state === 'loading' && <Spinner inline />}

@@ -1,0 +1,93 @@
+// Pure helpers over the saved query model: which editor a query belongs to, switching between
+// them, and whether a query has something to run. They follow the backend's planner: a query with
+// `editorType: 'builder'` or a `builder` object is a logs builder query; `queryType: 'traces'`
+// with a `traceId` looks up one trace; `queryType: 'trace-search'` searches traces.
+import { Format, FORMAT_TO_QUERY_TYPE, LanternQuery } from './types';
+
+/** The editor a query is edited with. */
+export type EditorMode = 'sql' | 'logs' | 'trace-id' | 'trace-search';
+
+export function editorMode(q: Partial<LanternQuery>): EditorMode {
+  if (q.queryType === 'trace-search') {
+    return 'trace-search';
+  }
+  if (q.queryType === 'traces' && typeof q.traceId === 'string') {
+    return 'trace-id';
+  }
+  if (q.editorType === 'builder' || isObject(q.builder)) {
+    return 'logs';
+  }
+  return 'sql';
+}
+
+/**
+ * The query edited with another editor. The SQL text is kept when leaving the SQL editor (the
+ * backend ignores it for structured queries) so switching back restores it; the structured parts
+ * of the other editors are removed, because the backend plans any query with a `builder` object
+ * as a logs builder query.
+ */
+export function switchMode(q: LanternQuery, mode: EditorMode): LanternQuery {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const { builder, traceId, traceSearch, context, ...rest } = q;
+  switch (mode) {
+    case 'sql': {
+      const format = typeof q.format === 'number' ? q.format : Format.TABLE;
+      return { ...rest, editorType: 'sql', rawSql: q.rawSql ?? '', format, queryType: FORMAT_TO_QUERY_TYPE[format] };
+    }
+    case 'logs':
+      return { ...rest, editorType: 'builder', builder: builder ?? {}, format: Format.LOGS, queryType: 'logs' };
+    case 'trace-id':
+      return { ...rest, editorType: 'builder', traceId: traceId ?? '', format: Format.TRACES, queryType: 'traces' };
+    case 'trace-search':
+    default:
+      return {
+        ...rest,
+        editorType: 'builder',
+        traceSearch: traceSearch ?? {},
+        format: Format.TABLE,
+        queryType: 'trace-search',
+      };
+  }
+}
+
+const NOT_LOGS = new Set(['logs-volume', 'logs-context', 'traces', 'trace-search']);
+
+/** A logs query (builder, or SQL with format logs / queryType logs): has log volume and context. */
+export function isLogsQuery(q: Partial<LanternQuery>): boolean {
+  if (q.queryType && NOT_LOGS.has(q.queryType)) {
+    return false;
+  }
+  return editorMode(q) === 'logs' || q.queryType === 'logs' || q.format === Format.LOGS;
+}
+
+/** Something to run: SQL that is not blank, a trace id, or a structured query. */
+export function hasContent(q: Partial<LanternQuery>): boolean {
+  switch (editorMode(q)) {
+    case 'logs':
+    case 'trace-search':
+      return true;
+    case 'trace-id':
+      return (q.traceId ?? '').trim() !== '';
+    default:
+      return typeof q.rawSql === 'string' && q.rawSql.trim() !== '';
+  }
+}
+
+/**
+ * A copy of `obj` without undefined values, blank strings and empty lists (so saved queries stay
+ * small and the backend applies its defaults).
+ */
+export function compact<T extends object>(obj: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (v === undefined || v === null || (typeof v === 'string' && v.trim() === '') || (Array.isArray(v) && v.length === 0)) {
+      continue;
+    }
+    out[k] = v;
+  }
+  return out as T;
+}
+
+function isObject(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
