@@ -1,5 +1,17 @@
-import { AdHocVariableFilter, dateTime, DataSourceInstanceSettings, ScopedVars, TypedVariableModel } from '@grafana/data';
+import {
+  AdHocVariableFilter,
+  CoreApp,
+  DataQueryRequest,
+  dateTime,
+  DataSourceInstanceSettings,
+  LogRowContextQueryDirection,
+  LogRowModel,
+  ScopedVars,
+  SupplementaryQueryType,
+  TypedVariableModel,
+} from '@grafana/data';
 import { setTemplateSrv, TemplateSrv } from '@grafana/runtime';
+import { of } from 'rxjs';
 
 import { DataSource, errorMessage, referencesVariable } from './datasource';
 import { Format, LanternOptions, LanternQuery } from './types';
@@ -350,5 +362,224 @@ describe('variable support', () => {
     setTemplateSrv(fakeTemplateSrv([]));
     const ds = new DataSource(instanceSettings);
     expect(ds.variables?.getType()).toBe('custom');
+  });
+});
+
+/** A templateSrv that substitutes `$name` like Grafana (formatter gets arrays for multi-values). */
+function substitutingTemplateSrv(vars: Record<string, string | string[]>): TemplateSrv {
+  return {
+    getVariables: () => [],
+    containsTemplate: () => false,
+    updateTimeRange: () => {},
+    replace: (target?: string, _scoped?: ScopedVars, format?: unknown) =>
+      (target ?? '').replace(/\$(\w+)/g, (m, name: string) => {
+        const v = vars[name];
+        if (v === undefined) {
+          return m;
+        }
+        if (typeof format === 'function') {
+          return format(v);
+        }
+        if (format === 'regex') {
+          return Array.isArray(v) ? `(${v.join('|')})` : v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        }
+        return Array.isArray(v) ? `{${v.join(',')}}` : v;
+      }),
+  };
+}
+
+describe('structured queries', () => {
+  let ds: DataSource;
+  beforeEach(() => {
+    setTemplateSrv(substitutingTemplateSrv({ service: ['api', 'web'], pod: 'p-1', trace: 'abc123', pat: 'a.b' }));
+    ds = new DataSource(instanceSettings);
+  });
+
+  it('filterQuery runs builder and trace search queries without SQL, trace lookups only with an id', () => {
+    expect(ds.filterQuery({ refId: 'A', editorType: 'builder', format: Format.LOGS, builder: {} })).toBe(true);
+    expect(ds.filterQuery({ refId: 'A', editorType: 'builder', format: Format.LOGS, builder: {}, hide: true })).toBe(false);
+    expect(ds.filterQuery({ refId: 'A', editorType: 'builder', format: Format.TABLE, queryType: 'trace-search', traceSearch: {} })).toBe(true);
+    expect(ds.filterQuery({ refId: 'A', editorType: 'builder', format: Format.TRACES, queryType: 'traces', traceId: ' ' })).toBe(false);
+    expect(ds.filterQuery({ refId: 'A', editorType: 'builder', format: Format.TRACES, queryType: 'traces', traceId: 'abc' })).toBe(true);
+    // a data link from a log line: no editorType
+    expect(ds.filterQuery({ refId: 'trace', queryType: 'traces', format: Format.TRACES, traceId: 'abc' } as LanternQuery)).toBe(true);
+  });
+
+  it('applyTemplateVariables substitutes variables in builder fields and sends no rawSql or templateVars', () => {
+    const q: LanternQuery = {
+      refId: 'A',
+      editorType: 'builder',
+      format: Format.LOGS,
+      queryType: 'logs',
+      builder: {
+        services: ['$service', 'db'],
+        filters: [
+          { key: 'k8s.pod.name', op: '=', value: '$pod' },
+          { key: 'host', op: 'IN', values: ['$service'] },
+          { key: 'msg', op: '=~', value: '$pat' },
+          { key: '', op: '=', value: 'half-edited' },
+          { key: 'SeverityNumber', op: '>', value: 9 },
+        ],
+        bodyContains: 'pod $pod',
+        bodyRegex: '$pat$',
+        limit: 10,
+      },
+    };
+    const out = ds.applyTemplateVariables(q, {}, [{ key: 'ServiceName', operator: '=', value: 'x' }]);
+    expect(out).toEqual({
+      refId: 'A',
+      editorType: 'builder',
+      format: Format.LOGS,
+      queryType: 'logs',
+      builder: {
+        services: ['api', 'web', 'db'],
+        filters: [
+          { key: 'k8s.pod.name', op: '=', value: 'p-1' },
+          { key: 'host', op: 'IN', values: ['api', 'web'] },
+          { key: 'msg', op: '=~', value: 'a\\.b' },
+          { key: 'SeverityNumber', op: '>', value: 9 },
+        ],
+        bodyContains: 'pod p-1',
+        bodyRegex: 'a\\.b$',
+        limit: 10,
+      },
+      adHocFilters: [{ key: 'ServiceName', operator: '=', value: 'x' }],
+    });
+    expect(q.builder?.services).toEqual(['$service', 'db']); // not mutated
+  });
+
+  it('substitutes the trace id and trace search fields, also for Explore', () => {
+    const traceQ = { refId: 'T', queryType: 'traces', format: Format.TRACES, traceId: ' $trace ' } as LanternQuery;
+    expect(ds.applyTemplateVariables(traceQ, {}).traceId).toBe('abc123');
+    const search: LanternQuery = {
+      refId: 'S',
+      editorType: 'builder',
+      format: Format.TABLE,
+      queryType: 'trace-search',
+      traceSearch: { services: ['$service'], operation: 'GET $pod', minDurationMs: 5 },
+    };
+    const [out] = ds.interpolateVariablesInQueries([search], {});
+    expect(out.traceSearch).toEqual({ services: ['api', 'web'], operation: 'GET p-1', minDurationMs: 5 });
+    expect(out).not.toHaveProperty('rawSql');
+  });
+});
+
+describe('log volume', () => {
+  let ds: DataSource;
+  beforeEach(() => {
+    setTemplateSrv(fakeTemplateSrv([]));
+    ds = new DataSource(instanceSettings);
+  });
+  const volume = { type: SupplementaryQueryType.LogsVolume } as const;
+
+  it('supports the logs volume supplementary query', () => {
+    expect(ds.getSupportedSupplementaryQueryTypes()).toEqual([SupplementaryQueryType.LogsVolume]);
+  });
+
+  it('turns builder and SQL logs queries into logs-volume queries', () => {
+    const builder: LanternQuery = { refId: 'A', editorType: 'builder', format: Format.LOGS, queryType: 'logs', builder: { services: ['api'] } };
+    expect(ds.getSupplementaryQuery(volume, builder)).toEqual({ ...builder, refId: 'log-volume-A', queryType: 'logs-volume' });
+    const sql = query('SELECT * FROM otel_logs', { refId: 'B', format: Format.LOGS });
+    expect(ds.getSupplementaryQuery(volume, sql)).toEqual({ ...sql, refId: 'log-volume-B', queryType: 'logs-volume' });
+    const sqlByType = query('SELECT * FROM otel_logs', { refId: 'C', queryType: 'logs' });
+    expect(ds.getSupplementaryQuery(volume, sqlByType)?.queryType).toBe('logs-volume');
+  });
+
+  it('has no volume for other queries', () => {
+    expect(ds.getSupplementaryQuery(volume, query('SELECT 1'))).toBeUndefined();
+    expect(ds.getSupplementaryQuery(volume, query('', { format: Format.LOGS }))).toBeUndefined();
+    expect(ds.getSupplementaryQuery(volume, query('SELECT 1', { format: Format.LOGS, hide: true }))).toBeUndefined();
+    expect(ds.getSupplementaryQuery(volume, query('SELECT 1', { format: Format.TIME_SERIES, queryType: 'timeseries' }))).toBeUndefined();
+    const trace = { refId: 'T', editorType: 'builder', format: Format.TRACES, queryType: 'traces', traceId: 'x' } as LanternQuery;
+    expect(ds.getSupplementaryQuery(volume, trace)).toBeUndefined();
+    expect(
+      ds.getSupplementaryQuery({ type: SupplementaryQueryType.LogsSample }, query('SELECT 1', { format: Format.LOGS }))
+    ).toBeUndefined();
+  });
+
+  it('getSupplementaryRequest keeps only the logs targets', () => {
+    const request = {
+      requestId: 'r',
+      targets: [query('SELECT 1', { refId: 'A', format: Format.LOGS }), query('SELECT 2', { refId: 'B' })],
+      range: { from: dateTime(0), to: dateTime(1), raw: { from: 'now-1h', to: 'now' } },
+    } as unknown as DataQueryRequest<LanternQuery>;
+    const out = ds.getSupplementaryRequest(SupplementaryQueryType.LogsVolume, request);
+    expect(out?.targets).toEqual([{ ...request.targets[0], refId: 'log-volume-A', queryType: 'logs-volume' }]);
+    expect(out?.range).toBe(request.range);
+    expect(ds.getSupplementaryRequest(SupplementaryQueryType.LogsSample, request)).toBeUndefined();
+    expect(ds.getSupplementaryRequest(SupplementaryQueryType.LogsVolume, { ...request, targets: [request.targets[1]] })).toBeUndefined();
+  });
+});
+
+describe('log context', () => {
+  let ds: DataSource;
+  beforeEach(() => {
+    setTemplateSrv(fakeTemplateSrv([]));
+    ds = new DataSource(instanceSettings);
+  });
+
+  const row = {
+    timeEpochMs: 1_700_000_000_123,
+    timeEpochNs: '1700000000123456789',
+    labels: { 'k8s.pod.name': 'p-1', ServiceName: 'api' },
+    dataFrame: { fields: [], length: 0 },
+    uid: 'A_1',
+  } as unknown as LogRowModel;
+  const logsQuery: LanternQuery = { refId: 'A', editorType: 'builder', format: Format.LOGS, queryType: 'logs', builder: { services: ['api'] } };
+
+  it('runs a logs-context query around the row through query()', async () => {
+    const response = { data: [{ name: 'context', fields: [], length: 0 }] };
+    const run = jest.spyOn(ds, 'query').mockReturnValue(of(response));
+    const out = await ds.getLogRowContext(row, { direction: LogRowContextQueryDirection.Backward, limit: 20 }, logsQuery);
+    expect(out).toBe(response);
+    expect(run).toHaveBeenCalledTimes(1);
+    const request = run.mock.calls[0][0] as DataQueryRequest<LanternQuery>;
+    expect(request.targets).toEqual([
+      {
+        ...logsQuery,
+        refId: 'log-context-A',
+        queryType: 'logs-context',
+        context: {
+          time: '1700000000123456789',
+          direction: 'backward',
+          limit: 20,
+          labels: { 'k8s.pod.name': 'p-1', ServiceName: 'api' },
+        },
+      },
+    ]);
+    expect(request.app).toBe(CoreApp.Explore);
+    expect(request.range.from.valueOf()).toBe(1_700_000_000_123 - 3_600_000);
+    expect(request.range.to.valueOf()).toBe(1_700_000_000_123 + 3_600_000);
+  });
+
+  it('forward direction, default limit and an SQL query', async () => {
+    const run = jest.spyOn(ds, 'query').mockReturnValue(of({ data: [] }));
+    const sql = query('SELECT * FROM otel_logs', { refId: 'B', format: Format.LOGS, queryType: 'logs' });
+    await ds.getLogRowContext(row, { direction: LogRowContextQueryDirection.Forward }, sql);
+    const target = (run.mock.calls[0][0] as DataQueryRequest<LanternQuery>).targets[0];
+    expect(target).toMatchObject({ refId: 'log-context-B', rawSql: 'SELECT * FROM otel_logs', queryType: 'logs-context' });
+    expect(target.context).toEqual({
+      time: '1700000000123456789',
+      direction: 'forward',
+      limit: 50,
+      labels: { 'k8s.pod.name': 'p-1', ServiceName: 'api' },
+    });
+  });
+
+  it('getLogRowContextQuery returns the context query (for opening it in a split view)', async () => {
+    const q = await ds.getLogRowContextQuery(row, { direction: LogRowContextQueryDirection.Forward, limit: 5 }, logsQuery);
+    expect(q).toMatchObject({ refId: 'log-context-A', queryType: 'logs-context', context: { direction: 'forward', limit: 5 } });
+    expect(await ds.getLogRowContextQuery(row, {}, undefined)).toBeNull();
+  });
+
+  it('without the originating query there is nothing to run', async () => {
+    const run = jest.spyOn(ds, 'query');
+    await expect(ds.getLogRowContext(row, {}, undefined)).resolves.toEqual({ data: [] });
+    expect(run).not.toHaveBeenCalled();
+  });
+
+  it('shows the context toggle for log rows', () => {
+    expect(ds.showContextToggle()).toBe(true);
+    expect(ds.showContextToggle(row)).toBe(true);
   });
 });
