@@ -382,4 +382,122 @@ describe('QueryEditor', () => {
       });
     });
   });
+
+  describe('traces', () => {
+    const lastQuery = (onChange: jest.Mock) => onChange.mock.calls[onChange.mock.calls.length - 1][0] as LanternQuery;
+
+    it('Trace ID sets queryType traces, format 3 and the trace id', async () => {
+      const { onChange, onRunQuery, rerender, datasource } = await setupFlushed({ editorType: 'sql', rawSql: 'SELECT 1', format: Format.TABLE });
+      fireEvent.click(screen.getByRole('radio', { name: 'Trace ID' }));
+      expect(lastQuery(onChange)).toEqual({
+        refId: 'A',
+        editorType: 'builder',
+        rawSql: 'SELECT 1',
+        format: Format.TRACES,
+        queryType: 'traces',
+        traceId: '',
+      });
+      rerender(<QueryEditor datasource={datasource} query={lastQuery(onChange)} onChange={onChange} onRunQuery={onRunQuery} range={range} />);
+      const input = screen.getByRole('textbox', { name: 'Trace ID' });
+      fireEvent.change(input, { target: { value: ' 5b8efff798038103d269b633813fc60c ' } });
+      fireEvent.blur(input);
+      expect(lastQuery(onChange)).toMatchObject({ queryType: 'traces', format: Format.TRACES, traceId: '5b8efff798038103d269b633813fc60c' });
+      expect(onRunQuery).toHaveBeenCalledTimes(2);
+    });
+
+    it('opens a "View trace" data link query (no editorType) in the Trace ID editor', async () => {
+      await setupFlushed({ refId: 'trace', queryType: 'traces', format: Format.TRACES, traceId: 'abc' } as Partial<LanternQuery>);
+      expect(screen.getByRole('radio', { name: 'Trace ID' })).toBeChecked();
+      expect(screen.getByRole('textbox', { name: 'Trace ID' })).toHaveValue('abc');
+      expect(screen.queryByLabelText('Code editor (sql)')).not.toBeInTheDocument();
+    });
+
+    it('a SQL query with the Traces format stays in the SQL editor', async () => {
+      await setupFlushed({ editorType: 'sql', rawSql: 'SELECT 1', format: Format.TRACES, queryType: 'traces' });
+      expect(screen.getByRole('radio', { name: 'SQL' })).toBeChecked();
+      expect(editor().value).toBe('SELECT 1');
+    });
+
+    it('Trace search sets queryType trace-search and format table, and edits the search', async () => {
+      const { onChange, onRunQuery, rerender, datasource } = await setupFlushed({
+        editorType: 'builder',
+        format: Format.LOGS,
+        queryType: 'logs',
+        builder: { services: ['api'] },
+      });
+      fireEvent.click(screen.getByRole('radio', { name: 'Trace search' }));
+      expect(lastQuery(onChange)).toEqual({
+        refId: 'A',
+        editorType: 'builder',
+        format: Format.TABLE,
+        queryType: 'trace-search',
+        traceSearch: {},
+      });
+      const show = (q: LanternQuery) =>
+        rerender(<QueryEditor datasource={datasource} query={q} onChange={onChange} onRunQuery={onRunQuery} range={range} />);
+      show(lastQuery(onChange));
+
+      const services = screen.getByLabelText(/^Services/);
+      fireEvent.change(services, { target: { value: 'checkout' } });
+      fireEvent.keyDown(services, { key: 'Enter' });
+      show(lastQuery(onChange));
+      fireEvent.change(screen.getByLabelText('Operation'), { target: { value: 'GET /cart' } });
+      fireEvent.blur(screen.getByLabelText('Operation'));
+      show(lastQuery(onChange));
+      fireEvent.change(screen.getByLabelText('Min duration (ms)'), { target: { value: '250.5' } });
+      fireEvent.blur(screen.getByLabelText('Min duration (ms)'));
+      show(lastQuery(onChange));
+      fireEvent.change(screen.getByLabelText('Max duration (ms)'), { target: { value: 'x' } });
+      fireEvent.blur(screen.getByLabelText('Max duration (ms)'));
+      show(lastQuery(onChange));
+      fireEvent.click(screen.getByRole('radio', { name: 'error' }));
+      show(lastQuery(onChange));
+      fireEvent.click(screen.getByRole('radio', { name: 'server' }));
+      show(lastQuery(onChange));
+      expect(screen.getByLabelText('Root spans only')).toBeChecked();
+      fireEvent.click(screen.getByLabelText('Root spans only'));
+      show(lastQuery(onChange));
+      fireEvent.change(screen.getByLabelText('Limit'), { target: { value: '20' } });
+      fireEvent.blur(screen.getByLabelText('Limit'));
+      show(lastQuery(onChange));
+      fireEvent.click(screen.getByRole('button', { name: /Add filter/ }));
+      show(lastQuery(onChange));
+      fireEvent.change(screen.getByLabelText('Filter key 1'), { target: { value: 'http.route' } });
+      fireEvent.blur(screen.getByLabelText('Filter key 1'));
+      show(lastQuery(onChange));
+      fireEvent.change(screen.getByLabelText('Filter value 1'), { target: { value: '/cart' } });
+      fireEvent.blur(screen.getByLabelText('Filter value 1'));
+
+      expect(lastQuery(onChange)).toEqual({
+        refId: 'A',
+        editorType: 'builder',
+        format: Format.TABLE,
+        queryType: 'trace-search',
+        traceSearch: {
+          services: ['checkout'],
+          operation: 'GET /cart',
+          minDurationMs: 250.5,
+          status: 'error',
+          kind: 'server',
+          rootOnly: false,
+          limit: 20,
+          filters: [{ key: 'http.route', op: '=', value: '/cart' }],
+        },
+      });
+      // the switch and 10 edits run it; adding the empty filter row does not
+      expect(onRunQuery).toHaveBeenCalledTimes(11);
+    });
+
+    it('switching from trace search to SQL keeps format table and removes the search', async () => {
+      const { onChange } = await setupFlushed({
+        editorType: 'builder',
+        format: Format.TABLE,
+        queryType: 'trace-search',
+        traceSearch: { operation: 'x' },
+      });
+      expect(screen.getByRole('radio', { name: 'Trace search' })).toBeChecked();
+      fireEvent.click(screen.getByRole('radio', { name: 'SQL' }));
+      expect(lastQuery(onChange)).toEqual({ refId: 'A', editorType: 'sql', rawSql: '', format: Format.TABLE, queryType: 'table' });
+    });
+  });
 });

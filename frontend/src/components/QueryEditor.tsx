@@ -16,8 +16,17 @@ import type { Monaco, MonacoEditor } from '@grafana/ui';
 
 import type { DataSource } from '../datasource';
 import { EditorMode, editorMode, switchMode } from '../queryModel';
-import { DEFAULT_QUERY, Format, FORMAT_TO_QUERY_TYPE, LanternOptions, LanternQuery, LogsBuilderOptions } from '../types';
+import {
+  DEFAULT_QUERY,
+  Format,
+  FORMAT_TO_QUERY_TYPE,
+  LanternOptions,
+  LanternQuery,
+  LogsBuilderOptions,
+  TraceSearchOptions,
+} from '../types';
 import { LogsBuilderEditor } from './LogsBuilderEditor';
+import { TraceIdEditor, TraceSearchEditor } from './TraceEditors';
 
 export type Props = QueryEditorProps<DataSource, LanternQuery, LanternOptions>;
 
@@ -31,6 +40,8 @@ export const FORMAT_OPTIONS = [
 export const MODE_OPTIONS: Array<{ label: string; value: EditorMode; description: string }> = [
   { label: 'SQL', value: 'sql', description: 'SQL with macros and variables' },
   { label: 'Logs builder', value: 'logs', description: 'Logs from an OpenTelemetry (or configured) logs table' },
+  { label: 'Trace ID', value: 'trace-id', description: 'One trace in the trace view' },
+  { label: 'Trace search', value: 'trace-search', description: 'A table of traces matching a search' },
 ];
 
 const DEFAULT_MAX_DATA_POINTS = 1000;
@@ -90,6 +101,18 @@ export function QueryEditor(props: Props) {
 
   const onBuilderChange = (builder: LogsBuilderOptions, run: boolean) => {
     props.onChange({ ...query, builder });
+    if (run) {
+      props.onRunQuery();
+    }
+  };
+
+  const onTraceIdChange = (traceId: string) => {
+    props.onChange({ ...query, traceId });
+    props.onRunQuery();
+  };
+
+  const onTraceSearchChange = (traceSearch: TraceSearchOptions, run: boolean) => {
+    props.onChange({ ...query, traceSearch });
     if (run) {
       props.onRunQuery();
     }
@@ -186,6 +209,10 @@ export function QueryEditor(props: Props) {
           onChange={onBuilderChange}
           idPrefix={`lantern-${query.refId}`}
         />
+      )}
+      {mode === 'trace-id' && <TraceIdEditor traceId={query.traceId ?? ''} onChange={onTraceIdChange} />}
+      {mode === 'trace-search' && (
+        <TraceSearchEditor search={query.traceSearch ?? {}} onChange={onTraceSearchChange} idPrefix={`lantern-${query.refId}`} />
       )}
       {showSql && (
         <div className={styles.expanded} aria-label="Expanded SQL">
