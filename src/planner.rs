@@ -134,15 +134,7 @@ pub async fn plan(
                 return Ok(Plan::Volume { sql });
             }
             let sql = query.expanded_sql(req)?;
-            let cols = instance.connection.describe(&sql).await?;
-            let described: Vec<(String, arrow_schema::DataType, ChType)> = cols
-                .iter()
-                .map(|(n, t)| (n.clone(), grafana_type(t), t.clone()))
-                .collect();
-            let roles = crate::frames::logs::recognise(&described);
-            let time = roles
-                .time
-                .ok_or_else(|| invalid("log volume needs a time column in the query's result"))?;
+            let (described, roles, time) = result_roles(instance, &sql, "log volume").await?;
             let name = |i: Option<usize>| i.map(|i| described[i].0.as_str());
             Ok(Plan::Volume {
                 sql: build::logs_volume_for_sql(
@@ -196,15 +188,7 @@ pub async fn plan(
                 ..req.clone()
             };
             let sql = query.expanded_sql(&around)?;
-            let cols = instance.connection.describe(&sql).await?;
-            let described: Vec<(String, arrow_schema::DataType, ChType)> = cols
-                .iter()
-                .map(|(n, t)| (n.clone(), grafana_type(t), t.clone()))
-                .collect();
-            let roles = crate::frames::logs::recognise(&described);
-            let time = roles
-                .time
-                .ok_or_else(|| invalid("log context needs a time column in the query's result"))?;
+            let (described, roles, time) = result_roles(instance, &sql, "log context").await?;
             let equal: Vec<(String, String)> = roles
                 .labels
                 .iter()
@@ -284,6 +268,32 @@ pub async fn plan(
             })
         }
     }
+}
+
+/// The columns of a raw SQL query's result (from DESCRIBE) and their logs roles; `what` names
+/// the feature for the error when there is no time column.
+async fn result_roles(
+    instance: &Instance,
+    sql: &str,
+    what: &str,
+) -> Result<
+    (
+        Vec<(String, arrow_schema::DataType, ChType)>,
+        crate::frames::logs::ResultRoles,
+        usize,
+    ),
+    QueryError,
+> {
+    let cols = instance.connection.describe(sql).await?;
+    let described: Vec<(String, arrow_schema::DataType, ChType)> = cols
+        .iter()
+        .map(|(n, t)| (n.clone(), grafana_type(t), t.clone()))
+        .collect();
+    let roles = crate::frames::logs::recognise(&described);
+    let time = roles
+        .time
+        .ok_or_else(|| invalid(format!("{what} needs a time column in the query's result")))?;
+    Ok((described, roles, time))
 }
 
 fn names(schema: &TableSchema) -> Vec<String> {

@@ -219,6 +219,27 @@ async fn fetch(
     }))
 }
 
+/// Reads the rest of a result, converting each batch, and returns it as one batch.
+async fn collect_all(
+    stream: &mut crate::clickhouse::ArrowStream,
+    first: Option<arrow_array::RecordBatch>,
+    plans: &[ColumnPlan],
+) -> Result<arrow_array::RecordBatch, QueryError> {
+    let schema = Arc::new(arrow_schema::Schema::new(
+        plans.iter().map(|p| p.field()).collect::<Vec<_>>(),
+    ));
+    let mut batches = Vec::new();
+    let mut batch = first;
+    while let Some(b) = batch {
+        batches.push(
+            arrow_array::RecordBatch::try_new(schema.clone(), convert_batch(plans, &b)?)
+                .map_err(FrameError::Write)?,
+        );
+        batch = stream.next_batch().await?;
+    }
+    Ok(arrow_select::concat::concat_batches(&schema, &batches).map_err(FrameError::Write)?)
+}
+
 fn plan_notices(plans: &[ColumnPlan]) -> impl Iterator<Item = Notice> + '_ {
     plans
         .iter()
@@ -313,21 +334,8 @@ async fn time_series_frames(
         return no_data(&meta);
     };
     meta.notices.extend(plan_notices(&plans));
-    let schema = Arc::new(arrow_schema::Schema::new(
-        plans.iter().map(|p| p.field()).collect::<Vec<_>>(),
-    ));
-    let mut batches = Vec::new();
-    let mut batch = first;
-    while let Some(b) = batch {
-        batches.push(
-            arrow_array::RecordBatch::try_new(schema.clone(), convert_batch(&plans, &b)?)
-                .map_err(FrameError::Write)?,
-        );
-        batch = stream.next_batch().await?;
-    }
+    let all = collect_all(&mut stream, first, &plans).await?;
     let fetched = started.elapsed();
-    let all = arrow_select::concat::concat_batches(&schema, &batches).map_err(FrameError::Write)?;
-    drop(batches);
     if all.num_rows() == 0 {
         return no_data(&meta);
     }
@@ -528,18 +536,7 @@ async fn logs_frame(
     };
     meta.notices.extend(plan_notices(&plans));
     let fields: Vec<Field> = plans.iter().map(|p| p.field()).collect();
-    let schema = Arc::new(arrow_schema::Schema::new(fields.clone()));
-    let mut batches = Vec::new();
-    let mut batch = first;
-    while let Some(b) = batch {
-        batches.push(
-            arrow_array::RecordBatch::try_new(schema.clone(), convert_batch(&plans, &b)?)
-                .map_err(FrameError::Write)?,
-        );
-        batch = stream.next_batch().await?;
-    }
-    let all = arrow_select::concat::concat_batches(&schema, &batches).map_err(FrameError::Write)?;
-    drop(batches);
+    let all = collect_all(&mut stream, first, &plans).await?;
     let types: Vec<ChType> = plans.iter().map(|p| p.ch.clone()).collect();
     let shape_started = Instant::now();
     let (out_fields, columns) = crate::frames::logs::shape(&all, &fields, &types, links)?;
