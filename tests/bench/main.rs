@@ -19,6 +19,26 @@ use std::time::{Duration, Instant};
 
 use lantern::macros::{Dialect, MacroContext, TimeRange};
 
+/// Fetches `sql` as ArrowStream over HTTP `runs` times with the same client library the plugin
+/// uses, reading every byte; returns the durations and the body size.
+fn raw_fetches(rt: &tokio::runtime::Runtime, e: &engine::Engine, sql: &str, runs: usize) -> (Vec<Duration>, usize) {
+    let client = clickhouse::Client::default()
+        .with_url(&e.url)
+        .with_user(&e.user)
+        .with_password(&e.password)
+        .with_compression(clickhouse::Compression::None);
+    let mut size = 0;
+    let times = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            let bytes = rt.block_on(async { client.query(sql).fetch_bytes("ArrowStream").unwrap().collect().await.unwrap() });
+            size = bytes.len();
+            start.elapsed()
+        })
+        .collect();
+    (times, size)
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -123,28 +143,7 @@ fn bench_query100k() {
     let runs = 15;
 
     // Raw: the same SQL as ArrowStream over HTTP with the same client library, fully read.
-    let client = clickhouse::Client::default()
-        .with_url(&e.url)
-        .with_user(&e.user)
-        .with_password(&e.password)
-        .with_compression(clickhouse::Compression::None);
-    let mut raw_bytes = 0;
-    let raw: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            let bytes = rt.block_on(async {
-                client
-                    .query(&sql)
-                    .fetch_bytes("ArrowStream")
-                    .unwrap()
-                    .collect()
-                    .await
-                    .unwrap()
-            });
-            raw_bytes = bytes.len();
-            start.elapsed()
-        })
-        .collect();
+    let (raw, raw_bytes) = raw_fetches(&rt, e, &sql, runs);
 
     let mut frame_bytes = 0;
     let plugin: Vec<Duration> = (0..runs)
@@ -262,27 +261,8 @@ fn bench_timeseries1m() {
     );
     let host = rt.block_on(host::Host::start());
     let ds = host::datasource_for(e, &db.name);
-    let client = clickhouse::Client::default()
-        .with_url(&e.url)
-        .with_user(&e.user)
-        .with_password(&e.password)
-        .with_compression(clickhouse::Compression::None);
     let runs = 7;
-    let raw: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            rt.block_on(async {
-                client
-                    .query(&sql)
-                    .fetch_bytes("ArrowStream")
-                    .unwrap()
-                    .collect()
-                    .await
-                    .unwrap()
-            });
-            start.elapsed()
-        })
-        .collect();
+    let raw = raw_fetches(&rt, e, &sql, runs).0;
     let mut shape = Vec::new();
     let mut last_line = String::new();
     let plugin: Vec<Duration> = (0..runs)
@@ -402,27 +382,8 @@ fn bench_logs100k() {
     );
     let host = rt.block_on(host::Host::start());
     let ds = host::datasource_for(e, &db.name);
-    let client = clickhouse::Client::default()
-        .with_url(&e.url)
-        .with_user(&e.user)
-        .with_password(&e.password)
-        .with_compression(clickhouse::Compression::None);
     let runs = 11;
-    let raw: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            rt.block_on(async {
-                client
-                    .query(&sql)
-                    .fetch_bytes("ArrowStream")
-                    .unwrap()
-                    .collect()
-                    .await
-                    .unwrap()
-            });
-            start.elapsed()
-        })
-        .collect();
+    let raw = raw_fetches(&rt, e, &sql, runs).0;
     let plugin: Vec<Duration> = (0..runs)
         .map(|_| {
             let req = grafana_plugin_sdk::pluginv2::QueryDataRequest {
