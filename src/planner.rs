@@ -376,7 +376,7 @@ async fn logs_table(instance: &Instance, b: &LogsBuilder) -> Result<ResolvedLogs
         .unwrap_or("otel_logs")
         .to_owned();
     let schema = table_schema(instance, &db, &table).await?;
-    match otel::classify(&schema, &defaults.overrides) {
+    match otel::classify(&schema, &b.columns.or(&defaults.overrides)) {
         Some(Classified::Logs(_, roles)) => {
             let time_kind = time_kind_of(&schema, &roles.time);
             Ok(ResolvedLogs {

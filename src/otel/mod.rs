@@ -195,6 +195,38 @@ pub struct RoleOverrides {
     pub context_columns: Option<Vec<String>>,
 }
 
+impl RoleOverrides {
+    /// These overrides with any unset role taken from `fallback`.
+    pub fn or(&self, fallback: &RoleOverrides) -> RoleOverrides {
+        RoleOverrides {
+            time_column: self
+                .time_column
+                .clone()
+                .or_else(|| fallback.time_column.clone()),
+            body_column: self
+                .body_column
+                .clone()
+                .or_else(|| fallback.body_column.clone()),
+            severity_column: self
+                .severity_column
+                .clone()
+                .or_else(|| fallback.severity_column.clone()),
+            service_column: self
+                .service_column
+                .clone()
+                .or_else(|| fallback.service_column.clone()),
+            trace_id_column: self
+                .trace_id_column
+                .clone()
+                .or_else(|| fallback.trace_id_column.clone()),
+            context_columns: self
+                .context_columns
+                .clone()
+                .or_else(|| fallback.context_columns.clone()),
+        }
+    }
+}
+
 /// The classification of a table.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Classified {

@@ -99,6 +99,8 @@ pub struct LogsBuilder {
     pub order: String,
     /// Row limit (default 1000, at most 100000).
     pub limit: Option<u64>,
+    /// Column-role overrides for this query (over the datasource's `logs` settings).
+    pub columns: crate::otel::RoleOverrides,
 }
 
 /// One filter `key op value`.

@@ -21,7 +21,12 @@ use lantern::macros::{Dialect, MacroContext, TimeRange};
 
 /// Fetches `sql` as ArrowStream over HTTP `runs` times with the same client library the plugin
 /// uses, reading every byte; returns the durations and the body size.
-fn raw_fetches(rt: &tokio::runtime::Runtime, e: &engine::Engine, sql: &str, runs: usize) -> (Vec<Duration>, usize) {
+fn raw_fetches(
+    rt: &tokio::runtime::Runtime,
+    e: &engine::Engine,
+    sql: &str,
+    runs: usize,
+) -> (Vec<Duration>, usize) {
     let client = clickhouse::Client::default()
         .with_url(&e.url)
         .with_user(&e.user)
@@ -31,7 +36,15 @@ fn raw_fetches(rt: &tokio::runtime::Runtime, e: &engine::Engine, sql: &str, runs
     let times = (0..runs)
         .map(|_| {
             let start = Instant::now();
-            let bytes = rt.block_on(async { client.query(sql).fetch_bytes("ArrowStream").unwrap().collect().await.unwrap() });
+            let bytes = rt.block_on(async {
+                client
+                    .query(sql)
+                    .fetch_bytes("ArrowStream")
+                    .unwrap()
+                    .collect()
+                    .await
+                    .unwrap()
+            });
             size = bytes.len();
             start.elapsed()
         })
