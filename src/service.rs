@@ -146,9 +146,12 @@ pub async fn run_query(
         };
         match &plan {
             Plan::Table { sql, visualisation } => {
-                table_frame(conn, &query, sql, visualisation).await
+                table_frame(conn, &query, sql, visualisation, None).await
             }
-            Plan::Trace { sql } => table_frame(conn, &query, sql, "trace").await,
+            Plan::Trace { sql } => {
+                let logs = &instance.settings.logs;
+                table_frame(conn, &query, sql, "trace", Some((&links, logs))).await
+            }
             Plan::TimeSeries { sql } => {
                 time_series_frames(conn, &query, sql, &input.request, false).await
             }
@@ -256,6 +259,7 @@ async fn table_frame(
     query: &Query,
     sql: &str,
     visualisation: &'static str,
+    trace_to_logs: Option<(&LinkTarget, &crate::settings::SignalDefaults)>,
 ) -> Result<Vec<Vec<u8>>, QueryError> {
     let mut meta = base_meta(sql, visualisation);
     let Some(Fetched {
@@ -277,7 +281,20 @@ async fn table_frame(
     meta.notices.extend(plan_notices(&plans));
     let fields = plans
         .iter()
-        .map(|p| (p.field(), FieldMeta::default()))
+        .map(|p| {
+            let config = if visualisation == "trace" && p.name == "traceID" {
+                trace_to_logs.map(crate::frames::logs::trace_to_logs_link)
+            } else {
+                None
+            };
+            (
+                p.field(),
+                FieldMeta {
+                    config,
+                    ..Default::default()
+                },
+            )
+        })
         .collect();
     let mut writer = FrameWriter::new(grafana_schema(&query.ref_id, &query.ref_id, &meta, fields))?;
     let (mut convert, mut rows) = (std::time::Duration::ZERO, 0usize);

@@ -47,6 +47,31 @@ pub struct LinkTarget {
     pub datasource_name: String,
 }
 
+/// The data link from a trace's `traceID` field to this datasource's logs of that trace (a logs
+/// builder query on the datasource's logs table, filtered on the trace id column).
+pub fn trace_to_logs_link(
+    (target, logs): (&LinkTarget, &crate::settings::SignalDefaults),
+) -> serde_json::Value {
+    let trace_column = logs
+        .overrides
+        .trace_id_column
+        .clone()
+        .unwrap_or_else(|| "TraceId".to_owned());
+    json!({"links": [{
+        "title": "Logs for this trace",
+        "url": "",
+        "internal": {
+            "datasourceUid": target.datasource_uid,
+            "datasourceName": target.datasource_name,
+            "query": {
+                "refId": "logs", "editorType": "builder", "format": 2, "queryType": "logs",
+                "builder": {"database": logs.database, "table": logs.table,
+                            "filters": [{"key": trace_column, "op": "=", "value": "${__value.raw}"}], "order": "asc"}
+            }
+        }
+    }]})
+}
+
 /// The recognised roles of a result's columns (indexes).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResultRoles {
