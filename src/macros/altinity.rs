@@ -201,28 +201,28 @@ fn date_time_col(ctx: &MacroContext) -> String {
 pub(crate) fn time_filter(_: &[&str], ctx: &MacroContext) -> Result<String, MacroErrorKind> {
     let e = Env::new(ctx);
     let tt = ctx.altinity.date_time_type;
-    let col = date_time_col(ctx);
-    let mut out = String::new();
-    if !ctx.altinity.date_column.is_empty() {
-        let d = escape_column(&ctx.altinity.date_column);
-        let _ = write!(
-            out,
-            "{d} >= toDate({}) AND {d} <= toDate({}) AND ",
-            e.from_s, e.to_s
-        );
-    }
-    let _ = write!(
-        out,
-        "{col} >= {} AND {col} <= {}",
+    Ok(time_filter_with(
+        ctx,
+        &e,
         bound_s(tt, e.from_s),
-        bound_s(tt, e.to_s)
-    );
-    Ok(out)
+        bound_s(tt, e.to_s),
+    ))
 }
 
 pub(crate) fn time_filter_ms(_: &[&str], ctx: &MacroContext) -> Result<String, MacroErrorKind> {
     let e = Env::new(ctx);
     let tt = ctx.altinity.date_time_type;
+    Ok(time_filter_with(
+        ctx,
+        &e,
+        bound_ms(tt, e.from_ms, false),
+        bound_ms(tt, e.to_ms, false),
+    ))
+}
+
+/// `$timeFilter` / `$timeFilterMs`: the optional date-column range, then the time column between
+/// `from` and `to` (already rendered for the column's type and precision).
+fn time_filter_with(ctx: &MacroContext, e: &Env, from: String, to: String) -> String {
     let col = date_time_col(ctx);
     let mut out = String::new();
     if !ctx.altinity.date_column.is_empty() {
@@ -233,13 +233,8 @@ pub(crate) fn time_filter_ms(_: &[&str], ctx: &MacroContext) -> Result<String, M
             e.from_s, e.to_s
         );
     }
-    let _ = write!(
-        out,
-        "{col} >= {} AND {col} <= {}",
-        bound_ms(tt, e.from_ms, false),
-        bound_ms(tt, e.to_ms, false)
-    );
-    Ok(out)
+    let _ = write!(out, "{col} >= {from} AND {col} <= {to}");
+    out
 }
 
 pub(crate) fn time_filter_by_column(

@@ -19,17 +19,7 @@ use std::fmt::Write;
 pub fn write_string_literal(out: &mut String, value: &str) {
     out.reserve(value.len() + 2);
     out.push('\'');
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\0' => out.push_str("\\0"),
-            c => out.push(c),
-        }
-    }
+    write_string_literal_content(out, value);
     out.push('\'');
 }
 
@@ -44,13 +34,7 @@ pub fn string_literal(value: &str) -> String {
 pub fn write_identifier(out: &mut String, name: &str) {
     out.reserve(name.len() + 2);
     out.push('`');
-    for c in name.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '`' => out.push_str("\\`"),
-            c => out.push(c),
-        }
-    }
+    write_quoted_identifier_content(out, name, '`');
     out.push('`');
 }
 
