@@ -270,23 +270,15 @@ async fn table_frame(
         first_batch,
     }) = fetch(conn, sql, Format::Table).await?
     else {
-        return Ok(vec![crate::frames::encode(
-            &query.ref_id,
-            &query.ref_id,
-            &meta,
-            vec![],
-            vec![],
-        )?]);
+        return empty_frame(&query.ref_id, &query.ref_id, &meta);
     };
     meta.notices.extend(plan_notices(&plans));
     let fields = plans
         .iter()
         .map(|p| {
-            let config = if visualisation == "trace" && p.name == "traceID" {
-                trace_to_logs.map(crate::frames::logs::trace_to_logs_link)
-            } else {
-                None
-            };
+            let config = trace_to_logs
+                .filter(|_| p.name == "traceID")
+                .map(crate::frames::logs::trace_to_logs_link);
             (
                 p.field(),
                 FieldMeta {
@@ -331,15 +323,6 @@ async fn time_series_frames(
     let mut meta = base_meta(sql, "graph");
     meta.frame_type = Some("timeseries-multi");
     meta.type_version = Some([0, 1]);
-    let no_data = |meta: &FrameMeta| -> Result<Vec<Vec<u8>>, QueryError> {
-        Ok(vec![crate::frames::encode(
-            "",
-            &query.ref_id,
-            meta,
-            vec![],
-            vec![],
-        )?])
-    };
     let Some(Fetched {
         mut stream,
         first,
@@ -348,13 +331,13 @@ async fn time_series_frames(
         first_batch,
     }) = fetch(conn, sql, Format::TimeSeries).await?
     else {
-        return no_data(&meta);
+        return empty_frame("", &query.ref_id, &meta);
     };
     meta.notices.extend(plan_notices(&plans));
     let all = collect_all(&mut stream, first, &plans).await?;
     let fetched = started.elapsed();
     if all.num_rows() == 0 {
-        return no_data(&meta);
+        return empty_frame("", &query.ref_id, &meta);
     }
     let types: Vec<ChType> = plans.iter().map(|p| p.ch.clone()).collect();
     let mut options = ts_options(query, request)?;
@@ -517,6 +500,17 @@ fn convert_batch(
         .collect()
 }
 
+/// A frame without fields: a statement without a result, or "no data".
+fn empty_frame(name: &str, ref_id: &str, meta: &FrameMeta) -> Result<Vec<Vec<u8>>, QueryError> {
+    Ok(vec![crate::frames::encode(
+        name,
+        ref_id,
+        meta,
+        vec![],
+        vec![],
+    )?])
+}
+
 fn base_meta(sql: &str, visualisation: &'static str) -> FrameMeta {
     FrameMeta {
         executed_query_string: Some(sql.to_owned()),
@@ -543,13 +537,7 @@ async fn logs_frame(
         first_batch,
     }) = fetch(conn, sql, Format::Logs).await?
     else {
-        return Ok(vec![crate::frames::encode(
-            &query.ref_id,
-            &query.ref_id,
-            &meta,
-            vec![],
-            vec![],
-        )?]);
+        return empty_frame(&query.ref_id, &query.ref_id, &meta);
     };
     meta.notices.extend(plan_notices(&plans));
     let fields: Vec<Field> = plans.iter().map(|p| p.field()).collect();

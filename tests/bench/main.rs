@@ -52,6 +52,27 @@ fn raw_fetches(
     (times, size)
 }
 
+/// A QueryData request with one raw SQL query (refId `A`) in `format`.
+fn raw_sql_request(
+    ds: &grafana_plugin_sdk::pluginv2::DataSourceInstanceSettings,
+    sql: &str,
+    format: u8,
+) -> grafana_plugin_sdk::pluginv2::QueryDataRequest {
+    grafana_plugin_sdk::pluginv2::QueryDataRequest {
+        plugin_context: Some(grafana_plugin_sdk::pluginv2::PluginContext {
+            data_source_instance_settings: Some(ds.clone()),
+            ..Default::default()
+        }),
+        headers: Default::default(),
+        queries: vec![grafana_plugin_sdk::pluginv2::DataQuery {
+            ref_id: "A".into(),
+            json: serde_json::to_vec(&serde_json::json!({"rawSql": sql, "format": format}))
+                .unwrap(),
+            ..Default::default()
+        }],
+    }
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -161,23 +182,7 @@ fn bench_query100k() {
     let mut frame_bytes = 0;
     let plugin: Vec<Duration> = (0..runs)
         .map(|_| {
-            let req = grafana_plugin_sdk::pluginv2::QueryDataRequest {
-                plugin_context: Some(grafana_plugin_sdk::pluginv2::PluginContext {
-                    data_source_instance_settings: Some(ds.clone()),
-                    ..Default::default()
-                }),
-                headers: Default::default(),
-                queries: vec![grafana_plugin_sdk::pluginv2::DataQuery {
-                    ref_id: "A".into(),
-                    json: serde_json::to_vec(&serde_json::json!({"rawSql": sql, "format": 1}))
-                        .unwrap(),
-                    time_range: Some(grafana_plugin_sdk::pluginv2::TimeRange {
-                        from_epoch_ms: 0,
-                        to_epoch_ms: 1,
-                    }),
-                    ..Default::default()
-                }],
-            };
+            let req = raw_sql_request(&ds, &sql, 1);
             let start = Instant::now();
             let resp = rt.block_on(host.raw_query(req));
             let elapsed = start.elapsed();
@@ -189,22 +194,8 @@ fn bench_query100k() {
         .collect();
     // Check once that the frame decodes by Grafana's rules with every row.
     let frame = grafana_frames::decode_frame(
-        &rt.block_on(
-            host.raw_query(grafana_plugin_sdk::pluginv2::QueryDataRequest {
-                plugin_context: Some(grafana_plugin_sdk::pluginv2::PluginContext {
-                    data_source_instance_settings: Some(ds.clone()),
-                    ..Default::default()
-                }),
-                headers: Default::default(),
-                queries: vec![grafana_plugin_sdk::pluginv2::DataQuery {
-                    ref_id: "A".into(),
-                    json: serde_json::to_vec(&serde_json::json!({"rawSql": sql, "format": 1}))
-                        .unwrap(),
-                    ..Default::default()
-                }],
-            }),
-        )
-        .responses["A"]
+        &rt.block_on(host.raw_query(raw_sql_request(&ds, &sql, 1)))
+            .responses["A"]
             .frames[0],
     )
     .unwrap();
@@ -399,19 +390,7 @@ fn bench_logs100k() {
     let raw = raw_fetches(&rt, e, &sql, runs).0;
     let plugin: Vec<Duration> = (0..runs)
         .map(|_| {
-            let req = grafana_plugin_sdk::pluginv2::QueryDataRequest {
-                plugin_context: Some(grafana_plugin_sdk::pluginv2::PluginContext {
-                    data_source_instance_settings: Some(ds.clone()),
-                    ..Default::default()
-                }),
-                headers: Default::default(),
-                queries: vec![grafana_plugin_sdk::pluginv2::DataQuery {
-                    ref_id: "A".into(),
-                    json: serde_json::to_vec(&serde_json::json!({"rawSql": sql, "format": 2}))
-                        .unwrap(),
-                    ..Default::default()
-                }],
-            };
+            let req = raw_sql_request(&ds, &sql, 2);
             let start = Instant::now();
             let resp = rt.block_on(host.raw_query(req));
             let elapsed = start.elapsed();
