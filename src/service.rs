@@ -20,7 +20,7 @@ use crate::error::QueryError;
 use crate::frames::logs::LinkTarget;
 use crate::frames::normalize::{self, ColumnPlan};
 use crate::frames::timeseries::{self, Fill};
-use crate::frames::{FieldMeta, FrameError, FrameMeta, FrameWriter, Notice, grafana_schema};
+use crate::frames::{FieldMeta, Frame, FrameError, FrameMeta, FrameWriter, Notice, grafana_schema};
 use crate::planner::{self, Plan};
 use crate::query::{Format, Query, RequestContext};
 use crate::settings::{InstanceInput, Settings, SettingsError};
@@ -97,7 +97,7 @@ impl Plugin {
 pub async fn run_queries(
     instance: Result<Arc<Instance>, SettingsError>,
     queries: Vec<QueryInput>,
-) -> Vec<(String, Result<Vec<Vec<u8>>, QueryError>)> {
+) -> Vec<(String, Result<Vec<Frame>, QueryError>)> {
     let tasks: Vec<_> = queries
         .into_iter()
         .map(|q| {
@@ -130,10 +130,7 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Runs one query and returns its encoded frames.
-pub async fn run_query(
-    instance: &Instance,
-    input: &QueryInput,
-) -> Result<Vec<Vec<u8>>, QueryError> {
+pub async fn run_query(instance: &Instance, input: &QueryInput) -> Result<Vec<Frame>, QueryError> {
     let started = Instant::now();
     let query = Query::parse(&input.ref_id, &input.json)?;
     let timeout = instance.connection.query_timeout();
@@ -260,7 +257,7 @@ async fn table_frame(
     sql: &str,
     visualisation: &'static str,
     trace_to_logs: Option<(&LinkTarget, &crate::settings::SignalDefaults)>,
-) -> Result<Vec<Vec<u8>>, QueryError> {
+) -> Result<Vec<Frame>, QueryError> {
     let mut meta = base_meta(sql, visualisation);
     let Some(Fetched {
         mut stream,
@@ -319,7 +316,7 @@ async fn time_series_frames(
     sql: &str,
     request: &RequestContext,
     volume: bool,
-) -> Result<Vec<Vec<u8>>, QueryError> {
+) -> Result<Vec<Frame>, QueryError> {
     let mut meta = base_meta(sql, "graph");
     meta.frame_type = Some("timeseries-multi");
     meta.type_version = Some([0, 1]);
@@ -501,7 +498,7 @@ fn convert_batch(
 }
 
 /// A frame without fields: a statement without a result, or "no data".
-fn empty_frame(name: &str, ref_id: &str, meta: &FrameMeta) -> Result<Vec<Vec<u8>>, QueryError> {
+fn empty_frame(name: &str, ref_id: &str, meta: &FrameMeta) -> Result<Vec<Frame>, QueryError> {
     Ok(vec![crate::frames::encode(
         name,
         ref_id,
@@ -525,7 +522,7 @@ async fn logs_frame(
     query: &Query,
     sql: &str,
     links: &LinkTarget,
-) -> Result<Vec<Vec<u8>>, QueryError> {
+) -> Result<Vec<Frame>, QueryError> {
     let mut meta = base_meta(sql, "logs");
     meta.frame_type = Some("log-lines");
     meta.type_version = Some([0, 0]);
@@ -541,16 +538,36 @@ async fn logs_frame(
     };
     meta.notices.extend(plan_notices(&plans));
     let fields: Vec<Field> = plans.iter().map(|p| p.field()).collect();
-    let all = collect_all(&mut stream, first, &plans).await?;
     let types: Vec<ChType> = plans.iter().map(|p| p.ch.clone()).collect();
-    let shape_started = Instant::now();
-    let (out_fields, columns) = crate::frames::logs::shape(&all, &fields, &types, links)?;
-    let frame = crate::frames::encode(&query.ref_id, &query.ref_id, &meta, out_fields, columns)?;
+    let mut shaper = crate::frames::logs::LogsShaper::new(&fields, &types, links)?;
+    let mut writer = FrameWriter::new(grafana_schema(
+        &query.ref_id,
+        &query.ref_id,
+        &meta,
+        shaper.fields(),
+    ))?;
+    let converted_schema = Arc::new(arrow_schema::Schema::new(fields));
+    // Each batch is shaped and written as it arrives: nothing is concatenated, and the work
+    // overlaps with ClickHouse sending the rest.
+    let (mut shape, mut rows) = (std::time::Duration::ZERO, 0usize);
+    let mut batch = first;
+    while let Some(b) = batch {
+        let t = Instant::now();
+        rows += b.num_rows();
+        let converted =
+            arrow_array::RecordBatch::try_new(converted_schema.clone(), convert_batch(&plans, &b)?)
+                .map_err(FrameError::Write)?;
+        writer.write(shaper.shape(&converted)?)?;
+        shape += t.elapsed();
+        batch = stream.next_batch().await?;
+    }
+    let frame = writer.finish()?;
     tracing::debug!(
         ref_id = %query.ref_id,
-        rows = all.num_rows() as u64,
+        rows = rows as u64,
+        frame_bytes = frame.len() as u64,
         first_batch_ms = first_batch.as_secs_f64() * 1e3,
-        shape_ms = shape_started.elapsed().as_secs_f64() * 1e3,
+        shape_ms = shape.as_secs_f64() * 1e3,
         total_ms = started.elapsed().as_secs_f64() * 1e3,
         "logs frame written"
     );

@@ -312,30 +312,39 @@ static NEEDS_ESCAPE: [bool; 256] = {
 
 /// Writes a JSON string literal. Runs of bytes that need no escaping are copied in one go.
 pub(crate) fn write_str(out: &mut String, s: &str) {
+    // SAFETY: `write_str_bytes` appends `s`'s bytes split only before ASCII bytes (so whole
+    // UTF-8 sequences) and ASCII escapes, so `out` stays valid UTF-8.
+    write_str_bytes(unsafe { out.as_mut_vec() }, s.as_bytes());
+}
+
+/// [`write_str`] into a byte buffer (frame columns are written as raw buffers). `s` should be
+/// UTF-8; bytes are copied as they are.
+pub(crate) fn write_str_bytes(out: &mut Vec<u8>, s: &[u8]) {
     out.reserve(s.len() + 2);
-    out.push('"');
-    let bytes = s.as_bytes();
+    out.push(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    for (i, &b) in s.iter().enumerate() {
         if !NEEDS_ESCAPE[b as usize] {
             continue;
         }
-        // Every escaped byte is ASCII, so slicing here stays on char boundaries.
-        out.push_str(&s[start..i]);
+        out.extend_from_slice(&s[start..i]);
         match b {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
             _ => {
-                let _ = write!(out, "\\u{:04x}", b);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 15) as usize]);
             }
         }
         start = i + 1;
     }
-    out.push_str(&s[start..]);
-    out.push('"');
+    out.extend_from_slice(&s[start..]);
+    out.push(b'"');
 }
 
 #[cfg(test)]

@@ -20,19 +20,17 @@
 //! unless the result has `id`. The trace id field carries a data link that opens the trace in
 //! this datasource.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
-use arrow_array::builder::{BinaryBuilder, StringBuilder};
 use arrow_array::{
     Array, ArrayRef, RecordBatch, TimestampNanosecondArray, cast::AsArray, types::*,
 };
 use arrow_schema::{DataType, Field, TimeUnit};
 use serde_json::json;
 
-use super::json::{write_str, write_value};
+use super::json::{write_str_bytes, write_value};
 use super::timeseries::number_at;
 use super::{FieldMeta, FrameError};
 use crate::chtype::ChType;
@@ -188,255 +186,471 @@ pub fn recognise(columns: &[(String, DataType, ChType)]) -> ResultRoles {
 /// A logs frame's fields (with metadata) and columns.
 pub type LogsFields = (Vec<(Field, FieldMeta)>, Vec<ArrayRef>);
 
-/// The fields and columns of a logs frame for `batch` (whose map columns are still raw Arrow
-/// maps; everything else already Grafana-typed). `plans` give each column's Grafana field.
+/// Shapes one whole result (see [`LogsShaper`]).
 pub fn shape(
     batch: &RecordBatch,
     fields: &[Field],
     types: &[ChType],
     links: &LinkTarget,
 ) -> Result<LogsFields, FrameError> {
-    let cols: Vec<(String, DataType, ChType)> = batch
-        .schema()
-        .fields()
-        .iter()
-        .zip(types)
-        .map(|(f, t)| (f.name().clone(), f.data_type().clone(), t.clone()))
-        .collect();
-    let roles = recognise(&cols);
-    let n = batch.num_rows();
-    let Some(time_idx) = roles.time else {
-        return Err(FrameError::Shape(super::timeseries::ShapeError::NoTime(
-            cols.iter()
-                .map(|c| format!("`{}` {}", c.0, c.1))
-                .collect::<Vec<_>>()
-                .join(", "),
-        )));
-    };
-    let text = |idx: Option<usize>, row: usize| -> &str {
-        idx.map(|i| batch.column(i).as_string::<i32>())
-            .filter(|a| !a.is_null(row))
-            .map_or("", |a| a.value(row))
-    };
+    let mut shaper = LogsShaper::new(fields, types, links)?;
+    let columns = shaper.shape(batch)?;
+    Ok((shaper.fields(), columns))
+}
 
-    // timestamp (non-null)
-    let time_col = batch
-        .column(time_idx)
-        .as_primitive::<TimestampNanosecondType>();
-    let times: Vec<i64> = (0..n)
-        .map(|i| {
-            if time_col.is_null(i) {
-                0
-            } else {
-                time_col.value(i)
-            }
-        })
-        .collect();
+/// A hasher for keys that already are hashes.
+#[derive(Default, Clone, Copy)]
+struct KeyIsHash(u64);
 
-    // labels JSON, written straight from the raw maps and string columns
-    let mut labels = BinaryBuilder::with_capacity(n, n * 64);
-    let mut buf = String::new();
-    for row in 0..n {
-        buf.clear();
-        buf.push('{');
-        let mut first = true;
-        if let Some(s) = roles.service.filter(|&i| !batch.column(i).is_null(row)) {
-            push_label(
-                &mut buf,
-                &mut first,
-                "service.name",
-                batch.column(s).as_string::<i32>().value(row),
-            );
+impl Hasher for KeyIsHash {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ b as u64;
         }
-        for &m in &roles.maps {
-            let col = batch.column(m);
-            if col.is_null(row) {
-                continue;
-            }
-            match col.data_type() {
-                DataType::Map(_, _) => {
-                    let map = col.as_map();
-                    let o = map.value_offsets();
-                    let (k, v) = (map.keys(), map.values());
-                    for e in o[row] as usize..o[row + 1] as usize {
-                        let key = map_text(k, e);
-                        if key == "service.name" && roles.service.is_some() {
-                            continue;
-                        }
-                        let value = map_text(v, e);
-                        push_label(&mut buf, &mut first, &key, &value);
-                    }
-                }
-                _ => {
-                    // Already JSON (an attributes object): splice its members.
-                    let mut s = String::new();
-                    write_value(&mut s, col.as_ref(), &types[m], row);
-                    let inner = s.trim().trim_start_matches('{').trim_end_matches('}');
-                    if !inner.trim().is_empty() {
-                        if !first {
-                            buf.push(',');
-                        }
-                        first = false;
-                        buf.push_str(inner);
-                    }
-                }
-            }
-        }
-        for &l in &roles.labels {
-            let col = batch.column(l).as_string::<i32>();
-            if !col.is_null(row) && !col.value(row).is_empty() {
-                push_label(&mut buf, &mut first, &cols[l].0, col.value(row));
-            }
-        }
-        buf.push('}');
-        labels.append_value(buf.as_bytes());
     }
-    let labels: ArrayRef = Arc::new(labels.finish());
 
-    // severity
-    let mut severity = StringBuilder::with_capacity(n, n * 5);
-    for row in 0..n {
-        let t = text(roles.severity, row);
-        let level = if !t.is_empty() {
-            level_from_text(t)
-        } else if let Some(i) = roles.severity_number {
-            number_at(batch.column(i), row).map_or("unknown", |v| level_from_number(v as i64))
-        } else {
-            "unknown"
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Turns the batches of a logs result into `log-lines` columns, one batch at a time, so the
+/// frame is written while the rest of the result streams in and no batch is ever concatenated.
+/// The columns of each batch are `fields()`'s, in order. State across batches: the ids already
+/// given (duplicates get a counter) and the severity texts already normalised.
+pub struct LogsShaper {
+    roles: ResultRoles,
+    time: usize,
+    names: Vec<String>,
+    types: Vec<ChType>,
+    fields: Vec<(Field, FieldMeta)>,
+    seen: HashMap<u64, u32, std::hash::BuildHasherDefault<KeyIsHash>>,
+    levels: Vec<(Box<[u8]>, &'static str)>,
+}
+
+/// Severity texts remembered per result (levels, in any spelling, are few).
+const LEVEL_CACHE: usize = 64;
+
+impl LogsShaper {
+    /// Recognises the roles of a result whose columns are `fields` (Grafana-typed, attribute maps
+    /// still raw Arrow maps) of ClickHouse `types`.
+    pub fn new(
+        fields: &[Field],
+        types: &[ChType],
+        links: &LinkTarget,
+    ) -> Result<LogsShaper, FrameError> {
+        let cols: Vec<(String, DataType, ChType)> = fields
+            .iter()
+            .zip(types)
+            .map(|(f, t)| (f.name().clone(), f.data_type().clone(), t.clone()))
+            .collect();
+        let roles = recognise(&cols);
+        let Some(time) = roles.time else {
+            return Err(FrameError::Shape(super::timeseries::ShapeError::NoTime(
+                cols.iter()
+                    .map(|c| format!("`{}` {}", c.0, c.1))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )));
         };
-        severity.append_value(level);
-    }
-
-    // body (non-null): the result's own column when it has no nulls, else a copy with "".
-    let body: ArrayRef = match roles.body.map(|i| batch.column(i)) {
-        Some(c) if c.null_count() == 0 => c.clone(),
-        _ => {
-            let mut b = StringBuilder::with_capacity(n, n * 64);
-            for row in 0..n {
-                b.append_value(text(roles.body, row));
-            }
-            Arc::new(b.finish())
-        }
-    };
-
-    // id: given or stable hash
-    let mut ids = StringBuilder::with_capacity(n, n * 24);
-    let labels_bin = labels.as_binary::<i32>();
-    let mut seen: HashMap<u64, u32, std::hash::BuildHasherDefault<super::timeseries::Fx>> =
-        HashMap::default();
-    // Our own FxHash, not std's unspecified default: ids stay the same across plugin builds.
-    let hasher = std::hash::BuildHasherDefault::<super::timeseries::Fx>::default();
-    for (row, &time) in times.iter().enumerate() {
-        let given = text(roles.id, row);
-        if roles.id.is_some() && !given.is_empty() {
-            ids.append_value(given);
-            continue;
-        }
-        let mut h = hasher.build_hasher();
-        h.write_i64(time);
-        h.write(text(roles.body, row).as_bytes());
-        h.write(labels_bin.value(row));
-        let hash = h.finish();
-        let count = seen.entry(hash).or_insert(0);
-        let mut id = String::with_capacity(40);
-        push_decimal(&mut id, time);
-        id.push('_');
-        push_hex(&mut id, hash);
-        if *count > 0 {
-            id.push('_');
-            push_decimal(&mut id, *count as i64);
-        }
-        *count += 1;
-        ids.append_value(&id);
-    }
-
-    let mut out_fields: Vec<(Field, FieldMeta)> = vec![
-        (
-            Field::new(
+        let plain = |name: &str, dt: DataType, nullable: bool| {
+            (Field::new(name, dt, nullable), FieldMeta::default())
+        };
+        let mut out = vec![
+            plain(
                 "timestamp",
                 DataType::Timestamp(TimeUnit::Nanosecond, None),
                 false,
             ),
-            FieldMeta::default(),
-        ),
-        (
-            Field::new("body", DataType::Utf8, false),
-            FieldMeta::default(),
-        ),
-        (
-            Field::new("severity", DataType::Utf8, false),
-            FieldMeta::default(),
-        ),
-        (
-            Field::new("id", DataType::Utf8, false),
-            FieldMeta::default(),
-        ),
-        (
-            Field::new("labels", DataType::Binary, false),
-            FieldMeta::default(),
-        ),
-    ];
-    let mut columns: Vec<ArrayRef> = vec![
-        Arc::new(TimestampNanosecondArray::from(times)),
-        body,
-        Arc::new(severity.finish()),
-        Arc::new(ids.finish()),
-        labels,
-    ];
-    if let Some(t) = roles.trace_id {
-        let config = (!links.datasource_uid.is_empty()).then(|| {
-            json!({"links": [{
-                "title": "View trace",
-                "url": "",
-                "internal": {
-                    "datasourceUid": links.datasource_uid,
-                    "datasourceName": links.datasource_name,
-                    "query": {"refId": "trace", "queryType": "traces", "format": 3, "traceId": "${__value.raw}"}
-                }
-            }]})
-        });
-        out_fields.push((
-            Field::new("traceID", DataType::Utf8, true),
-            FieldMeta {
-                config,
-                ..Default::default()
-            },
-        ));
-        columns.push(batch.column(t).clone());
-    }
-    if let Some(s) = roles.span_id {
-        out_fields.push((
-            Field::new("spanID", DataType::Utf8, true),
-            FieldMeta::default(),
-        ));
-        columns.push(batch.column(s).clone());
-    }
-    for &e in &roles.extra {
-        if matches!(batch.column(e).data_type(), DataType::Map(_, _)) {
-            continue;
+            plain("body", DataType::Utf8, false),
+            plain("severity", DataType::Utf8, false),
+            plain("id", DataType::Utf8, false),
+            plain("labels", DataType::Binary, false),
+        ];
+        if roles.trace_id.is_some() {
+            let config = (!links.datasource_uid.is_empty()).then(|| {
+                json!({"links": [{
+                    "title": "View trace",
+                    "url": "",
+                    "internal": {
+                        "datasourceUid": links.datasource_uid,
+                        "datasourceName": links.datasource_name,
+                        "query": {"refId": "trace", "queryType": "traces", "format": 3, "traceId": "${__value.raw}"}
+                    }
+                }]})
+            });
+            out.push((
+                Field::new("traceID", DataType::Utf8, true),
+                FieldMeta {
+                    config,
+                    ..Default::default()
+                },
+            ));
         }
-        let f = &fields[e];
-        out_fields.push((
-            Field::new(
-                f.name(),
-                batch.column(e).data_type().clone(),
-                f.is_nullable(),
-            ),
-            FieldMeta::default(),
-        ));
-        columns.push(batch.column(e).clone());
+        if roles.span_id.is_some() {
+            out.push(plain("spanID", DataType::Utf8, true));
+        }
+        for &e in &roles.extra {
+            let f = &fields[e];
+            if !matches!(f.data_type(), DataType::Map(_, _)) {
+                out.push(plain(f.name(), f.data_type().clone(), f.is_nullable()));
+            }
+        }
+        Ok(LogsShaper {
+            time,
+            names: cols.iter().map(|c| c.0.clone()).collect(),
+            types: types.to_vec(),
+            roles,
+            fields: out,
+            seen: HashMap::default(),
+            levels: Vec::new(),
+        })
     }
-    Ok((out_fields, columns))
+
+    /// The frame's fields.
+    pub fn fields(&self) -> Vec<(Field, FieldMeta)> {
+        self.fields.clone()
+    }
+
+    /// The `log-lines` columns of one batch.
+    pub fn shape(&mut self, batch: &RecordBatch) -> Result<Vec<ArrayRef>, FrameError> {
+        let n = batch.num_rows();
+        let r = &self.roles;
+        let strings = |i: Option<usize>| i.map(|i| batch.column(i).as_string::<i32>());
+
+        // timestamp (non-null; the column itself when it has no nulls)
+        let time_col = batch
+            .column(self.time)
+            .as_primitive::<TimestampNanosecondType>();
+        let times = if time_col.null_count() == 0 {
+            TimestampNanosecondArray::new(time_col.values().clone(), None)
+        } else {
+            (0..n)
+                .map(|i| {
+                    Some(if time_col.is_null(i) {
+                        0
+                    } else {
+                        time_col.value(i)
+                    })
+                })
+                .collect()
+        };
+
+        let labels = self.labels(batch)?;
+
+        // severity, normalised from the text, else the OTel number
+        let severity_text = strings(r.severity);
+        let mut severity = TextColumn::with_capacity(n, n * 5);
+        for row in 0..n {
+            let text = severity_text
+                .filter(|c| !c.is_null(row))
+                .map_or(&b""[..], |c| c.value(row).as_bytes());
+            let level = if !text.is_empty() {
+                cached_level(&mut self.levels, text)
+            } else if let Some(i) = r.severity_number {
+                number_at(batch.column(i), row).map_or("unknown", |v| level_from_number(v as i64))
+            } else {
+                "unknown"
+            };
+            severity.push(level.as_bytes());
+        }
+
+        // body (non-null): the result's own column when it has no nulls, else a copy with "".
+        let body_col = strings(r.body);
+        let body: ArrayRef = match body_col {
+            Some(c) if c.null_count() == 0 => batch.column(r.body.unwrap_or_default()).clone(),
+            _ => {
+                let mut b = TextColumn::with_capacity(n, n * 64);
+                for row in 0..n {
+                    b.push(
+                        body_col
+                            .filter(|c| !c.is_null(row))
+                            .map_or(&b""[..], |c| c.value(row).as_bytes()),
+                    );
+                }
+                b.finish_utf8()?
+            }
+        };
+
+        // id: the result's own, else a stable hash of time, body and labels (our own FxHash, so
+        // ids stay the same across plugin builds) with a counter for exact duplicates
+        let given = strings(r.id);
+        let mut ids = TextColumn::with_capacity(n, n * 17);
+        let hasher = std::hash::BuildHasherDefault::<super::timeseries::Fx>::default();
+        let times_v = times.values();
+        for row in 0..n {
+            if let Some(g) = given.filter(|c| !c.is_null(row) && !c.value(row).is_empty()) {
+                ids.push(g.value(row).as_bytes());
+                continue;
+            }
+            let mut h = hasher.build_hasher();
+            h.write_i64(times_v[row]);
+            h.write(
+                body_col
+                    .filter(|c| !c.is_null(row))
+                    .map_or(&b""[..], |c| c.value(row).as_bytes()),
+            );
+            h.write(labels.value(row));
+            let hash = h.finish();
+            let count = self.seen.entry(hash).or_insert(0);
+            let mut id = [0u8; 16 + 1 + 10];
+            push_hex(&mut id[..16], hash);
+            let len = if *count > 0 {
+                id[16] = b'_';
+                17 + push_decimal(&mut id[17..], *count)
+            } else {
+                16
+            };
+            *count += 1;
+            ids.push(&id[..len]);
+        }
+
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(times),
+            body,
+            severity.finish_utf8()?,
+            ids.finish_utf8()?,
+            Arc::new(labels),
+        ];
+        for i in [r.trace_id, r.span_id].into_iter().flatten() {
+            columns.push(batch.column(i).clone());
+        }
+        for &e in &r.extra {
+            if !matches!(batch.column(e).data_type(), DataType::Map(_, _)) {
+                columns.push(batch.column(e).clone());
+            }
+        }
+        Ok(columns)
+    }
+
+    /// Each row's labels as one JSON object: the service, the attribute maps' entries and the
+    /// other string columns, written straight into the column's buffer.
+    fn labels(&self, batch: &RecordBatch) -> Result<arrow_array::BinaryArray, FrameError> {
+        let r = &self.roles;
+        let n = batch.num_rows();
+        let service = r.service.map(|i| batch.column(i).as_string::<i32>());
+        let maps: Vec<(usize, MapColumn<'_>)> = r
+            .maps
+            .iter()
+            .map(|&m| (m, MapColumn::new(batch.column(m))))
+            .collect();
+        let label_cols: Vec<(&str, &arrow_array::StringArray)> = r
+            .labels
+            .iter()
+            .map(|&l| (self.names[l].as_str(), batch.column(l).as_string::<i32>()))
+            .collect();
+        let mut out = TextColumn::with_capacity(n, n * 96);
+        let mut json = String::new();
+        for row in 0..n {
+            let buf = &mut out.values;
+            buf.push(b'{');
+            let mut first = true;
+            let mut sep = |buf: &mut Vec<u8>| {
+                if !std::mem::take(&mut first) {
+                    buf.push(b',');
+                }
+            };
+            if let Some(s) = service.filter(|s| !s.is_null(row)) {
+                sep(buf);
+                buf.extend_from_slice(b"\"service.name\":");
+                write_str_bytes(buf, s.value(row).as_bytes());
+            }
+            for (m, map) in &maps {
+                match map {
+                    MapColumn::Map { map, keys, values } => {
+                        if map.is_null(row) {
+                            continue;
+                        }
+                        let o = map.value_offsets();
+                        for e in o[row] as usize..o[row + 1] as usize {
+                            if service.is_some() && keys.bytes(e) == Some(b"service.name") {
+                                continue;
+                            }
+                            sep(buf);
+                            keys.write_json(buf, e);
+                            buf.push(b':');
+                            values.write_json(buf, e);
+                        }
+                    }
+                    MapColumn::Json(col) => {
+                        // Already JSON (an attributes object): splice its members.
+                        if col.is_null(row) {
+                            continue;
+                        }
+                        json.clear();
+                        write_value(&mut json, col.as_ref(), &self.types[*m], row);
+                        let inner = json.trim().trim_start_matches('{').trim_end_matches('}');
+                        if !inner.trim().is_empty() {
+                            sep(buf);
+                            buf.extend_from_slice(inner.as_bytes());
+                        }
+                    }
+                }
+            }
+            for (name, col) in &label_cols {
+                if !col.is_null(row) && !col.value(row).is_empty() {
+                    sep(buf);
+                    write_str_bytes(buf, name.as_bytes());
+                    buf.push(b':');
+                    write_str_bytes(buf, col.value(row).as_bytes());
+                }
+            }
+            buf.push(b'}');
+            out.end_row()?;
+        }
+        out.finish_binary()
+    }
 }
 
-/// Appends the decimal digits of `v` (no formatting machinery: this runs once per row).
-fn push_decimal(out: &mut String, v: i64) {
-    if v < 0 {
-        out.push('-');
+/// The Grafana level of a severity text, remembered per result in `levels`.
+fn cached_level(levels: &mut Vec<(Box<[u8]>, &'static str)>, text: &[u8]) -> &'static str {
+    if let Some((_, level)) = levels.iter().find(|(t, _)| **t == *text) {
+        return level;
     }
-    let mut digits = [0u8; 20];
-    let mut n = v.unsigned_abs();
-    let mut i = digits.len();
+    let level = level_from_text(&String::from_utf8_lossy(text));
+    if levels.len() < LEVEL_CACHE {
+        levels.push((text.into(), level));
+    }
+    level
+}
+
+/// A string or binary column written as raw offsets and bytes (no per-value builder calls).
+struct TextColumn {
+    offsets: Vec<i32>,
+    values: Vec<u8>,
+}
+
+impl TextColumn {
+    fn with_capacity(rows: usize, bytes: usize) -> TextColumn {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        TextColumn {
+            offsets,
+            values: Vec::with_capacity(bytes),
+        }
+    }
+
+    fn push(&mut self, v: &[u8]) {
+        self.values.extend_from_slice(v);
+        // Row values are bounded by the batch size; end_row checks the general case.
+        self.offsets.push(self.values.len() as i32);
+    }
+
+    /// Ends a row whose bytes were appended to `values` directly.
+    fn end_row(&mut self) -> Result<(), FrameError> {
+        let end = i32::try_from(self.values.len()).map_err(|_| {
+            FrameError::Write(arrow_schema::ArrowError::ComputeError(
+                "one batch of log labels exceeds 2 GiB".into(),
+            ))
+        })?;
+        self.offsets.push(end);
+        Ok(())
+    }
+
+    fn parts(self) -> (arrow_buffer::OffsetBuffer<i32>, arrow_buffer::Buffer) {
+        (
+            arrow_buffer::OffsetBuffer::new(self.offsets.into()),
+            arrow_buffer::Buffer::from_vec(self.values),
+        )
+    }
+
+    fn finish_binary(self) -> Result<arrow_array::BinaryArray, FrameError> {
+        let (offsets, values) = self.parts();
+        arrow_array::BinaryArray::try_new(offsets, values, None).map_err(FrameError::Write)
+    }
+
+    fn finish_utf8(self) -> Result<ArrayRef, FrameError> {
+        let (offsets, values) = self.parts();
+        Ok(Arc::new(
+            arrow_array::StringArray::try_new(offsets, values, None).map_err(FrameError::Write)?,
+        ))
+    }
+}
+
+/// An attribute-map column as the labels writer reads it.
+enum MapColumn<'a> {
+    /// An Arrow map: keys and values by entry.
+    Map {
+        map: &'a arrow_array::MapArray,
+        keys: MapText<'a>,
+        values: MapText<'a>,
+    },
+    /// A column already converted to JSON objects.
+    Json(&'a ArrayRef),
+}
+
+impl<'a> MapColumn<'a> {
+    fn new(col: &'a ArrayRef) -> MapColumn<'a> {
+        match col.as_map_opt() {
+            Some(map) => MapColumn::Map {
+                map,
+                keys: MapText::new(map.keys()),
+                values: MapText::new(map.values()),
+            },
+            None => MapColumn::Json(col),
+        }
+    }
+}
+
+/// Map keys or values as label text.
+enum MapText<'a> {
+    Utf8(&'a arrow_array::StringArray),
+    /// LowCardinality as a dictionary: each entry's index into the values.
+    Dictionary(Vec<usize>, &'a arrow_array::StringArray),
+    /// Anything else, written as its JSON (strings stay strings, other values become text).
+    Other(&'a ArrayRef),
+}
+
+impl<'a> MapText<'a> {
+    fn new(col: &'a ArrayRef) -> MapText<'a> {
+        if let Some(s) = col.as_string_opt::<i32>() {
+            return MapText::Utf8(s);
+        }
+        if let Some(d) = col.as_any_dictionary_opt()
+            && let Some(values) = d.values().as_string_opt::<i32>()
+        {
+            // Normalised once per batch, not per entry.
+            return MapText::Dictionary(d.normalized_keys(), values);
+        }
+        MapText::Other(col)
+    }
+
+    /// The entry's text, where it is text.
+    fn bytes(&self, e: usize) -> Option<&[u8]> {
+        match self {
+            MapText::Utf8(s) => (!s.is_null(e)).then(|| s.value(e).as_bytes()),
+            MapText::Dictionary(keys, values) => Some(values.value(keys[e]).as_bytes()),
+            MapText::Other(_) => None,
+        }
+    }
+
+    /// Writes the entry as a JSON string.
+    fn write_json(&self, out: &mut Vec<u8>, e: usize) {
+        match (self, self.bytes(e)) {
+            (MapText::Other(col), _) => {
+                let mut s = String::new();
+                write_value(&mut s, col.as_ref(), &ChType::Nothing, e);
+                if s.starts_with('"') {
+                    out.extend_from_slice(s.as_bytes());
+                } else if s == "null" {
+                    out.extend_from_slice(b"\"\"");
+                } else {
+                    write_str_bytes(out, s.as_bytes());
+                }
+            }
+            (_, text) => write_str_bytes(out, text.unwrap_or_default()),
+        }
+    }
+}
+
+/// Writes the decimal digits of `v` at the start of `out`; returns how many.
+fn push_decimal(out: &mut [u8], v: u32) -> usize {
+    let mut digits = [0u8; 10];
+    let (mut n, mut i) = (v, digits.len());
     loop {
         i -= 1;
         digits[i] = b'0' + (n % 10) as u8;
@@ -445,45 +659,16 @@ fn push_decimal(out: &mut String, v: i64) {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or("0"));
+    let len = digits.len() - i;
+    out[..len].copy_from_slice(&digits[i..]);
+    len
 }
 
-/// Appends `v` as 16 lower-case hex digits.
-fn push_hex(out: &mut String, v: u64) {
+/// Writes `v` as 16 lower-case hex digits into `out`.
+fn push_hex(out: &mut [u8], v: u64) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut digits = [0u8; 16];
-    for (i, d) in digits.iter_mut().enumerate() {
+    for (i, d) in out.iter_mut().take(16).enumerate() {
         *d = HEX[((v >> ((15 - i) * 4)) & 15) as usize];
-    }
-    out.push_str(std::str::from_utf8(&digits).unwrap_or(""));
-}
-
-/// Appends `"key":"value"` to a JSON object being written.
-fn push_label(buf: &mut String, first: &mut bool, key: &str, value: &str) {
-    if !*first {
-        buf.push(',');
-    }
-    *first = false;
-    write_str(buf, key);
-    buf.push(':');
-    write_str(buf, value);
-}
-
-fn map_text(col: &ArrayRef, i: usize) -> Cow<'_, str> {
-    if col.is_null(i) {
-        return Cow::Borrowed("");
-    }
-    match col.data_type() {
-        DataType::Utf8 => Cow::Borrowed(col.as_string::<i32>().value(i)),
-        DataType::Dictionary(_, _) => {
-            let d = col.as_any_dictionary();
-            Cow::Owned(map_text(d.values(), d.normalized_keys()[i]).into_owned())
-        }
-        _ => {
-            let mut s = String::new();
-            write_value(&mut s, col.as_ref(), &ChType::Nothing, i);
-            Cow::Owned(serde_json::from_str::<String>(&s).unwrap_or(s))
-        }
     }
 }
 
@@ -529,13 +714,13 @@ mod tests {
 
     #[test]
     fn ids_digits() {
-        let mut s = String::new();
-        push_decimal(&mut s, -1_704_067_200_000_000_001);
-        s.push(' ');
-        push_decimal(&mut s, 0);
-        s.push(' ');
-        push_hex(&mut s, 0xab);
-        assert_eq!(s, "-1704067200000000001 0 00000000000000ab");
+        let mut out = [b' '; 16];
+        assert_eq!(push_decimal(&mut out, 4_294_967_295), 10);
+        assert_eq!(&out[..10], b"4294967295");
+        assert_eq!(push_decimal(&mut out, 0), 1);
+        assert_eq!(out[0], b'0');
+        push_hex(&mut out, 0xab);
+        assert_eq!(&out, b"00000000000000ab");
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_ipc::writer::FileWriter;
 use arrow_schema::{ArrowError, Field, Schema, SchemaRef};
+use bytes::Bytes;
 use serde::Serialize;
 
 /// Why a result could not become a frame.
@@ -142,18 +143,120 @@ pub fn grafana_schema(
     Arc::new(Schema::new_with_metadata(fields, md))
 }
 
+/// One encoded frame: an Arrow IPC file held as a list of chunks.
+///
+/// A frame of a large result is tens of megabytes. Written into one growing `Vec`, every doubling
+/// copies what was written and faults in fresh pages; chunks never move once written, and the
+/// gRPC layer sends them as they are (`grpc::proto::encode_query_data`), so the bytes are copied
+/// once, by the IPC writer, on their way to the socket.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Frame {
+    chunks: Vec<Bytes>,
+    len: usize,
+}
+
+impl Frame {
+    /// The frame's size in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True for a frame of no bytes (never produced by [`FrameWriter`]).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The chunks, in order.
+    pub fn chunks(&self) -> &[Bytes] {
+        &self.chunks
+    }
+
+    /// The frame as one contiguous buffer (tests and small frames).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len);
+        for c in &self.chunks {
+            out.extend_from_slice(c);
+        }
+        out
+    }
+}
+
+impl From<Vec<u8>> for Frame {
+    fn from(v: Vec<u8>) -> Frame {
+        Frame {
+            len: v.len(),
+            chunks: vec![Bytes::from(v)],
+        }
+    }
+}
+
+/// The IPC writer's sink: fills fixed-capacity chunks, doubling the next chunk's capacity up to
+/// [`ChunkSink::MAX_CHUNK`], so nothing written is ever moved.
+struct ChunkSink {
+    done: Vec<Bytes>,
+    current: Vec<u8>,
+    len: usize,
+}
+
+impl ChunkSink {
+    const FIRST_CHUNK: usize = 64 * 1024;
+    const MAX_CHUNK: usize = 4 * 1024 * 1024;
+
+    fn new() -> ChunkSink {
+        ChunkSink {
+            done: Vec::new(),
+            current: Vec::with_capacity(Self::FIRST_CHUNK),
+            len: 0,
+        }
+    }
+
+    fn into_frame(mut self) -> Frame {
+        if !self.current.is_empty() {
+            self.done.push(Bytes::from(self.current));
+        }
+        Frame {
+            chunks: self.done,
+            len: self.len,
+        }
+    }
+}
+
+impl std::io::Write for ChunkSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut room = self.current.capacity() - self.current.len();
+        if room == 0 {
+            let next = (self.current.capacity() * 2).min(Self::MAX_CHUNK);
+            let full = std::mem::replace(&mut self.current, Vec::with_capacity(next));
+            self.done.push(Bytes::from(full));
+            room = next;
+        }
+        let n = room.min(buf.len());
+        self.current.extend_from_slice(&buf[..n]);
+        self.len += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Writes record batches of one frame into an Arrow IPC file in memory.
 pub struct FrameWriter {
-    writer: FileWriter<Vec<u8>>,
+    writer: FileWriter<ChunkSink>,
     schema: SchemaRef,
 }
 
 impl FrameWriter {
     /// Starts a frame with `schema` (from [`grafana_schema`]).
     pub fn new(schema: SchemaRef) -> Result<FrameWriter, FrameError> {
-        let writer = FileWriter::try_new(Vec::with_capacity(64 * 1024), &schema)
-            .map_err(FrameError::Write)?;
+        let writer = FileWriter::try_new(ChunkSink::new(), &schema).map_err(FrameError::Write)?;
         Ok(FrameWriter { writer, schema })
+    }
+
+    /// The frame's schema.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
     }
 
     /// Appends columns (already Grafana-typed, in schema order).
@@ -163,10 +266,14 @@ impl FrameWriter {
         self.writer.write(&batch).map_err(FrameError::Write)
     }
 
-    /// Finishes the file and returns its bytes.
-    pub fn finish(mut self) -> Result<Vec<u8>, FrameError> {
+    /// Finishes the file and returns it.
+    pub fn finish(mut self) -> Result<Frame, FrameError> {
         self.writer.finish().map_err(FrameError::Write)?;
-        self.writer.into_inner().map_err(FrameError::Write)
+        Ok(self
+            .writer
+            .into_inner()
+            .map_err(FrameError::Write)?
+            .into_frame())
     }
 }
 
@@ -177,7 +284,7 @@ pub fn encode(
     meta: &FrameMeta,
     fields: Vec<(Field, FieldMeta)>,
     columns: Vec<ArrayRef>,
-) -> Result<Vec<u8>, FrameError> {
+) -> Result<Frame, FrameError> {
     let schema = grafana_schema(name, ref_id, meta, fields);
     let mut w = FrameWriter::new(schema)?;
     // A frame without fields (no data) has no record batch.
@@ -230,7 +337,8 @@ mod tests {
                 Arc::new(Float64Array::from(vec![Some(1.0), None])),
             ],
         )
-        .unwrap();
+        .unwrap()
+        .to_vec();
         assert_eq!(&bytes[..6], b"ARROW1");
         let reader = FileReader::try_new(std::io::Cursor::new(bytes), None).unwrap();
         let schema = reader.schema();
@@ -246,8 +354,32 @@ mod tests {
     }
 
     #[test]
+    fn chunks_never_move_and_concatenate_to_the_written_bytes() {
+        use std::io::Write;
+        let mut sink = ChunkSink::new();
+        let mut expected = Vec::new();
+        for i in 0..200u32 {
+            let piece: Vec<u8> = (0..(i * 997) % 70_000).map(|b| (b ^ i) as u8).collect();
+            sink.write_all(&piece).unwrap();
+            expected.extend_from_slice(&piece);
+        }
+        let frame = sink.into_frame();
+        assert!(frame.chunks().len() > 1);
+        assert!(
+            frame
+                .chunks()
+                .iter()
+                .all(|c| c.len() <= ChunkSink::MAX_CHUNK)
+        );
+        assert_eq!(frame.len(), expected.len());
+        assert_eq!(frame.to_vec(), expected);
+    }
+
+    #[test]
     fn a_frame_without_fields_is_valid() {
-        let bytes = encode("", "A", &FrameMeta::default(), vec![], vec![]).unwrap();
+        let bytes = encode("", "A", &FrameMeta::default(), vec![], vec![])
+            .unwrap()
+            .to_vec();
         let reader = FileReader::try_new(std::io::Cursor::new(bytes), None).unwrap();
         assert!(reader.schema().fields().is_empty());
         assert_eq!(reader.count(), 0);

@@ -2,9 +2,10 @@
 //! and go-plugin's `plugin.GRPCController`.
 //!
 //! Diagnostics and Resource use the SDK's generated servers. Data and the controller are small
-//! hand-written tower services on tonic's `Grpc` helper: Data because its response must carry
-//! `errorSource` (see [`super::proto`]) and each query must fail alone; the controller so that
-//! Grafana's stop is a clean exit instead of a kill after two seconds.
+//! hand-written tower services: Data because its response must carry `errorSource`, each query
+//! must fail alone, and its frames are sent as written, without a protobuf re-encode (see
+//! [`super::proto`]); the controller so that Grafana's stop is a clean exit instead of a kill
+//! after two seconds.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use grafana_plugin_sdk::pluginv2;
+use tonic::body::BoxBody;
 use tonic::codegen::{BoxFuture, Service, empty_body, http};
 use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
@@ -56,7 +58,7 @@ impl Services {
         self.plugin.instance(&key, &input)
     }
 
-    async fn query_data(&self, req: pluginv2::QueryDataRequest) -> proto::QueryDataResponse {
+    async fn query_data(&self, req: pluginv2::QueryDataRequest) -> Vec<(String, proto::Answer)> {
         let instance = self.instance(req.plugin_context.as_ref());
         let user = req
             .plugin_context
@@ -102,17 +104,17 @@ impl Services {
                 query_type: q.query_type,
             })
             .collect();
-        let mut responses = HashMap::new();
+        let mut responses = Vec::new();
         for (ref_id, result) in service::run_queries(instance, inputs).await {
             let resp = match result {
-                Ok(frames) => proto::DataResponse {
+                Ok(frames) => proto::Answer {
                     frames,
                     status: 200,
                     ..Default::default()
                 },
                 Err(e) => {
                     tracing::warn!(ref_id = %ref_id, status = e.status(), source = e.source_kind().as_str(), error = %e, "query failed");
-                    proto::DataResponse {
+                    proto::Answer {
                         error: e.to_string(),
                         status: e.status() as i32,
                         error_source: e.source_kind().as_str().to_owned(),
@@ -120,9 +122,9 @@ impl Services {
                     }
                 }
             };
-            responses.insert(ref_id, resp);
+            responses.push((ref_id, resp));
         }
-        proto::QueryDataResponse { responses }
+        responses
     }
 }
 
@@ -134,25 +136,111 @@ impl NamedService for DataService {
     const NAME: &'static str = "pluginv2.Data";
 }
 
-struct QueryDataMethod(Services);
+/// Largest QueryData request accepted (Grafana's own default limit for plugin messages).
+const MAX_REQUEST_BYTES: usize = 64 << 20;
 
-impl tonic::server::UnaryService<pluginv2::QueryDataRequest> for QueryDataMethod {
-    type Response = proto::QueryDataResponse;
-    type Future = BoxFuture<Response<Self::Response>, Status>;
-
-    fn call(&mut self, request: Request<pluginv2::QueryDataRequest>) -> Self::Future {
-        let services = self.0.clone();
-        Box::pin(async move {
-            Ok(Response::new(
-                services.query_data(request.into_inner()).await,
-            ))
-        })
+/// Reads a unary gRPC request body: one uncompressed length-prefixed protobuf message.
+async fn read_unary<B, M>(req: http::Request<B>) -> Result<M, Status>
+where
+    B: tonic::codegen::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<tonic::codegen::StdError> + Send + 'static,
+    M: prost::Message + Default,
+{
+    if let Some(enc) = req.headers().get("grpc-encoding")
+        && enc.as_bytes() != b"identity"
+    {
+        return Err(Status::unimplemented(format!(
+            "request compression {:?} is not supported; send requests uncompressed",
+            String::from_utf8_lossy(enc.as_bytes())
+        )));
     }
+    let body = http_body_util::Limited::new(req.into_body(), MAX_REQUEST_BYTES + 5);
+    let bytes = http_body_util::BodyExt::collect(body)
+        .await
+        .map_err(|e| Status::resource_exhausted(format!("cannot read the request: {e}")))?
+        .to_bytes();
+    let Some((prefix, message)) = bytes.split_first_chunk::<5>() else {
+        return Err(Status::internal("the request has no gRPC message"));
+    };
+    let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
+    if prefix[0] != 0 {
+        return Err(Status::unimplemented(
+            "compressed requests are not supported",
+        ));
+    }
+    if message.len() != len {
+        return Err(Status::internal(format!(
+            "the request holds {} bytes after its prefix, which announces {len}",
+            message.len()
+        )));
+    }
+    M::decode(message).map_err(|e| Status::internal(format!("cannot decode the request: {e}")))
+}
+
+/// The body of a successful unary response: the message's segments, then `grpc-status: 0`.
+struct SegmentsBody {
+    segments: std::collections::VecDeque<bytes::Bytes>,
+    trailers_sent: bool,
+}
+
+impl http_body::Body for SegmentsBody {
+    type Data = bytes::Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if let Some(segment) = self.segments.pop_front() {
+            return Poll::Ready(Some(Ok(http_body::Frame::data(segment))));
+        }
+        if self.trailers_sent {
+            return Poll::Ready(None);
+        }
+        self.trailers_sent = true;
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+        Poll::Ready(Some(Ok(http_body::Frame::trailers(trailers))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.segments.is_empty() && self.trailers_sent
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.segments.iter().map(|s| s.len() as u64).sum())
+    }
+}
+
+/// Answers `QueryData`: every query answers for itself, frames go out without re-encoding.
+async fn query_data_http<B>(services: Services, req: http::Request<B>) -> http::Response<BoxBody>
+where
+    B: tonic::codegen::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<tonic::codegen::StdError> + Send + 'static,
+{
+    let request: pluginv2::QueryDataRequest = match read_unary(req).await {
+        Ok(r) => r,
+        Err(status) => return status.into_http(),
+    };
+    let answers = services.query_data(request).await;
+    let body = SegmentsBody {
+        segments: proto::encode_query_data(&answers).into(),
+        trailers_sent: false,
+    };
+    let mut resp = http::Response::new(tonic::body::boxed(body));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/grpc"),
+    );
+    resp
 }
 
 impl<B> Service<http::Request<B>> for DataService
 where
     B: tonic::codegen::Body + Send + 'static,
+    B::Data: Send,
     B::Error: Into<tonic::codegen::StdError> + Send + 'static,
 {
     type Response = http::Response<tonic::body::BoxBody>;
@@ -166,12 +254,9 @@ where
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let services = self.0.clone();
         match req.uri().path() {
-            "/pluginv2.Data/QueryData" => Box::pin(async move {
-                let codec = tonic::codec::ProstCodec::default();
-                let mut grpc = tonic::server::Grpc::new(codec)
-                    .apply_max_message_size_config(Some(64 << 20), Some(usize::MAX));
-                Ok(grpc.unary(QueryDataMethod(services), req).await)
-            }),
+            "/pluginv2.Data/QueryData" => {
+                Box::pin(async move { Ok(query_data_http(services, req).await) })
+            }
             _ => Box::pin(async move { Ok(unimplemented_response()) }),
         }
     }

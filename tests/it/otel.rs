@@ -513,3 +513,68 @@ async fn expand_shows_builder_sql() {
     assert!(sql.contains(r"`ServiceName` IN ('it\'s')"), "{sql}");
     assert!(sql.starts_with("SELECT `Timestamp` AS timestamp"), "{sql}");
 }
+
+/// A logs result of many ClickHouse blocks is shaped block by block: every row arrives once, in
+/// order, and exact duplicate rows in different blocks still get distinct ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_of_many_blocks_keep_order_and_unique_ids() {
+    let db = engine().database("otel_blocks");
+    let d = ds(&db, json!(null));
+    let sql = "SELECT toDateTime64('2024-01-01 00:00:00', 9, 'UTC') + toIntervalMillisecond(intDiv(number, 2)) AS Timestamp, \
+               if(number % 2 = 0, 'same line', concat('line ', toString(number))) AS Body, \
+               arrayElement(['INFO', 'Warn', 'error', ''], 1 + number % 4) AS SeverityText, \
+               toUInt8(arrayElement([9, 13, 17, 21], 1 + number % 4)) AS SeverityNumber, \
+               map('k8s.pod.name', concat('pod-', toString(number % 3)), 'quote', 'a\"b') AS ResourceAttributes \
+               FROM numbers(5000) ORDER BY number SETTINGS max_block_size = 700";
+    let mut answers = run(&d, vec![q("A", json!({"rawSql": sql, "format": 2}))]).await;
+    let a = answers.remove("A").unwrap();
+    let f = a.frame();
+    assert_eq!(f.rows(), 5000);
+    let times: Vec<i64> = f
+        .field("timestamp")
+        .values
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "rows keep their order"
+    );
+    assert_eq!(f.field("body").values[4001], json!("line 4001"));
+    // Every 4th row has an empty text: its level comes from the number (21 = fatal → critical).
+    let sev: Vec<&str> = f
+        .field("severity")
+        .values
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(&sev[..4], ["info", "warning", "error", "critical"]);
+    assert_eq!(
+        labels(f, 4001),
+        json!({"k8s.pod.name": "pod-2", "quote": "a\"b"})
+    );
+    let ids: std::collections::HashSet<&str> = f
+        .field("id")
+        .values
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 5000, "ids are unique");
+
+    let same = "SELECT toDateTime64('2024-01-01 00:00:00', 9, 'UTC') AS Timestamp, 'x' AS Body \
+                FROM numbers(2000) SETTINGS max_block_size = 300";
+    let mut answers = run(&d, vec![q("B", json!({"rawSql": same, "format": 2}))]).await;
+    let b = answers.remove("B").unwrap();
+    let ids: std::collections::HashSet<&str> = b
+        .frame()
+        .field("id")
+        .values
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids.len(),
+        2000,
+        "identical rows in different blocks get distinct ids"
+    );
+}
