@@ -219,27 +219,6 @@ async fn fetch(
     }))
 }
 
-/// Reads the rest of a result, converting each batch, and returns it as one batch.
-async fn collect_all(
-    stream: &mut crate::clickhouse::ArrowStream,
-    first: Option<arrow_array::RecordBatch>,
-    plans: &[ColumnPlan],
-) -> Result<arrow_array::RecordBatch, QueryError> {
-    let schema = Arc::new(arrow_schema::Schema::new(
-        plans.iter().map(|p| p.field()).collect::<Vec<_>>(),
-    ));
-    let mut batches = Vec::new();
-    let mut batch = first;
-    while let Some(b) = batch {
-        batches.push(
-            arrow_array::RecordBatch::try_new(schema.clone(), convert_batch(plans, &b)?)
-                .map_err(FrameError::Write)?,
-        );
-        batch = stream.next_batch().await?;
-    }
-    Ok(arrow_select::concat::concat_batches(&schema, &batches).map_err(FrameError::Write)?)
-}
-
 fn plan_notices(plans: &[ColumnPlan]) -> impl Iterator<Item = Notice> + '_ {
     plans
         .iter()
@@ -331,11 +310,6 @@ async fn time_series_frames(
         return empty_frame("", &query.ref_id, &meta);
     };
     meta.notices.extend(plan_notices(&plans));
-    let all = collect_all(&mut stream, first, &plans).await?;
-    let fetched = started.elapsed();
-    if all.num_rows() == 0 {
-        return empty_frame("", &query.ref_id, &meta);
-    }
     let types: Vec<ChType> = plans.iter().map(|p| p.ch.clone()).collect();
     let mut options = ts_options(query, request)?;
     if volume {
@@ -344,9 +318,33 @@ async fn time_series_frames(
         options.extrapolate = false;
         options.nullify_sparse = false;
     }
+    let schema = Arc::new(arrow_schema::Schema::new(
+        plans.iter().map(|p| p.field()).collect::<Vec<_>>(),
+    ));
+    let mut shaper =
+        timeseries::Shaper::new(schema.clone(), &types, &options).map_err(FrameError::from)?;
+    // Rows are grouped into series as batches arrive; `shape_time` is that work plus the final
+    // sort and assembly, `after_fetch` what remains once the last batch has arrived.
+    let (mut shape_time, mut rows) = (std::time::Duration::ZERO, 0usize);
+    let mut batch = first;
+    while let Some(b) = batch {
+        rows += b.num_rows();
+        let converted =
+            arrow_array::RecordBatch::try_new(schema.clone(), convert_batch(&plans, &b)?)
+                .map_err(FrameError::Write)?;
+        let t = Instant::now();
+        shaper.push(&converted)?;
+        shape_time += t.elapsed();
+        batch = stream.next_batch().await?;
+    }
+    let fetched = started.elapsed();
+    if rows == 0 {
+        return empty_frame("", &query.ref_id, &meta);
+    }
     let shape_started = Instant::now();
-    let (shaped, notices) = timeseries::shape(&all, &types, &options).map_err(FrameError::from)?;
-    let shape_time = shape_started.elapsed();
+    let (shaped, notices) = shaper.finish()?;
+    let after_fetch = shape_started.elapsed();
+    shape_time += after_fetch;
     meta.notices.extend(notices.into_iter().map(|text| Notice {
         severity: "info",
         text,
@@ -414,12 +412,13 @@ async fn time_series_frames(
     };
     tracing::debug!(
         ref_id = %query.ref_id,
-        rows = all.num_rows() as u64,
+        rows = rows as u64,
         frames = frames.len() as u64,
         first_batch_ms = first_batch.as_secs_f64() * 1e3,
         fetch_ms = fetched.as_secs_f64() * 1e3,
         shape_ms = shape_time.as_secs_f64() * 1e3,
-        encode_ms = (shape_started.elapsed() - shape_time).as_secs_f64() * 1e3,
+        shape_after_fetch_ms = after_fetch.as_secs_f64() * 1e3,
+        encode_ms = (shape_started.elapsed() - after_fetch).as_secs_f64() * 1e3,
         total_ms = started.elapsed().as_secs_f64() * 1e3,
         "time series frames written"
     );

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use arrow_array::{
     Array, ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array, cast::AsArray, types::*,
 };
-use arrow_schema::{DataType, TimeUnit};
+use arrow_schema::{DataType, SchemaRef, TimeUnit};
 
 use crate::chtype::ChType;
 
@@ -218,8 +218,7 @@ pub(crate) fn is_group_array(ch: &ChType) -> bool {
         )
 }
 
-fn roles(batch: &RecordBatch, types: &[ChType], opts: &TsOptions) -> Vec<Role> {
-    let schema = batch.schema();
+fn roles(schema: &arrow_schema::Schema, types: &[ChType], opts: &TsOptions) -> Vec<Role> {
     let mut time_seen = false;
     let mut roles: Vec<Role> = schema
         .fields()
@@ -248,94 +247,410 @@ fn roles(batch: &RecordBatch, types: &[ChType], opts: &TsOptions) -> Vec<Role> {
     roles
 }
 
-/// Shapes a result into series. `types` are the ClickHouse types by column.
+/// Shapes a whole result into series (see [`Shaper`]). `types` are the ClickHouse types by
+/// column.
 pub fn shape(
     batch: &RecordBatch,
     types: &[ChType],
     opts: &TsOptions,
-) -> Result<(Shaped, Vec<String>), ShapeError> {
-    let schema = batch.schema();
-    let roles = roles(batch, types, opts);
-    let names = || {
-        schema
-            .fields()
-            .iter()
-            .map(|f| format!("`{}` {}", f.name(), f.data_type()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let Some(time_idx) = roles
-        .iter()
-        .position(|r| matches!(r, Role::Time | Role::TimeMs))
-    else {
-        return Err(ShapeError::NoTime(if schema.fields().is_empty() {
-            "no columns".into()
-        } else {
-            names()
-        }));
-    };
-    let mut notices = Vec::new();
-    for (i, r) in roles.iter().enumerate() {
-        if *r == Role::Skip {
-            notices.push(format!(
-                "Column `{}` is neither a label (string) nor a value (number) and is not shown.",
-                schema.field(i).name()
-            ));
-        }
-    }
-    let time = time_values(batch.column(time_idx), roles[time_idx] == Role::TimeMs);
-    let labels: Vec<usize> = roles
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| **r == Role::Label)
-        .map(|(i, _)| i)
-        .collect();
-    let values: Vec<usize> = roles
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| **r == Role::Value)
-        .map(|(i, _)| i)
-        .collect();
-    let groups: Vec<usize> = roles
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| **r == Role::GroupArr)
-        .map(|(i, _)| i)
-        .collect();
+) -> Result<(Shaped, Vec<String>), FrameError> {
+    let mut shaper = Shaper::new(batch.schema(), types, opts)?;
+    shaper.push(batch)?;
+    shaper.finish()
+}
 
-    let mut shaped = if !groups.is_empty() {
-        Shaped::Multi(group_array_series(batch, &time, &groups)?)
-    } else if values.is_empty() {
-        return Err(ShapeError::NoValue(names()));
-    } else if labels.is_empty() {
-        let idx = sorted_rows(&time, (0..batch.num_rows() as u32).collect());
-        check_duplicates(&time, &idx, &BTreeMap::new())?;
-        let take = UInt32Array::from(idx.clone());
-        Shaped::Wide {
-            time_name: schema.field(time_idx).name().clone(),
-            time: idx.iter().map(|&i| time[i as usize]).collect(),
-            values: values
+/// Long→wide, batch by batch. Labelled rows are grouped into their series as batches arrive, so
+/// the work overlaps with ClickHouse sending the rest and no batch is ever concatenated; results
+/// without labels (one wide frame) and Altinity `groupArr` results are shaped whole at the end.
+pub struct Shaper {
+    schema: SchemaRef,
+    opts: TsOptions,
+    time_idx: usize,
+    millis: bool,
+    labels: Vec<usize>,
+    values: Vec<usize>,
+    groups: Vec<usize>,
+    notices: Vec<String>,
+    state: State,
+}
+
+enum State {
+    Grouping(Box<Grouper>),
+    Whole(Vec<RecordBatch>),
+}
+
+impl Shaper {
+    /// Recognises the time, label and value columns of a result with `schema` (Grafana-typed
+    /// columns) of ClickHouse `types`.
+    pub fn new(
+        schema: SchemaRef,
+        types: &[ChType],
+        opts: &TsOptions,
+    ) -> Result<Shaper, ShapeError> {
+        let roles = roles(&schema, types, opts);
+        let names = || {
+            schema
+                .fields()
                 .iter()
-                .map(|&v| {
-                    (
-                        schema.field(v).name().clone(),
-                        take_column(batch.column(v), &take),
-                    )
-                })
-                .collect(),
+                .map(|f| format!("`{}` {}", f.name(), f.data_type()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let Some(time_idx) = roles
+            .iter()
+            .position(|r| matches!(r, Role::Time | Role::TimeMs))
+        else {
+            return Err(ShapeError::NoTime(if schema.fields().is_empty() {
+                "no columns".into()
+            } else {
+                names()
+            }));
+        };
+        let notices = roles
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| **r == Role::Skip)
+            .map(|(i, _)| {
+                format!(
+                    "Column `{}` is neither a label (string) nor a value (number) and is not shown.",
+                    schema.field(i).name()
+                )
+            })
+            .collect();
+        let with = |role: Role| -> Vec<usize> {
+            roles
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| **r == role)
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let (labels, values, groups) = (with(Role::Label), with(Role::Value), with(Role::GroupArr));
+        if groups.is_empty() && values.is_empty() {
+            return Err(ShapeError::NoValue(names()));
         }
-    } else {
-        Shaped::Multi(labelled_series(batch, &time, &labels, &values)?)
-    };
-    if opts.nullify_sparse
-        && let Shaped::Multi(series) = &mut shaped
-    {
-        nullify_sparse(series);
+        let state = if groups.is_empty() && !labels.is_empty() {
+            State::Grouping(Box::new(Grouper::new(labels.len(), values.len())))
+        } else {
+            State::Whole(Vec::new())
+        };
+        Ok(Shaper {
+            millis: roles[time_idx] == Role::TimeMs,
+            schema,
+            opts: opts.clone(),
+            time_idx,
+            labels,
+            values,
+            groups,
+            notices,
+            state,
+        })
     }
-    if opts.fill != Fill::None || (opts.extrapolate && opts.till_now) {
-        shaped = post_process(shaped, opts);
+
+    /// Takes the next batch of the result.
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<(), FrameError> {
+        match &mut self.state {
+            State::Grouping(g) => {
+                let time = time_values(batch.column(self.time_idx), self.millis);
+                let labels: Vec<&StringArray> = self
+                    .labels
+                    .iter()
+                    .map(|&i| batch.column(i).as_string::<i32>())
+                    .collect();
+                let values: Vec<&ArrayRef> = self.values.iter().map(|&i| batch.column(i)).collect();
+                g.push(&time, &labels, &values)
+            }
+            State::Whole(batches) => {
+                batches.push(batch.clone());
+                Ok(())
+            }
+        }
     }
-    Ok((shaped, notices))
+
+    /// The series, and notices about columns that were not shown.
+    pub fn finish(self) -> Result<(Shaped, Vec<String>), FrameError> {
+        let opts = &self.opts;
+        let mut shaped = match self.state {
+            State::Grouping(g) => {
+                let names = |cols: &[usize]| -> Vec<String> {
+                    cols.iter()
+                        .map(|&i| self.schema.field(i).name().clone())
+                        .collect()
+                };
+                Shaped::Multi(g.finish(&names(&self.labels), &names(&self.values))?)
+            }
+            State::Whole(batches) => {
+                let batch = arrow_select::concat::concat_batches(&self.schema, &batches)
+                    .map_err(FrameError::Write)?;
+                let time = time_values(batch.column(self.time_idx), self.millis);
+                if !self.groups.is_empty() {
+                    Shaped::Multi(group_array_series(&batch, &time, &self.groups)?)
+                } else {
+                    let idx = sorted_rows(&time, (0..batch.num_rows() as u32).collect());
+                    check_duplicates(&time, &idx, &BTreeMap::new())?;
+                    let take = UInt32Array::from(idx.clone());
+                    Shaped::Wide {
+                        time_name: self.schema.field(self.time_idx).name().clone(),
+                        time: idx.iter().map(|&i| time[i as usize]).collect(),
+                        values: self
+                            .values
+                            .iter()
+                            .map(|&v| {
+                                (
+                                    self.schema.field(v).name().clone(),
+                                    take_column(batch.column(v), &take),
+                                )
+                            })
+                            .collect(),
+                    }
+                }
+            }
+        };
+        if opts.nullify_sparse
+            && let Shaped::Multi(series) = &mut shaped
+        {
+            nullify_sparse(series);
+        }
+        if opts.fill != Fill::None || (opts.extrapolate && opts.till_now) {
+            shaped = post_process(shaped, opts);
+        }
+        Ok((shaped, self.notices))
+    }
+}
+
+/// Interns one label column's strings to dense ids, in order of first appearance.
+///
+/// Label columns have few distinct values and are read once per row, so a direct-mapped cache
+/// keyed by the string's length and first eight bytes answers most rows with two integer
+/// comparisons (plus one byte comparison for longer strings) before the hash map is consulted.
+struct Interner {
+    ids: HashMap<Box<[u8]>, u32, FxBuild>,
+    texts: Vec<Box<str>>,
+    /// (first word, length, id + 1); id + 1 = 0 marks an empty slot.
+    cache: Box<[(u64, u32, u32); 256]>,
+}
+
+impl Interner {
+    fn new() -> Interner {
+        Interner {
+            ids: HashMap::default(),
+            texts: Vec::new(),
+            cache: Box::new([(0, 0, 0); 256]),
+        }
+    }
+
+    fn slow(&mut self, s: &[u8]) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let id = self.texts.len() as u32;
+        self.ids.insert(s.into(), id);
+        self.texts.push(String::from_utf8_lossy(s).into());
+        id
+    }
+
+    /// The ids of every row of `col` (null is the empty string), into `out`.
+    fn column(&mut self, col: &StringArray, out: &mut Vec<u32>) {
+        out.clear();
+        let offsets = col.value_offsets();
+        let data = col.value_data();
+        let nulls = col.null_count() > 0;
+        for row in 0..col.len() {
+            let (start, end) = if nulls && col.is_null(row) {
+                (0, 0)
+            } else {
+                (offsets[row] as usize, offsets[row + 1] as usize)
+            };
+            let len = end - start;
+            let word = match data.get(start..start + 8) {
+                Some(w) => {
+                    let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+                    if len >= 8 {
+                        w
+                    } else {
+                        w & ((1u64 << (8 * len)) - 1)
+                    }
+                }
+                None => {
+                    let mut b = [0u8; 8];
+                    let n = len.min(8);
+                    b[..n].copy_from_slice(&data[start..start + n]);
+                    u64::from_le_bytes(b)
+                }
+            };
+            let slot =
+                ((word ^ ((len as u64) << 56)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize;
+            let (w, l, id1) = self.cache[slot];
+            let hit = id1 != 0
+                && w == word
+                && l as usize == len
+                && (len <= 8 || self.texts[id1 as usize - 1].as_bytes() == &data[start..end]);
+            let id = if hit {
+                id1 - 1
+            } else {
+                let id = self.slow(&data[start..end]);
+                self.cache[slot] = (word, len as u32, id + 1);
+                id
+            };
+            out.push(id);
+        }
+    }
+}
+
+/// Rows grouped into series across batches: each series' times and value pieces in arrival
+/// order, sorted (and checked for duplicates) once at the end.
+struct Grouper {
+    interners: Vec<Interner>,
+    /// For label columns after the first: (group so far, this column's id) → group.
+    pairs: Vec<HashMap<u64, u32, FxBuild>>,
+    /// Each series' label ids, one per label column.
+    keys: Vec<Vec<u32>>,
+    times: Vec<Vec<i64>>,
+    /// Per series, per value column: slices of the batches' reordered values.
+    pieces: Vec<Vec<Vec<ArrayRef>>>,
+    values: usize,
+    // scratch, reused across batches
+    ids: Vec<Vec<u32>>,
+    group: Vec<u32>,
+    counts: Vec<usize>,
+    order: Vec<u32>,
+}
+
+impl Grouper {
+    fn new(labels: usize, values: usize) -> Grouper {
+        Grouper {
+            interners: (0..labels).map(|_| Interner::new()).collect(),
+            pairs: (1..labels).map(|_| HashMap::default()).collect(),
+            keys: Vec::new(),
+            times: Vec::new(),
+            pieces: Vec::new(),
+            values,
+            ids: vec![Vec::new(); labels],
+            group: Vec::new(),
+            counts: Vec::new(),
+            order: Vec::new(),
+        }
+    }
+
+    fn push(
+        &mut self,
+        time: &[i64],
+        labels: &[&StringArray],
+        values: &[&ArrayRef],
+    ) -> Result<(), FrameError> {
+        let n = time.len();
+        for (c, col) in labels.iter().enumerate() {
+            self.interners[c].column(col, &mut self.ids[c]);
+        }
+        // Fold the columns' ids into one series id per row.
+        self.group.clear();
+        self.group.extend_from_slice(&self.ids[0]);
+        for c in 1..labels.len() {
+            let pairs = &mut self.pairs[c - 1];
+            for (g, &id) in self.group.iter_mut().zip(&self.ids[c]) {
+                let next = pairs.len() as u32;
+                *g = *pairs.entry(((*g as u64) << 32) | id as u64).or_insert(next);
+            }
+        }
+        // New series, in order of first appearance (ids are dense and given in that order).
+        for row in 0..n {
+            let g = self.group[row] as usize;
+            if g == self.times.len() {
+                self.keys
+                    .push(self.ids.iter().map(|ids| ids[row]).collect());
+                self.times.push(Vec::new());
+                self.pieces.push(vec![Vec::new(); self.values]);
+            }
+        }
+        // Counting sort of this batch's rows by series, keeping their order within a series.
+        let series = self.times.len();
+        self.counts.clear();
+        self.counts.resize(series + 1, 0);
+        for &g in &self.group {
+            self.counts[g as usize + 1] += 1;
+        }
+        for g in 0..series {
+            self.counts[g + 1] += self.counts[g];
+        }
+        self.order.clear();
+        self.order.resize(n, 0);
+        let mut at = self.counts.clone();
+        for (row, &g) in self.group.iter().enumerate() {
+            self.order[at[g as usize]] = row as u32;
+            at[g as usize] += 1;
+        }
+        for g in 0..series {
+            let rows = &self.order[self.counts[g]..self.counts[g + 1]];
+            self.times[g].extend(rows.iter().map(|&r| time[r as usize]));
+        }
+        let take = UInt32Array::from(std::mem::take(&mut self.order));
+        for (v, col) in values.iter().enumerate() {
+            let reordered =
+                arrow_select::take::take(col.as_ref(), &take, None).map_err(FrameError::Write)?;
+            for g in 0..series {
+                let (start, end) = (self.counts[g], self.counts[g + 1]);
+                if end > start {
+                    self.pieces[g][v].push(reordered.slice(start, end - start));
+                }
+            }
+        }
+        self.order = take.into_parts().1.into();
+        Ok(())
+    }
+
+    fn finish(
+        self,
+        label_names: &[String],
+        value_names: &[String],
+    ) -> Result<Vec<Series>, FrameError> {
+        let single_label = label_names.len() == 1 && value_names.len() == 1;
+        let mut out = Vec::with_capacity(self.times.len() * value_names.len());
+        for ((key, times), pieces) in self.keys.into_iter().zip(self.times).zip(self.pieces) {
+            let labels: BTreeMap<String, String> = label_names
+                .iter()
+                .zip(&key)
+                .zip(&self.interners)
+                .map(|((name, &id), interner)| {
+                    (name.clone(), interner.texts[id as usize].to_string())
+                })
+                .collect();
+            let idx = (!times.windows(2).all(|w| w[0] <= w[1]))
+                .then(|| sorted_rows(&times, (0..times.len() as u32).collect()));
+            let times = match &idx {
+                Some(idx) => idx.iter().map(|&i| times[i as usize]).collect(),
+                None => times,
+            };
+            if let Some(w) = times.windows(2).position(|w| w[0] == w[1]) {
+                return Err(ShapeError::Duplicate {
+                    time: super::scalar::format_timestamp_ns(times[w], 3),
+                    labels: format_labels(&labels),
+                }
+                .into());
+            }
+            let take = idx.map(UInt32Array::from);
+            for (name, parts) in value_names.iter().zip(pieces) {
+                let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+                let values = if refs.len() == 1 {
+                    parts[0].clone()
+                } else {
+                    arrow_select::concat::concat(&refs).map_err(FrameError::Write)?
+                };
+                let values = match &take {
+                    Some(t) => take_column(&values, t),
+                    None => values,
+                };
+                out.push(Series {
+                    name: name.clone(),
+                    display_name: single_label
+                        .then(|| labels.values().next().cloned().unwrap_or_default()),
+                    labels: labels.clone(),
+                    time: times.clone(),
+                    values,
+                });
+            }
+        }
+        Ok(out)
+    }
 }
 
 fn time_values(col: &ArrayRef, millis: bool) -> Vec<i64> {
@@ -397,117 +712,6 @@ fn format_labels(labels: &BTreeMap<String, String>) -> String {
 
 fn take_column(col: &ArrayRef, idx: &UInt32Array) -> ArrayRef {
     arrow_select::take::take(col.as_ref(), idx, None).unwrap_or_else(|_| col.slice(0, 0))
-}
-
-fn labelled_series(
-    batch: &RecordBatch,
-    time: &[i64],
-    labels: &[usize],
-    values: &[usize],
-) -> Result<Vec<Series>, ShapeError> {
-    let n = batch.num_rows();
-    let label_cols: Vec<&StringArray> = labels
-        .iter()
-        .map(|&i| batch.column(i).as_string::<i32>())
-        .collect();
-    // Each row's group: intern every label column's strings to dense ids, then fold the columns
-    // together pairwise ((group so far, next id) → dense id), hashing only small integers.
-    let mut group_of = vec![0u32; n];
-    let mut groups = 0u32;
-    for (c, col) in label_cols.iter().enumerate() {
-        let mut interner: HashMap<&str, u32, FxBuild> = HashMap::default();
-        // Label columns have few distinct values: a direct-mapped cache of recent strings answers
-        // most rows with one comparison instead of a hash-map lookup.
-        let mut cache: [(&str, u32); 256] = [("", u32::MAX); 256];
-        let mut pairs: HashMap<u64, u32, FxBuild> = HashMap::default();
-        let mut next = 0u32;
-        for (row, group) in group_of.iter_mut().enumerate() {
-            let s = if col.is_null(row) { "" } else { col.value(row) };
-            let b = s.as_bytes();
-            let slot = match b {
-                [] => 0,
-                [x] => *x as usize,
-                [.., y, z] => (b.len() * 31 + *y as usize * 7 + *z as usize) & 255,
-            };
-            let id = if cache[slot].1 != u32::MAX && cache[slot].0 == s {
-                cache[slot].1
-            } else {
-                let len = interner.len() as u32;
-                let id = *interner.entry(s).or_insert(len);
-                cache[slot] = (s, id);
-                id
-            };
-            *group = if c == 0 {
-                id
-            } else {
-                *pairs
-                    .entry(((*group as u64) << 32) | id as u64)
-                    .or_insert_with(|| {
-                        next += 1;
-                        next - 1
-                    })
-            };
-        }
-        groups = if c == 0 { interner.len() as u32 } else { next };
-    }
-    // Counting sort of the rows by group, keeping row order inside a group.
-    let mut starts = vec![0usize; groups as usize + 1];
-    for &g in &group_of {
-        starts[g as usize + 1] += 1;
-    }
-    for g in 0..groups as usize {
-        starts[g + 1] += starts[g];
-    }
-    let mut fill_at = starts.clone();
-    let mut ordered = vec![0u32; n];
-    for (row, &g) in group_of.iter().enumerate() {
-        ordered[fill_at[g as usize]] = row as u32;
-        fill_at[g as usize] += 1;
-    }
-    let group_rows: Vec<Vec<u32>> = (0..groups as usize)
-        .map(|g| ordered[starts[g]..starts[g + 1]].to_vec())
-        .collect();
-    let group_first_row: Vec<usize> = group_rows.iter().map(|r| r[0] as usize).collect();
-    let schema = batch.schema();
-    let single_label = labels.len() == 1 && values.len() == 1;
-    let mut out = Vec::with_capacity(group_rows.len() * values.len());
-    for (g, rows) in group_rows.into_iter().enumerate() {
-        let first = group_first_row[g];
-        let label_map: BTreeMap<String, String> = labels
-            .iter()
-            .zip(&label_cols)
-            .map(|(&i, col)| {
-                (
-                    schema.field(i).name().clone(),
-                    if col.is_null(first) {
-                        String::new()
-                    } else {
-                        col.value(first).to_owned()
-                    },
-                )
-            })
-            .collect();
-        let idx = sorted_rows(time, rows);
-        let times: Vec<i64> = idx.iter().map(|&i| time[i as usize]).collect();
-        if let Some(w) = times.windows(2).position(|w| w[0] == w[1]) {
-            return Err(ShapeError::Duplicate {
-                time: super::scalar::format_timestamp_ns(times[w], 3),
-                labels: format_labels(&label_map),
-            });
-        }
-        let take = UInt32Array::from(idx);
-        for &v in values {
-            out.push(Series {
-                name: schema.field(v).name().clone(),
-                display_name: single_label
-                    .then(|| label_map.values().next().cloned().unwrap_or_default()),
-                labels: label_map.clone(),
-                time: times.clone(),
-                values: take_column(batch.column(v), &take),
-            });
-        }
-    }
-    Ok(out)
 }
 
 /// Altinity `groupArr`: each row holds `[(key, value), …]`; one series per key.
@@ -962,7 +1166,7 @@ mod tests {
         )]);
         assert!(matches!(
             shape(&b, &[], &opts()),
-            Err(ShapeError::NoTime(_))
+            Err(FrameError::Shape(ShapeError::NoTime(_)))
         ));
         let b = batch(vec![
             ("time", ts(&[1])),
@@ -970,7 +1174,106 @@ mod tests {
         ]);
         assert!(matches!(
             shape(&b, &[], &opts()),
-            Err(ShapeError::NoValue(_))
+            Err(FrameError::Shape(ShapeError::NoValue(_)))
         ));
+    }
+
+    /// Batch-by-batch grouping gives the series a naive grouping of all rows gives: labels of
+    /// every length (the interner's short and long paths, values at the very end of a buffer),
+    /// nulls, two label columns, times out of order, any split into batches.
+    #[test]
+    fn grouping_across_batches_matches_a_naive_grouping() {
+        let texts = [
+            "",
+            "a",
+            "svc-1",
+            "svc-12",
+            "exactly8",
+            "nine char",
+            "a much longer label value",
+            "a much longer label valuf",
+            "é",
+            "Ω-ω",
+        ];
+        let n = 3_000usize;
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let rows: Vec<(i64, Option<&str>, &str, f64)> = (0..n)
+            .map(|i| {
+                let r = next();
+                let a = (r % 11 != 0).then(|| texts[(r >> 8) as usize % texts.len()]);
+                let b = texts[(r >> 20) as usize % 3];
+                // Distinct times per row, shuffled: (i * 7919) mod n is a permutation.
+                (((i * 7919) % n) as i64, a, b, i as f64)
+            })
+            .collect();
+        let mut naive: BTreeMap<(String, String), Vec<(i64, f64)>> = BTreeMap::new();
+        for &(t, a, b, v) in &rows {
+            naive
+                .entry((a.unwrap_or("").to_owned(), b.to_owned()))
+                .or_default()
+                .push((t * 1_000_000_000, v));
+        }
+        for points in naive.values_mut() {
+            points.sort_by_key(|p| p.0);
+        }
+        let make = |rows: &[(i64, Option<&str>, &str, f64)]| {
+            batch(vec![
+                ("time", ts(&rows.iter().map(|r| r.0).collect::<Vec<_>>())),
+                (
+                    "a",
+                    Arc::new(StringArray::from(
+                        rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                    )),
+                ),
+                (
+                    "b",
+                    Arc::new(StringArray::from(
+                        rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+                    )),
+                ),
+                (
+                    "v",
+                    Arc::new(Float64Array::from(
+                        rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+                    )),
+                ),
+            ])
+        };
+        for splits in [vec![n], vec![1, 999, 2000], vec![700; 5]] {
+            let first = make(&rows[..1]);
+            let mut shaper = Shaper::new(first.schema(), &[], &opts()).unwrap();
+            let mut at = 0;
+            for len in splits {
+                let end = (at + len).min(n);
+                // Each batch gets its own buffers, so short values sit at buffer ends too.
+                shaper.push(&make(&rows[at..end])).unwrap();
+                at = end;
+            }
+            let (Shaped::Multi(series), _) = shaper.finish().unwrap() else {
+                panic!("multi")
+            };
+            let got: BTreeMap<(String, String), Vec<(i64, f64)>> = series
+                .iter()
+                .map(|s| {
+                    let vals = to_f64(&s.values);
+                    (
+                        (s.labels["a"].clone(), s.labels["b"].clone()),
+                        s.time
+                            .iter()
+                            .zip(vals)
+                            .map(|(&t, v)| (t, v.unwrap()))
+                            .collect(),
+                    )
+                })
+                .collect();
+            assert_eq!(series.len(), naive.len());
+            assert_eq!(got, naive);
+        }
     }
 }
