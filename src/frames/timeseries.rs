@@ -27,7 +27,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow_array::{
-    Array, ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array, cast::AsArray, types::*,
+    Array, ArrayRef, ArrowPrimitiveType, Float64Array, RecordBatch, StringArray, UInt32Array,
+    cast::AsArray, types::*,
 };
 use arrow_schema::{DataType, SchemaRef, TimeUnit};
 
@@ -449,9 +450,16 @@ impl Interner {
         id
     }
 
-    /// The ids of every row of `col` (null is the empty string), into `out`.
-    fn column(&mut self, col: &StringArray, out: &mut Vec<u32>) {
+    /// The ids of every row of `col` (null is the empty string), into `out`; with `counts`
+    /// (holding one more entry than there are ids), also how many rows have each id, at id + 1.
+    fn column(
+        &mut self,
+        col: &StringArray,
+        out: &mut Vec<u32>,
+        mut counts: Option<&mut Vec<usize>>,
+    ) {
         out.clear();
+        out.reserve(col.len());
         let offsets = col.value_offsets();
         let data = col.value_data();
         let nulls = col.null_count() > 0;
@@ -493,7 +501,185 @@ impl Interner {
                 id
             };
             out.push(id);
+            if let Some(c) = counts.as_deref_mut() {
+                if id as usize + 1 == c.len() {
+                    c.push(0);
+                }
+                c[id as usize + 1] += 1;
+            }
         }
+    }
+}
+
+/// `values` with each value moved to its place (`places` is a permutation).
+fn scatter<T: Copy + Default>(values: &[T], places: &[u32]) -> Vec<T> {
+    let mut out = vec![T::default(); values.len()];
+    for (&v, &p) in values.iter().zip(places) {
+        out[p as usize] = v;
+    }
+    out
+}
+
+/// A value column reordered by `places`: scattered directly for primitive columns without
+/// nulls, else gathered with Arrow's `take`.
+fn reorder(col: &ArrayRef, places: &[u32]) -> Result<ArrayRef, FrameError> {
+    fn primitive<T: ArrowPrimitiveType>(col: &ArrayRef, places: &[u32]) -> ArrayRef {
+        let a = col.as_primitive::<T>();
+        Arc::new(
+            arrow_array::PrimitiveArray::<T>::new(scatter(a.values(), places).into(), None)
+                .with_data_type(a.data_type().clone()),
+        )
+    }
+    if col.null_count() == 0 {
+        let out = match col.data_type() {
+            DataType::Float64 => primitive::<Float64Type>(col, places),
+            DataType::Float32 => primitive::<Float32Type>(col, places),
+            DataType::Int64 => primitive::<Int64Type>(col, places),
+            DataType::Int32 => primitive::<Int32Type>(col, places),
+            DataType::Int16 => primitive::<Int16Type>(col, places),
+            DataType::Int8 => primitive::<Int8Type>(col, places),
+            DataType::UInt64 => primitive::<UInt64Type>(col, places),
+            DataType::UInt32 => primitive::<UInt32Type>(col, places),
+            DataType::UInt16 => primitive::<UInt16Type>(col, places),
+            DataType::UInt8 => primitive::<UInt8Type>(col, places),
+            _ => ArrayRef::clone(col),
+        };
+        if !Arc::ptr_eq(&out, col) {
+            return Ok(out);
+        }
+    }
+    let mut order = vec![0u32; places.len()];
+    for (row, &p) in places.iter().enumerate() {
+        order[p as usize] = row as u32;
+    }
+    arrow_select::take::take(col.as_ref(), &UInt32Array::from(order), None)
+        .map_err(FrameError::Write)
+}
+
+/// One series' values of one value column, as batches add them.
+enum Store {
+    /// Values of the common 8-byte types without nulls (counts, sums, averages), scattered
+    /// straight into place.
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+    U64(Vec<u64>),
+    /// Anything else: slices of each batch's reordered column.
+    Pieces(Vec<ArrayRef>),
+}
+
+impl Store {
+    fn f64s(&mut self) -> Option<&mut Vec<f64>> {
+        self.typed(Store::F64, |s| match s {
+            Store::F64(v) => Some(v),
+            _ => None,
+        })
+    }
+
+    fn i64s(&mut self) -> Option<&mut Vec<i64>> {
+        self.typed(Store::I64, |s| match s {
+            Store::I64(v) => Some(v),
+            _ => None,
+        })
+    }
+
+    fn u64s(&mut self) -> Option<&mut Vec<u64>> {
+        self.typed(Store::U64, |s| match s {
+            Store::U64(v) => Some(v),
+            _ => None,
+        })
+    }
+
+    /// The typed vector, turning a store with nothing in it yet into one; `None` when the store
+    /// already holds values of another kind.
+    fn typed<T>(
+        &mut self,
+        make: fn(Vec<T>) -> Store,
+        get: fn(&mut Store) -> Option<&mut Vec<T>>,
+    ) -> Option<&mut Vec<T>> {
+        if matches!(self, Store::Pieces(p) if p.is_empty()) {
+            *self = make(Vec::new());
+        }
+        get(self)
+    }
+
+    /// The store as pieces (typed values become the first piece).
+    fn pieces(&mut self) -> Result<&mut Vec<ArrayRef>, FrameError> {
+        if !matches!(self, Store::Pieces(_)) {
+            let array = std::mem::replace(self, Store::Pieces(Vec::new())).into_array()?;
+            if let Store::Pieces(p) = self {
+                p.push(array);
+            }
+        }
+        match self {
+            Store::Pieces(p) => Ok(p),
+            _ => unreachable!("just made pieces"),
+        }
+    }
+
+    fn into_array(self) -> Result<ArrayRef, FrameError> {
+        Ok(match self {
+            Store::F64(v) => Arc::new(Float64Array::from(v)),
+            Store::I64(v) => Arc::new(arrow_array::Int64Array::from(v)),
+            Store::U64(v) => Arc::new(arrow_array::UInt64Array::from(v)),
+            Store::Pieces(p) if p.len() == 1 => p[0].clone(),
+            Store::Pieces(p) => {
+                let refs: Vec<&dyn Array> = p.iter().map(|a| a.as_ref()).collect();
+                arrow_select::concat::concat(&refs).map_err(FrameError::Write)?
+            }
+        })
+    }
+}
+
+/// Appends each row's value to its series' typed store (`group` gives each row's series,
+/// `starts` where each series' rows start in the batch's counting sort); false when a store
+/// already holds pieces (a batch of this column had nulls).
+fn append_direct<'a, T: Copy + Default + 'a>(
+    stores: impl Iterator<Item = &'a mut Store>,
+    values: &[T],
+    group: &[u32],
+    starts: &[usize],
+    typed: fn(&mut Store) -> Option<&mut Vec<T>>,
+) -> bool {
+    let stores: Vec<&mut Store> = stores.collect();
+    let fits = |s: &Store| match s {
+        Store::Pieces(p) => p.is_empty(),
+        _ => true,
+    };
+    if !stores.iter().all(|s| fits(s)) {
+        return false;
+    }
+    let mut dests: Vec<&mut Vec<T>> = Vec::with_capacity(stores.len());
+    for s in stores {
+        match typed(s) {
+            Some(v) => dests.push(v),
+            None => return false,
+        }
+    }
+    scatter_into(&mut dests, values, group, starts);
+    true
+}
+
+/// Appends each row's value to the end of its series' vector (`group` gives each row's series,
+/// `starts` where each series' rows start in the batch's counting sort).
+fn scatter_into<T: Copy + Default>(
+    dests: &mut [&mut Vec<T>],
+    values: &[T],
+    group: &[u32],
+    starts: &[usize],
+) {
+    let mut tail: Vec<usize> = dests
+        .iter_mut()
+        .zip(starts.windows(2))
+        .map(|(d, w)| {
+            let len = d.len();
+            d.resize(len + w[1] - w[0], T::default());
+            len
+        })
+        .collect();
+    for (&v, &g) in values.iter().zip(group) {
+        let g = g as usize;
+        dests[g][tail[g]] = v;
+        tail[g] += 1;
     }
 }
 
@@ -506,14 +692,13 @@ struct Grouper {
     /// Each series' label ids, one per label column.
     keys: Vec<Vec<u32>>,
     times: Vec<Vec<i64>>,
-    /// Per series, per value column: slices of the batches' reordered values.
-    pieces: Vec<Vec<Vec<ArrayRef>>>,
+    /// Per series, per value column: its values so far.
+    stores: Vec<Vec<Store>>,
     values: usize,
     // scratch, reused across batches
     ids: Vec<Vec<u32>>,
     group: Vec<u32>,
     counts: Vec<usize>,
-    order: Vec<u32>,
 }
 
 impl Grouper {
@@ -523,12 +708,11 @@ impl Grouper {
             pairs: (1..labels).map(|_| HashMap::default()).collect(),
             keys: Vec::new(),
             times: Vec::new(),
-            pieces: Vec::new(),
+            stores: Vec::new(),
             values,
             ids: vec![Vec::new(); labels],
             group: Vec::new(),
             counts: Vec::new(),
-            order: Vec::new(),
         }
     }
 
@@ -539,62 +723,122 @@ impl Grouper {
         values: &[&ArrayRef],
     ) -> Result<(), FrameError> {
         let n = time.len();
+        // Rows per series (at index series + 1), counted while interning when one column alone
+        // names the series.
+        self.counts.clear();
+        self.counts.resize(self.interners[0].texts.len() + 1, 0);
         for (c, col) in labels.iter().enumerate() {
-            self.interners[c].column(col, &mut self.ids[c]);
+            let counts = (labels.len() == 1).then_some(&mut self.counts);
+            self.interners[c].column(col, &mut self.ids[c], counts);
         }
-        // Fold the columns' ids into one series id per row.
-        self.group.clear();
-        self.group.extend_from_slice(&self.ids[0]);
-        for c in 1..labels.len() {
-            let pairs = &mut self.pairs[c - 1];
-            for (g, &id) in self.group.iter_mut().zip(&self.ids[c]) {
-                let next = pairs.len() as u32;
-                *g = *pairs.entry(((*g as u64) << 32) | id as u64).or_insert(next);
+        // One series id per row: the first column's ids, folded with the others' in turn.
+        let before = self.times.len();
+        let series = if labels.len() == 1 {
+            std::mem::swap(&mut self.group, &mut self.ids[0]);
+            self.interners[0].texts.len()
+        } else {
+            self.group.clear();
+            self.group.extend_from_slice(&self.ids[0]);
+            for c in 1..labels.len() {
+                let pairs = &mut self.pairs[c - 1];
+                for (g, &id) in self.group.iter_mut().zip(&self.ids[c]) {
+                    let next = pairs.len() as u32;
+                    *g = *pairs.entry(((*g as u64) << 32) | id as u64).or_insert(next);
+                }
             }
-        }
+            self.pairs.last().map_or(0, HashMap::len)
+        };
         // New series, in order of first appearance (ids are dense and given in that order).
-        for row in 0..n {
-            let g = self.group[row] as usize;
-            if g == self.times.len() {
+        if series > before {
+            self.times.resize_with(series, Vec::new);
+            self.stores.resize_with(series, || {
+                (0..self.values)
+                    .map(|_| Store::Pieces(Vec::new()))
+                    .collect()
+            });
+            if labels.len() == 1 {
                 self.keys
-                    .push(self.ids.iter().map(|ids| ids[row]).collect());
-                self.times.push(Vec::new());
-                self.pieces.push(vec![Vec::new(); self.values]);
+                    .extend((before as u32..series as u32).map(|id| vec![id]));
+            } else {
+                for row in 0..n {
+                    if self.group[row] as usize == self.keys.len() {
+                        self.keys
+                            .push(self.ids.iter().map(|ids| ids[row]).collect());
+                    }
+                }
             }
         }
         // Counting sort of this batch's rows by series, keeping their order within a series.
-        let series = self.times.len();
-        self.counts.clear();
-        self.counts.resize(series + 1, 0);
-        for &g in &self.group {
-            self.counts[g as usize + 1] += 1;
+        if labels.len() > 1 {
+            self.counts.clear();
+            self.counts.resize(series + 1, 0);
+            for &g in &self.group {
+                self.counts[g as usize + 1] += 1;
+            }
         }
         for g in 0..series {
             self.counts[g + 1] += self.counts[g];
         }
-        self.order.clear();
-        self.order.resize(n, 0);
-        let mut at = self.counts.clone();
-        for (row, &g) in self.group.iter().enumerate() {
-            self.order[at[g as usize]] = row as u32;
-            at[g as usize] += 1;
-        }
-        for g in 0..series {
-            let rows = &self.order[self.counts[g]..self.counts[g + 1]];
-            self.times[g].extend(rows.iter().map(|&r| time[r as usize]));
-        }
-        let take = UInt32Array::from(std::mem::take(&mut self.order));
+        // Rows are read in order and each value written straight to the end of its series: on
+        // a large batch, gathering series by series instead reads the whole batch once per
+        // series.
+        let mut times: Vec<&mut Vec<i64>> = self.times.iter_mut().collect();
+        scatter_into(&mut times, time, &self.group, &self.counts);
+        // Each row's place in the batch reordered by series, for columns Arrow reorders.
+        let mut places: Option<Vec<u32>> = None;
         for (v, col) in values.iter().enumerate() {
-            let reordered =
-                arrow_select::take::take(col.as_ref(), &take, None).map_err(FrameError::Write)?;
+            let stores = self.stores.iter_mut().map(|s| &mut s[v]);
+            let direct = if col.null_count() > 0 {
+                false
+            } else {
+                match col.data_type() {
+                    DataType::Float64 => append_direct(
+                        stores,
+                        col.as_primitive::<Float64Type>().values(),
+                        &self.group,
+                        &self.counts,
+                        Store::f64s,
+                    ),
+                    DataType::Int64 => append_direct(
+                        stores,
+                        col.as_primitive::<Int64Type>().values(),
+                        &self.group,
+                        &self.counts,
+                        Store::i64s,
+                    ),
+                    DataType::UInt64 => append_direct(
+                        stores,
+                        col.as_primitive::<UInt64Type>().values(),
+                        &self.group,
+                        &self.counts,
+                        Store::u64s,
+                    ),
+                    _ => false,
+                }
+            };
+            if direct {
+                continue;
+            }
+            let places = places.get_or_insert_with(|| {
+                let mut at = self.counts.clone();
+                self.group
+                    .iter()
+                    .map(|&g| {
+                        at[g as usize] += 1;
+                        at[g as usize] as u32 - 1
+                    })
+                    .collect()
+            });
+            let reordered = reorder(col, places)?;
             for g in 0..series {
                 let (start, end) = (self.counts[g], self.counts[g + 1]);
                 if end > start {
-                    self.pieces[g][v].push(reordered.slice(start, end - start));
+                    self.stores[g][v]
+                        .pieces()?
+                        .push(reordered.slice(start, end - start));
                 }
             }
         }
-        self.order = take.into_parts().1.into();
         Ok(())
     }
 
@@ -605,7 +849,7 @@ impl Grouper {
     ) -> Result<Vec<Series>, FrameError> {
         let single_label = label_names.len() == 1 && value_names.len() == 1;
         let mut out = Vec::with_capacity(self.times.len() * value_names.len());
-        for ((key, times), pieces) in self.keys.into_iter().zip(self.times).zip(self.pieces) {
+        for ((key, times), stores) in self.keys.into_iter().zip(self.times).zip(self.stores) {
             let labels: BTreeMap<String, String> = label_names
                 .iter()
                 .zip(&key)
@@ -614,13 +858,18 @@ impl Grouper {
                     (name.clone(), interner.texts[id as usize].to_string())
                 })
                 .collect();
-            let idx = (!times.windows(2).all(|w| w[0] <= w[1]))
-                .then(|| sorted_rows(&times, (0..times.len() as u32).collect()));
+            // Strictly increasing (the usual ORDER BY time) needs neither sorting nor a
+            // duplicate search.
+            let increasing = times.windows(2).all(|w| w[0] < w[1]);
+            let idx = (!increasing).then(|| sorted_rows(&times, (0..times.len() as u32).collect()));
             let times = match &idx {
                 Some(idx) => idx.iter().map(|&i| times[i as usize]).collect(),
                 None => times,
             };
-            if let Some(w) = times.windows(2).position(|w| w[0] == w[1]) {
+            if let Some(w) = (!increasing)
+                .then(|| times.windows(2).position(|w| w[0] == w[1]))
+                .flatten()
+            {
                 return Err(ShapeError::Duplicate {
                     time: super::scalar::format_timestamp_ns(times[w], 3),
                     labels: format_labels(&labels),
@@ -628,13 +877,10 @@ impl Grouper {
                 .into());
             }
             let take = idx.map(UInt32Array::from);
-            for (name, parts) in value_names.iter().zip(pieces) {
-                let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
-                let values = if refs.len() == 1 {
-                    parts[0].clone()
-                } else {
-                    arrow_select::concat::concat(&refs).map_err(FrameError::Write)?
-                };
+            let mut times = Some(times);
+            let last = value_names.len().saturating_sub(1);
+            for (v, (name, store)) in value_names.iter().zip(stores).enumerate() {
+                let values = store.into_array()?;
                 let values = match &take {
                     Some(t) => take_column(&values, t),
                     None => values,
@@ -644,7 +890,11 @@ impl Grouper {
                     display_name: single_label
                         .then(|| labels.values().next().cloned().unwrap_or_default()),
                     labels: labels.clone(),
-                    time: times.clone(),
+                    time: if v == last {
+                        times.take().unwrap_or_default()
+                    } else {
+                        times.clone().unwrap_or_default()
+                    },
                     values,
                 });
             }
@@ -653,28 +903,25 @@ impl Grouper {
     }
 }
 
-fn time_values(col: &ArrayRef, millis: bool) -> Vec<i64> {
+/// The time column as ns since the epoch: the column's own values when they already are.
+fn time_values(col: &ArrayRef, millis: bool) -> std::borrow::Cow<'_, [i64]> {
     let n = col.len();
-    let mut out = Vec::with_capacity(n);
     match col.data_type() {
         DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-            out.extend_from_slice(col.as_primitive::<TimestampNanosecondType>().values())
+            std::borrow::Cow::Borrowed(col.as_primitive::<TimestampNanosecondType>().values())
         }
         dt if millis && dt.is_integer() => {
-            for i in 0..n {
-                let ms = match dt {
-                    DataType::UInt64 => col.as_primitive::<UInt64Type>().value(i) as i64,
-                    DataType::UInt32 => col.as_primitive::<UInt32Type>().value(i) as i64,
-                    DataType::Int64 => col.as_primitive::<Int64Type>().value(i),
-                    DataType::Int32 => col.as_primitive::<Int32Type>().value(i) as i64,
-                    _ => 0,
-                };
-                out.push(ms.saturating_mul(1_000_000));
-            }
+            let ms = |i: usize| match dt {
+                DataType::UInt64 => col.as_primitive::<UInt64Type>().value(i) as i64,
+                DataType::UInt32 => col.as_primitive::<UInt32Type>().value(i) as i64,
+                DataType::Int64 => col.as_primitive::<Int64Type>().value(i),
+                DataType::Int32 => col.as_primitive::<Int32Type>().value(i) as i64,
+                _ => 0,
+            };
+            (0..n).map(|i| ms(i).saturating_mul(1_000_000)).collect()
         }
-        _ => out.resize(n, 0),
+        _ => vec![0; n].into(),
     }
-    out
 }
 
 /// Row indices in time order (stable), without sorting when they already are.
@@ -1243,6 +1490,27 @@ mod tests {
                         rows.iter().map(|r| r.3).collect::<Vec<_>>(),
                     )),
                 ),
+                // Nullable: reordered by Arrow's take instead of the direct scatter.
+                (
+                    "w",
+                    Arc::new(arrow_array::Int64Array::from(
+                        rows.iter()
+                            .map(|r| (r.3 as i64 % 5 != 0).then_some(r.3 as i64))
+                            .collect::<Vec<_>>(),
+                    )),
+                ),
+                // Nulls only from row 1500: scattered directly, then turned into pieces.
+                (
+                    "x",
+                    Arc::new(arrow_array::UInt64Array::from(
+                        rows.iter()
+                            .map(|r| {
+                                (r.3 < 1500.0 || !(r.3 as u64).is_multiple_of(7))
+                                    .then_some(r.3 as u64)
+                            })
+                            .collect::<Vec<_>>(),
+                    )),
+                ),
             ])
         };
         for splits in [vec![n], vec![1, 999, 2000], vec![700; 5]] {
@@ -1258,8 +1526,22 @@ mod tests {
             let (Shaped::Multi(series), _) = shaper.finish().unwrap() else {
                 panic!("multi")
             };
+            assert_eq!(series.len(), 3 * naive.len());
+            for s in series.iter().filter(|s| s.name != "v") {
+                let got = to_f64(&s.values);
+                let v = &naive[&(s.labels["a"].clone(), s.labels["b"].clone())];
+                let expected: Vec<Option<f64>> = v
+                    .iter()
+                    .map(|p| match s.name.as_str() {
+                        "w" => (p.1 as i64 % 5 != 0).then_some(p.1),
+                        _ => (p.1 < 1500.0 || !(p.1 as u64).is_multiple_of(7)).then_some(p.1),
+                    })
+                    .collect();
+                assert_eq!(got, expected, "{}", s.name);
+            }
             let got: BTreeMap<(String, String), Vec<(i64, f64)>> = series
                 .iter()
+                .filter(|s| s.name == "v")
                 .map(|s| {
                     let vals = to_f64(&s.values);
                     (
@@ -1272,7 +1554,6 @@ mod tests {
                     )
                 })
                 .collect();
-            assert_eq!(series.len(), naive.len());
             assert_eq!(got, naive);
         }
     }

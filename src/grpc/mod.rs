@@ -61,7 +61,7 @@ pub fn run() -> anyhow::Result<()> {
 /// page fault per 4 KiB touched: in profiles this cost more than the frame shaping itself. With
 /// both thresholds at glibc's ceiling (32 MiB), such buffers come from the heap and freed ones are
 /// reused by the next query; the process keeps its high-water mark of heap, like Go's runtime.
-fn keep_freed_memory() {
+pub fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         const M_TRIM_THRESHOLD: i32 = -1;
