@@ -6,6 +6,7 @@
 //! (even panicking) query never holds back or fails the others. Instance state (validated
 //! settings and the HTTP client) is cached per `(uid, lastUpdatedMS)`.
 
+use crate::frames::logs::{LogsLayout, RowIds, ShapeCaches, ShapedBatch};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -538,27 +539,62 @@ async fn logs_frame(
     meta.notices.extend(plan_notices(&plans));
     let fields: Vec<Field> = plans.iter().map(|p| p.field()).collect();
     let types: Vec<ChType> = plans.iter().map(|p| p.ch.clone()).collect();
-    let mut shaper = crate::frames::logs::LogsShaper::new(&fields, &types, links)?;
+    let layout = Arc::new(LogsLayout::new(&fields, &types, links)?);
     let mut writer = FrameWriter::new(grafana_schema(
         &query.ref_id,
         &query.ref_id,
         &meta,
-        shaper.fields(),
+        layout.fields(),
     ))?;
     let converted_schema = Arc::new(arrow_schema::Schema::new(fields));
-    // Each batch is shaped and written as it arrives: nothing is concatenated, and the work
-    // overlaps with ClickHouse sending the rest.
-    let (mut shape, mut rows) = (std::time::Duration::ZERO, 0usize);
+    // Batches are shaped as they arrive, on the blocking pool and up to one per core at a time
+    // (shaping is CPU work: it must not stall other queries' I/O, and a large result that arrives
+    // at once, as a sorted one does, is shaped in parallel). Ids are given and batches written in
+    // result order as the shaped batches come back.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
+    let mut caches: Vec<ShapeCaches> = (0..workers).map(|_| ShapeCaches::default()).collect();
+    type Shaping = tokio::task::JoinHandle<(ShapeCaches, Result<ShapedBatch, FrameError>)>;
+    let mut pending: std::collections::VecDeque<Shaping> = std::collections::VecDeque::new();
+    let mut ids = RowIds::default();
+    let (mut rows, mut write_time) = (0usize, std::time::Duration::ZERO);
     let mut batch = first;
-    while let Some(b) = batch {
+    let mut fetched = first_batch;
+    loop {
+        if let Some(b) = batch {
+            rows += b.num_rows();
+            let converted = arrow_array::RecordBatch::try_new(
+                converted_schema.clone(),
+                convert_batch(&plans, &b)?,
+            )
+            .map_err(FrameError::Write)?;
+            if caches.is_empty()
+                && let Some(h) = pending.pop_front()
+            {
+                let (c, shaped) = joined(h.await)?;
+                caches.push(c);
+                let t = Instant::now();
+                writer.write(ids.assign(shaped?)?)?;
+                write_time += t.elapsed();
+            }
+            let mut c = caches.pop().unwrap_or_default();
+            let layout = layout.clone();
+            pending.push_back(tokio::task::spawn_blocking(move || {
+                let shaped = layout.shape(&mut c, &converted);
+                (c, shaped)
+            }));
+            batch = stream.next_batch().await?;
+            if batch.is_none() {
+                fetched = started.elapsed();
+            }
+            continue;
+        }
+        let Some(h) = pending.pop_front() else {
+            break;
+        };
+        let (_, shaped) = joined(h.await)?;
         let t = Instant::now();
-        rows += b.num_rows();
-        let converted =
-            arrow_array::RecordBatch::try_new(converted_schema.clone(), convert_batch(&plans, &b)?)
-                .map_err(FrameError::Write)?;
-        writer.write(shaper.shape(&converted)?)?;
-        shape += t.elapsed();
-        batch = stream.next_batch().await?;
+        writer.write(ids.assign(shaped?)?)?;
+        write_time += t.elapsed();
     }
     let frame = writer.finish()?;
     tracing::debug!(
@@ -566,11 +602,23 @@ async fn logs_frame(
         rows = rows as u64,
         frame_bytes = frame.len() as u64,
         first_batch_ms = first_batch.as_secs_f64() * 1e3,
-        shape_ms = shape.as_secs_f64() * 1e3,
+        fetched_ms = fetched.as_secs_f64() * 1e3,
+        ids_and_write_ms = write_time.as_secs_f64() * 1e3,
         total_ms = started.elapsed().as_secs_f64() * 1e3,
         "logs frame written"
     );
     Ok(vec![frame])
+}
+
+/// A blocking task's result; a panic in it is this query's internal error.
+fn joined<T>(r: Result<T, tokio::task::JoinError>) -> Result<T, QueryError> {
+    r.map_err(|e| {
+        QueryError::Internal(if e.is_panic() {
+            panic_text(e.into_panic())
+        } else {
+            "the shaping task was cancelled".into()
+        })
+    })
 }
 
 /// The outcome of a health check.

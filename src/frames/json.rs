@@ -322,35 +322,81 @@ pub(crate) fn write_str(out: &mut String, s: &str) {
 pub(crate) fn write_str_bytes(out: &mut Vec<u8>, s: &[u8]) {
     out.reserve(s.len() + 2);
     out.push(b'"');
-    let mut start = 0;
-    for (i, &b) in s.iter().enumerate() {
-        if !NEEDS_ESCAPE[b as usize] {
-            continue;
-        }
-        out.extend_from_slice(&s[start..i]);
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[(b >> 4) as usize]);
-                out.push(HEX[(b & 15) as usize]);
+    let (mut start, mut i) = (0, 0);
+    while i < s.len() {
+        // Eight bytes at a time while none needs escaping (the usual case).
+        if let Some(w) = s.get(i..i + 8) {
+            let word = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            if !word_needs_escape(word) {
+                i += 8;
+                continue;
             }
         }
-        start = i + 1;
+        let b = s[i];
+        if NEEDS_ESCAPE[b as usize] {
+            out.extend_from_slice(&s[start..i]);
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                _ => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[(b >> 4) as usize]);
+                    out.push(HEX[(b & 15) as usize]);
+                }
+            }
+            start = i + 1;
+        }
+        i += 1;
     }
     out.extend_from_slice(&s[start..]);
     out.push(b'"');
+}
+
+/// True when a byte of `w` may need escaping (a control byte, `"` or `\\`). Never false for a
+/// word that has one; rarely true for one that has none (the caller then checks byte by byte).
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    (control | zero_byte(w ^ (ONES * b'"' as u64)) | zero_byte(w ^ (ONES * b'\\' as u64))) != 0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use arrow_array::{Int8Array, StringArray, UInt32Array};
+
+    #[test]
+    fn escaping_matches_serde_json_at_every_position() {
+        let specials = ["\"", "\\", "\n", "\u{1}", "\u{1f}", "é", "\u{7f}", "ω"];
+        for len in 0..20 {
+            for pos in 0..len {
+                for sp in specials {
+                    let text: String = (0..len)
+                        .map(|i| {
+                            if i == pos {
+                                sp.to_owned()
+                            } else {
+                                "ab~ "[i % 4..i % 4 + 1].to_owned()
+                            }
+                        })
+                        .collect();
+                    let mut out = String::new();
+                    write_str(&mut out, &text);
+                    assert_eq!(serde_json::from_str::<String>(&out).unwrap(), text, "{out}");
+                }
+            }
+        }
+        assert!(!word_needs_escape(u64::from_le_bytes(*b"abc~ZZ\x7f ")));
+        assert!(word_needs_escape(u64::from_le_bytes(*b"abcdefg\x1f")));
+        assert!(word_needs_escape(u64::from_le_bytes(*b"\"bcdefgh")));
+        assert!(word_needs_escape(u64::from_le_bytes(*b"abc\\efgh")));
+    }
 
     #[test]
     fn strings_are_escaped() {

@@ -31,7 +31,7 @@ use arrow_schema::{DataType, Field, TimeUnit};
 use serde_json::json;
 
 use super::json::{write_str_bytes, write_value};
-use super::timeseries::number_at;
+use super::timeseries::{Interner, number_at};
 use super::{FieldMeta, FrameError};
 use crate::chtype::ChType;
 use crate::otel::{level_from_number, level_from_text};
@@ -220,29 +220,138 @@ impl Hasher for KeyIsHash {
 
 /// Turns the batches of a logs result into `log-lines` columns, one batch at a time, so the
 /// frame is written while the rest of the result streams in and no batch is ever concatenated.
-/// The columns of each batch are `fields()`'s, in order. State across batches: the ids already
-/// given (duplicates get a counter) and the severity texts already normalised.
+/// The columns of each batch are `fields()`'s, in order.
+///
+/// The work is split so that batches can be shaped in parallel: [`LogsLayout::shape`] does
+/// everything but the ids, with a worker's own [`ShapeCaches`]; [`RowIds::assign`] then gives ids
+/// in result order, since a duplicate row's id depends on the rows before it. `LogsShaper` does
+/// both, one batch after another.
 pub struct LogsShaper {
+    layout: LogsLayout,
+    caches: ShapeCaches,
+    ids: RowIds,
+}
+
+/// A logs result's column roles and its frame's fields.
+pub struct LogsLayout {
     roles: ResultRoles,
     time: usize,
     names: Vec<String>,
     types: Vec<ChType>,
     fields: Vec<(Field, FieldMeta)>,
-    seen: HashMap<u64, u32, std::hash::BuildHasherDefault<KeyIsHash>>,
-    levels: Vec<(Box<[u8]>, &'static str)>,
 }
 
-/// Severity texts remembered per result (levels, in any spelling, are few).
-const LEVEL_CACHE: usize = 64;
+/// What one worker remembers between batches: severity levels by text, attribute maps already
+/// written.
+pub struct ShapeCaches {
+    /// Severity texts seen, their levels (`None` for the empty text) and this batch's text ids.
+    severity: Interner,
+    levels: Vec<Option<&'static str>>,
+    severity_ids: Vec<u32>,
+    /// Per attribute-map column: maps already written.
+    fragments: Vec<Fragments>,
+}
+
+impl Default for ShapeCaches {
+    fn default() -> ShapeCaches {
+        ShapeCaches {
+            severity: Interner::new(),
+            levels: Vec::new(),
+            severity_ids: Vec::new(),
+            fragments: Vec::new(),
+        }
+    }
+}
+
+/// A batch shaped but for its ids.
+pub struct ShapedBatch {
+    /// The frame's columns, with an empty placeholder where the ids go.
+    columns: Vec<ArrayRef>,
+    /// Each row's content hash (time, body, labels).
+    hashes: Vec<u64>,
+    /// The result's own `id` column, if it has one.
+    given: Option<ArrayRef>,
+}
+
+/// Gives rows their ids, in result order: the result's own `id` where it has one, else a stable
+/// hash of time, body and labels (our own FxHash, so ids stay the same across plugin builds),
+/// with a counter for exact duplicates.
+#[derive(Default)]
+pub struct RowIds {
+    seen: HashMap<u64, u32, std::hash::BuildHasherDefault<KeyIsHash>>,
+}
+
+/// Where the ids go among a logs frame's columns.
+const ID_COLUMN: usize = 3;
+
+impl RowIds {
+    /// The batch's columns, ids included.
+    pub fn assign(&mut self, batch: ShapedBatch) -> Result<Vec<ArrayRef>, FrameError> {
+        let ShapedBatch {
+            mut columns,
+            hashes,
+            given,
+        } = batch;
+        let given = given.as_ref().map(|g| g.as_string::<i32>());
+        let n = hashes.len();
+        self.seen.reserve(n);
+        let mut ids = TextColumn::with_capacity(n, n * 17);
+        for (row, &hash) in hashes.iter().enumerate() {
+            if let Some(g) = given.filter(|c| !c.is_null(row) && !c.value(row).is_empty()) {
+                ids.push(g.value(row).as_bytes());
+                continue;
+            }
+            let count = self.seen.entry(hash).or_insert(0);
+            let mut id = [0u8; 16 + 1 + 10];
+            push_hex(&mut id[..16], hash);
+            let len = if *count > 0 {
+                id[16] = b'_';
+                17 + push_decimal(&mut id[17..], *count)
+            } else {
+                16
+            };
+            *count += 1;
+            ids.push(&id[..len]);
+        }
+        columns[ID_COLUMN] = ids.finish_utf8()?;
+        Ok(columns)
+    }
+}
 
 impl LogsShaper {
+    /// See [`LogsLayout::new`].
+    pub fn new(
+        fields: &[Field],
+        types: &[ChType],
+        links: &LinkTarget,
+    ) -> Result<LogsShaper, FrameError> {
+        Ok(LogsShaper {
+            layout: LogsLayout::new(fields, types, links)?,
+            caches: ShapeCaches::default(),
+            ids: RowIds::default(),
+        })
+    }
+
+    /// The frame's fields.
+    pub fn fields(&self) -> Vec<(Field, FieldMeta)> {
+        self.layout.fields()
+    }
+
+    /// The `log-lines` columns of one batch.
+    pub fn shape(&mut self, batch: &RecordBatch) -> Result<Vec<ArrayRef>, FrameError> {
+        let shaped = self.layout.shape(&mut self.caches, batch)?;
+        self.ids.assign(shaped)
+    }
+}
+
+impl LogsLayout {
     /// Recognises the roles of a result whose columns are `fields` (Grafana-typed, attribute maps
     /// still raw Arrow maps) of ClickHouse `types`.
     pub fn new(
         fields: &[Field],
         types: &[ChType],
         links: &LinkTarget,
-    ) -> Result<LogsShaper, FrameError> {
+    ) -> Result<LogsLayout, FrameError> {
         let cols: Vec<(String, DataType, ChType)> = fields
             .iter()
             .zip(types)
@@ -300,14 +409,12 @@ impl LogsShaper {
                 out.push(plain(f.name(), f.data_type().clone(), f.is_nullable()));
             }
         }
-        Ok(LogsShaper {
+        Ok(LogsLayout {
             time,
             names: cols.iter().map(|c| c.0.clone()).collect(),
             types: types.to_vec(),
             roles,
             fields: out,
-            seen: HashMap::default(),
-            levels: Vec::new(),
         })
     }
 
@@ -316,8 +423,12 @@ impl LogsShaper {
         self.fields.clone()
     }
 
-    /// The `log-lines` columns of one batch.
-    pub fn shape(&mut self, batch: &RecordBatch) -> Result<Vec<ArrayRef>, FrameError> {
+    /// One batch shaped but for its ids (see [`RowIds`]), with a worker's `caches`.
+    pub fn shape(
+        &self,
+        caches: &mut ShapeCaches,
+        batch: &RecordBatch,
+    ) -> Result<ShapedBatch, FrameError> {
         let n = batch.num_rows();
         let r = &self.roles;
         let strings = |i: Option<usize>| i.map(|i| batch.column(i).as_string::<i32>());
@@ -340,17 +451,26 @@ impl LogsShaper {
                 .collect()
         };
 
-        let labels = self.labels(batch)?;
+        let labels = self.labels(&mut caches.fragments, batch)?;
 
         // severity, normalised from the text, else the OTel number
+        // (each distinct text normalised once: texts are interned, levels kept by text id).
         let severity_text = strings(r.severity);
+        if let Some(col) = severity_text {
+            caches.severity.column(col, &mut caches.severity_ids, None);
+            while caches.levels.len() < caches.severity.len() {
+                let text = caches.severity.text(caches.levels.len() as u32);
+                caches
+                    .levels
+                    .push((!text.is_empty()).then(|| level_from_text(text)));
+            }
+        }
         let mut severity = TextColumn::with_capacity(n, n * 5);
         for row in 0..n {
-            let text = severity_text
-                .filter(|c| !c.is_null(row))
-                .map_or(&b""[..], |c| c.value(row).as_bytes());
-            let level = if !text.is_empty() {
-                cached_level(&mut self.levels, text)
+            let from_text =
+                severity_text.and_then(|_| caches.levels[caches.severity_ids[row] as usize]);
+            let level = if let Some(level) = from_text {
+                level
             } else if let Some(i) = r.severity_number {
                 number_at(batch.column(i), row).map_or("unknown", |v| level_from_number(v as i64))
             } else {
@@ -376,44 +496,28 @@ impl LogsShaper {
             }
         };
 
-        // id: the result's own, else a stable hash of time, body and labels (our own FxHash, so
-        // ids stay the same across plugin builds) with a counter for exact duplicates
-        let given = strings(r.id);
-        let mut ids = TextColumn::with_capacity(n, n * 17);
+        // content hashes for the ids (RowIds::assign)
         let hasher = std::hash::BuildHasherDefault::<super::timeseries::Fx>::default();
         let times_v = times.values();
-        for row in 0..n {
-            if let Some(g) = given.filter(|c| !c.is_null(row) && !c.value(row).is_empty()) {
-                ids.push(g.value(row).as_bytes());
-                continue;
-            }
-            let mut h = hasher.build_hasher();
-            h.write_i64(times_v[row]);
-            h.write(
-                body_col
-                    .filter(|c| !c.is_null(row))
-                    .map_or(&b""[..], |c| c.value(row).as_bytes()),
-            );
-            h.write(labels.value(row));
-            let hash = h.finish();
-            let count = self.seen.entry(hash).or_insert(0);
-            let mut id = [0u8; 16 + 1 + 10];
-            push_hex(&mut id[..16], hash);
-            let len = if *count > 0 {
-                id[16] = b'_';
-                17 + push_decimal(&mut id[17..], *count)
-            } else {
-                16
-            };
-            *count += 1;
-            ids.push(&id[..len]);
-        }
+        let hashes: Vec<u64> = (0..n)
+            .map(|row| {
+                let mut h = hasher.build_hasher();
+                h.write_i64(times_v[row]);
+                h.write(
+                    body_col
+                        .filter(|c| !c.is_null(row))
+                        .map_or(&b""[..], |c| c.value(row).as_bytes()),
+                );
+                h.write(labels.value(row));
+                h.finish()
+            })
+            .collect();
 
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(times),
             body,
             severity.finish_utf8()?,
-            ids.finish_utf8()?,
+            arrow_array::new_empty_array(&DataType::Utf8),
             Arc::new(labels),
         ];
         for i in [r.trace_id, r.span_id].into_iter().flatten() {
@@ -424,13 +528,22 @@ impl LogsShaper {
                 columns.push(batch.column(e).clone());
             }
         }
-        Ok(columns)
+        Ok(ShapedBatch {
+            columns,
+            hashes,
+            given: r.id.map(|i| batch.column(i).clone()),
+        })
     }
 
     /// Each row's labels as one JSON object: the service, the attribute maps' entries and the
     /// other string columns, written straight into the column's buffer.
-    fn labels(&self, batch: &RecordBatch) -> Result<arrow_array::BinaryArray, FrameError> {
+    fn labels(
+        &self,
+        fragments: &mut Vec<Fragments>,
+        batch: &RecordBatch,
+    ) -> Result<arrow_array::BinaryArray, FrameError> {
         let r = &self.roles;
+        fragments.resize_with(r.maps.len(), Fragments::default);
         let n = batch.num_rows();
         let service = r.service.map(|i| batch.column(i).as_string::<i32>());
         let maps: Vec<(usize, MapColumn<'_>)> = r
@@ -448,9 +561,9 @@ impl LogsShaper {
         for row in 0..n {
             let buf = &mut out.values;
             buf.push(b'{');
-            let mut first = true;
-            let mut sep = |buf: &mut Vec<u8>| {
-                if !std::mem::take(&mut first) {
+            // Members are separated by commas: one is due unless the object is still empty.
+            let sep = |buf: &mut Vec<u8>| {
+                if buf.last() != Some(&b'{') {
                     buf.push(b',');
                 }
             };
@@ -459,21 +572,40 @@ impl LogsShaper {
                 buf.extend_from_slice(b"\"service.name\":");
                 write_str_bytes(buf, s.value(row).as_bytes());
             }
-            for (m, map) in &maps {
+            for ((m, map), fragments) in maps.iter().zip(fragments.iter_mut()) {
                 match map {
                     MapColumn::Map { map, keys, values } => {
                         if map.is_null(row) {
                             continue;
                         }
                         let o = map.value_offsets();
-                        for e in o[row] as usize..o[row + 1] as usize {
-                            if service.is_some() && keys.bytes(e) == Some(b"service.name") {
-                                continue;
+                        let entries = o[row] as usize..o[row + 1] as usize;
+                        let write = |buf: &mut Vec<u8>| {
+                            let mut first = true;
+                            for e in entries.clone() {
+                                if service.is_some() && keys.bytes(e) == Some(b"service.name") {
+                                    continue;
+                                }
+                                if !std::mem::take(&mut first) {
+                                    buf.push(b',');
+                                }
+                                keys.write_json(buf, e);
+                                buf.push(b':');
+                                values.write_json(buf, e);
                             }
-                            sep(buf);
-                            keys.write_json(buf, e);
-                            buf.push(b':');
-                            values.write_json(buf, e);
+                        };
+                        let before = buf.len();
+                        sep(buf);
+                        let at = buf.len();
+                        match (keys, values) {
+                            (MapText::Utf8(k), MapText::Utf8(v)) if v.null_count() == 0 => {
+                                fragments.write(buf, k, v, entries.clone(), write)
+                            }
+                            _ => write(buf),
+                        }
+                        if buf.len() == at {
+                            // An empty map (or only the service): take the separator back.
+                            buf.truncate(before);
                         }
                     }
                     MapColumn::Json(col) => {
@@ -506,16 +638,88 @@ impl LogsShaper {
     }
 }
 
-/// The Grafana level of a severity text, remembered per result in `levels`.
-fn cached_level(levels: &mut Vec<(Box<[u8]>, &'static str)>, text: &[u8]) -> &'static str {
-    if let Some((_, level)) = levels.iter().find(|(t, _)| **t == *text) {
-        return level;
+/// JSON fragments of attribute maps already written, by the map's content.
+///
+/// Attribute maps repeat: every line of a pod carries the same resource attributes. Written
+/// entry by entry a map costs a few small copies per entry; a repeated map is found by hashing its
+/// bytes and copied as one fragment. The cache is bounded, and turns itself off for a column
+/// whose maps rarely repeat (unique request ids, say).
+#[derive(Default)]
+struct Fragments {
+    cache: HashMap<u64, Fragment, std::hash::BuildHasherDefault<super::timeseries::Fx>>,
+    lookups: u32,
+    hits: u32,
+    off: bool,
+}
+
+/// One cached map: its keys' and values' bytes and entry ends, and its JSON.
+struct Fragment {
+    keys: Box<[u8]>,
+    values: Box<[u8]>,
+    ends: Box<[(i32, i32)]>,
+    json: Box<[u8]>,
+}
+
+impl Fragments {
+    const MAX_ENTRIES: usize = 4096;
+    /// Lookups before the hit rate is judged.
+    const TRIAL: u32 = 1024;
+
+    /// Appends the JSON members of the map entries `entries` (string keys and values), written
+    /// by `write` unless an identical map was written before.
+    fn write(
+        &mut self,
+        buf: &mut Vec<u8>,
+        keys: &arrow_array::StringArray,
+        values: &arrow_array::StringArray,
+        entries: std::ops::Range<usize>,
+        write: impl Fn(&mut Vec<u8>),
+    ) {
+        if self.off {
+            return write(buf);
+        }
+        let (ko, vo) = (keys.value_offsets(), values.value_offsets());
+        let (s, e) = (entries.start, entries.end);
+        let key_bytes = &keys.value_data()[ko[s] as usize..ko[e] as usize];
+        let value_bytes = &values.value_data()[vo[s] as usize..vo[e] as usize];
+        let ends = (s + 1..=e).map(|i| (ko[i] - ko[s], vo[i] - vo[s]));
+        let mut h = super::timeseries::Fx::default();
+        h.write(key_bytes);
+        h.write(value_bytes);
+        for (k, v) in ends.clone() {
+            h.write_u64(((k as u64) << 32) | v as u32 as u64);
+        }
+        let hash = h.finish();
+        self.lookups += 1;
+        if let Some(f) = self.cache.get(&hash)
+            && *f.keys == *key_bytes
+            && *f.values == *value_bytes
+            && f.ends.iter().copied().eq(ends.clone())
+        {
+            self.hits += 1;
+            buf.extend_from_slice(&f.json);
+            return;
+        }
+        let start = buf.len();
+        write(buf);
+        if self.lookups == Self::TRIAL && self.hits < Self::TRIAL / 4 {
+            self.off = true;
+            self.cache = HashMap::default();
+            return;
+        }
+        if self.cache.len() >= Self::MAX_ENTRIES {
+            self.cache.clear();
+        }
+        self.cache.insert(
+            hash,
+            Fragment {
+                keys: key_bytes.into(),
+                values: value_bytes.into(),
+                ends: ends.collect(),
+                json: buf[start..].into(),
+            },
+        );
     }
-    let level = level_from_text(&String::from_utf8_lossy(text));
-    if levels.len() < LEVEL_CACHE {
-        levels.push((text.into(), level));
-    }
-    level
 }
 
 /// A string or binary column written as raw offsets and bytes (no per-value builder calls).
@@ -738,5 +942,150 @@ mod tests {
         let r = recognise(&cols);
         assert_eq!((r.time, r.body, r.severity), (Some(0), Some(2), Some(3)));
         assert_eq!(r.labels, vec![1]);
+    }
+
+    /// A logs batch: time, body, and an attribute map per row.
+    fn logs_batch(rows: &[(i64, &str, &[(&str, &str)])]) -> (RecordBatch, Vec<Field>, Vec<ChType>) {
+        use arrow_array::builder::{MapBuilder, StringBuilder};
+        let mut attrs = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+        for (_, _, entries) in rows {
+            for (k, v) in *entries {
+                attrs.keys().append_value(k);
+                attrs.values().append_value(v);
+            }
+            attrs.append(true).unwrap();
+        }
+        let batch = RecordBatch::try_from_iter([
+            (
+                "Timestamp",
+                Arc::new(TimestampNanosecondArray::from(
+                    rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+                )) as ArrayRef,
+            ),
+            (
+                "Body",
+                Arc::new(arrow_array::StringArray::from(
+                    rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                )),
+            ),
+            ("LogAttributes", Arc::new(attrs.finish())),
+        ])
+        .unwrap();
+        let fields = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        let types = vec![
+            ChType::DateTime64(9, None),
+            ChType::String,
+            ChType::parse("Map(LowCardinality(String), String)"),
+        ];
+        (batch, fields, types)
+    }
+
+    fn labels_of(columns: &[ArrayRef]) -> Vec<String> {
+        let l = columns[4].as_binary::<i32>();
+        (0..l.len())
+            .map(|i| String::from_utf8(l.value(i).to_vec()).unwrap())
+            .collect()
+    }
+
+    /// The map cache keys on entry boundaries too: {"ab": "c"} and {"a": "bc"} have the same
+    /// bytes. Repeats are served from the cache, and empty maps add no member.
+    #[test]
+    fn repeated_maps_keep_their_own_labels() {
+        let rows: Vec<(i64, &str, &[(&str, &str)])> = (0..3000)
+            .map(|i| {
+                let entries: &[(&str, &str)] = match i % 4 {
+                    0 => &[("ab", "c")],
+                    1 => &[("a", "bc")],
+                    2 => &[],
+                    _ => &[("k8s.pod.name", "p\"1"), ("x", "")],
+                };
+                (i as i64, "line", entries)
+            })
+            .collect();
+        let (batch, fields, types) = logs_batch(&rows);
+        let (_, columns) = shape(&batch, &fields, &types, &LinkTarget::default()).unwrap();
+        let labels = labels_of(&columns);
+        for (i, l) in labels.iter().enumerate() {
+            let expected = match i % 4 {
+                0 => r#"{"ab":"c"}"#,
+                1 => r#"{"a":"bc"}"#,
+                2 => "{}",
+                _ => r#"{"k8s.pod.name":"p\"1","x":""}"#,
+            };
+            assert_eq!(l, expected, "row {i}");
+        }
+    }
+
+    /// A map column whose rows never repeat turns its cache off and still writes every row.
+    #[test]
+    fn unique_maps_are_written_without_the_cache() {
+        let ids: Vec<String> = (0..3000).map(|i| format!("req-{i}")).collect();
+        let entries: Vec<[(&str, &str); 1]> =
+            ids.iter().map(|id| [("request.id", id.as_str())]).collect();
+        let rows: Vec<(i64, &str, &[(&str, &str)])> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (i as i64, "line", &e[..]))
+            .collect();
+        let (batch, fields, types) = logs_batch(&rows);
+        let layout = LogsLayout::new(&fields, &types, &LinkTarget::default()).unwrap();
+        let mut caches = ShapeCaches::default();
+        let shaped = layout.shape(&mut caches, &batch).unwrap();
+        assert!(caches.fragments[0].off);
+        let labels = labels_of(&RowIds::default().assign(shaped).unwrap());
+        assert_eq!(labels[2999], r#"{"request.id":"req-2999"}"#);
+    }
+
+    /// Batches shaped by separate workers, ids given in order afterwards, equal one shaper's
+    /// sequential result, duplicate counters included.
+    #[test]
+    fn parallel_shaping_matches_sequential() {
+        let rows: Vec<(i64, &str, &[(&str, &str)])> = (0..2000)
+            .map(|i| {
+                let entries: &[(&str, &str)] = if i % 3 == 0 {
+                    &[("a", "1")]
+                } else {
+                    &[("b", "2")]
+                };
+                (
+                    (i % 500) as i64,
+                    if i % 2 == 0 { "same" } else { "other" },
+                    entries,
+                )
+            })
+            .collect();
+        let (batch, fields, types) = logs_batch(&rows);
+        let links = LinkTarget::default();
+        let mut one = LogsShaper::new(&fields, &types, &links).unwrap();
+        let expected: Vec<Vec<ArrayRef>> = [batch.slice(0, 700), batch.slice(700, 1300)]
+            .iter()
+            .map(|b| one.shape(b).unwrap())
+            .collect();
+        let layout = LogsLayout::new(&fields, &types, &links).unwrap();
+        let (mut c1, mut c2) = (ShapeCaches::default(), ShapeCaches::default());
+        // Shaped out of order, by different workers; ids in result order.
+        let second = layout.shape(&mut c2, &batch.slice(700, 1300)).unwrap();
+        let first = layout.shape(&mut c1, &batch.slice(0, 700)).unwrap();
+        let mut ids = RowIds::default();
+        let got = [ids.assign(first).unwrap(), ids.assign(second).unwrap()];
+        for (g, e) in got.iter().zip(&expected) {
+            assert_eq!(g.len(), e.len());
+            for (a, b) in g.iter().zip(e) {
+                assert_eq!(a.to_data(), b.to_data());
+            }
+        }
+        let all_ids: std::collections::HashSet<&str> = got
+            .iter()
+            .flat_map(|c| {
+                let ids = c[ID_COLUMN].as_string::<i32>();
+                (0..ids.len()).map(move |i| ids.value(i))
+            })
+            .collect();
+        assert_eq!(all_ids.len(), 2000, "duplicates got counters");
     }
 }

@@ -424,7 +424,7 @@ impl Shaper {
 /// Label columns have few distinct values and are read once per row, so a direct-mapped cache
 /// keyed by the string's length and first eight bytes answers most rows with two integer
 /// comparisons (plus one byte comparison for longer strings) before the hash map is consulted.
-struct Interner {
+pub(crate) struct Interner {
     ids: HashMap<Box<[u8]>, u32, FxBuild>,
     texts: Vec<Box<str>>,
     /// (first word, length, id + 1); id + 1 = 0 marks an empty slot.
@@ -432,12 +432,22 @@ struct Interner {
 }
 
 impl Interner {
-    fn new() -> Interner {
+    pub(crate) fn new() -> Interner {
         Interner {
             ids: HashMap::default(),
             texts: Vec::new(),
             cache: Box::new([(0, 0, 0); 256]),
         }
+    }
+
+    /// How many distinct strings have been seen.
+    pub(crate) fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    /// The string with id `id`.
+    pub(crate) fn text(&self, id: u32) -> &str {
+        &self.texts[id as usize]
     }
 
     fn slow(&mut self, s: &[u8]) -> u32 {
@@ -452,7 +462,7 @@ impl Interner {
 
     /// The ids of every row of `col` (null is the empty string), into `out`; with `counts`
     /// (holding one more entry than there are ids), also how many rows have each id, at id + 1.
-    fn column(
+    pub(crate) fn column(
         &mut self,
         col: &StringArray,
         out: &mut Vec<u32>,
