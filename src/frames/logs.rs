@@ -944,8 +944,11 @@ mod tests {
         assert_eq!(r.labels, vec![1]);
     }
 
+    /// A test row: time, body, attribute map entries.
+    type Row<'a> = (i64, &'a str, &'a [(&'a str, &'a str)]);
+
     /// A logs batch: time, body, and an attribute map per row.
-    fn logs_batch(rows: &[(i64, &str, &[(&str, &str)])]) -> (RecordBatch, Vec<Field>, Vec<ChType>) {
+    fn logs_batch(rows: &[Row<'_>]) -> (RecordBatch, Vec<Field>, Vec<ChType>) {
         use arrow_array::builder::{MapBuilder, StringBuilder};
         let mut attrs = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
         for (_, _, entries) in rows {
@@ -996,7 +999,7 @@ mod tests {
     /// bytes. Repeats are served from the cache, and empty maps add no member.
     #[test]
     fn repeated_maps_keep_their_own_labels() {
-        let rows: Vec<(i64, &str, &[(&str, &str)])> = (0..3000)
+        let rows: Vec<Row<'_>> = (0..3000)
             .map(|i| {
                 let entries: &[(&str, &str)] = match i % 4 {
                     0 => &[("ab", "c")],
@@ -1027,7 +1030,7 @@ mod tests {
         let ids: Vec<String> = (0..3000).map(|i| format!("req-{i}")).collect();
         let entries: Vec<[(&str, &str); 1]> =
             ids.iter().map(|id| [("request.id", id.as_str())]).collect();
-        let rows: Vec<(i64, &str, &[(&str, &str)])> = entries
+        let rows: Vec<Row<'_>> = entries
             .iter()
             .enumerate()
             .map(|(i, e)| (i as i64, "line", &e[..]))
@@ -1045,7 +1048,7 @@ mod tests {
     /// sequential result, duplicate counters included.
     #[test]
     fn parallel_shaping_matches_sequential() {
-        let rows: Vec<(i64, &str, &[(&str, &str)])> = (0..2000)
+        let rows: Vec<Row<'_>> = (0..2000)
             .map(|i| {
                 let entries: &[(&str, &str)] = if i % 3 == 0 {
                     &[("a", "1")]
