@@ -419,6 +419,18 @@ impl Shaper {
     }
 }
 
+/// The bytes of a string's first word that belong to a string of length `len` (index: len, at
+/// most 8).
+const PREFIX_MASK: [u64; 9] = {
+    let mut m = [u64::MAX; 9];
+    let mut len = 0;
+    while len < 8 {
+        m[len] = (1u64 << (8 * len)) - 1;
+        len += 1;
+    }
+    m
+};
+
 /// Interns one label column's strings to dense ids, in order of first appearance.
 ///
 /// Label columns have few distinct values and are read once per row, so a direct-mapped cache
@@ -427,7 +439,7 @@ impl Shaper {
 pub(crate) struct Interner {
     ids: HashMap<Box<[u8]>, u32, FxBuild>,
     texts: Vec<Box<str>>,
-    /// (first word, length, id + 1); id + 1 = 0 marks an empty slot.
+    /// (first word, length, id); an empty slot has a length no string has here.
     cache: Box<[(u64, u32, u32); 256]>,
 }
 
@@ -436,7 +448,7 @@ impl Interner {
         Interner {
             ids: HashMap::default(),
             texts: Vec::new(),
-            cache: Box::new([(0, 0, 0); 256]),
+            cache: Box::new([(0, u32::MAX, 0); 256]),
         }
     }
 
@@ -482,12 +494,8 @@ impl Interner {
             let len = end - start;
             let word = match data.get(start..start + 8) {
                 Some(w) => {
-                    let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-                    if len >= 8 {
-                        w
-                    } else {
-                        w & ((1u64 << (8 * len)) - 1)
-                    }
+                    u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]])
+                        & PREFIX_MASK[len.min(8)]
                 }
                 None => {
                     let mut b = [0u8; 8];
@@ -498,16 +506,15 @@ impl Interner {
             };
             let slot =
                 ((word ^ ((len as u64) << 56)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize;
-            let (w, l, id1) = self.cache[slot];
-            let hit = id1 != 0
-                && w == word
+            let (w, l, cached) = self.cache[slot];
+            let hit = w == word
                 && l as usize == len
-                && (len <= 8 || self.texts[id1 as usize - 1].as_bytes() == &data[start..end]);
+                && (len <= 8 || self.texts[cached as usize].as_bytes() == &data[start..end]);
             let id = if hit {
-                id1 - 1
+                cached
             } else {
                 let id = self.slow(&data[start..end]);
-                self.cache[slot] = (word, len as u32, id + 1);
+                self.cache[slot] = (word, len as u32, id);
                 id
             };
             out.push(id);
@@ -643,7 +650,7 @@ impl Store {
 /// Appends each row's value to its series' typed store (`group` gives each row's series,
 /// `starts` where each series' rows start in the batch's counting sort); false when a store
 /// already holds pieces (a batch of this column had nulls).
-fn append_direct<'a, T: Copy + Default + 'a>(
+fn append_direct<'a, T: Copy + 'a>(
     stores: impl Iterator<Item = &'a mut Store>,
     values: &[T],
     group: &[u32],
@@ -671,25 +678,12 @@ fn append_direct<'a, T: Copy + Default + 'a>(
 
 /// Appends each row's value to the end of its series' vector (`group` gives each row's series,
 /// `starts` where each series' rows start in the batch's counting sort).
-fn scatter_into<T: Copy + Default>(
-    dests: &mut [&mut Vec<T>],
-    values: &[T],
-    group: &[u32],
-    starts: &[usize],
-) {
-    let mut tail: Vec<usize> = dests
-        .iter_mut()
-        .zip(starts.windows(2))
-        .map(|(d, w)| {
-            let len = d.len();
-            d.resize(len + w[1] - w[0], T::default());
-            len
-        })
-        .collect();
+fn scatter_into<T: Copy>(dests: &mut [&mut Vec<T>], values: &[T], group: &[u32], starts: &[usize]) {
+    for (d, w) in dests.iter_mut().zip(starts.windows(2)) {
+        d.reserve(w[1] - w[0]);
+    }
     for (&v, &g) in values.iter().zip(group) {
-        let g = g as usize;
-        dests[g][tail[g]] = v;
-        tail[g] += 1;
+        dests[g as usize].push(v);
     }
 }
 
