@@ -553,49 +553,57 @@ async fn logs_frame(
     // result order as the shaped batches come back.
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
     let mut caches: Vec<ShapeCaches> = (0..workers).map(|_| ShapeCaches::default()).collect();
-    type Shaping = tokio::task::JoinHandle<(ShapeCaches, Result<ShapedBatch, FrameError>)>;
     let mut pending: std::collections::VecDeque<Shaping> = std::collections::VecDeque::new();
     let mut ids = RowIds::default();
     let (mut rows, mut write_time) = (0usize, std::time::Duration::ZERO);
+    // Gives ids to the oldest shaped slice and writes it.
+    let mut write = |(c, shaped): (ShapeCaches, Result<ShapedBatch, FrameError>),
+                     caches: &mut Vec<ShapeCaches>|
+     -> Result<(), QueryError> {
+        caches.push(c);
+        let t = Instant::now();
+        writer.write(ids.assign(shaped?)?)?;
+        write_time += t.elapsed();
+        Ok(())
+    };
     let mut batch = first;
     let mut fetched = first_batch;
-    loop {
-        if let Some(b) = batch {
-            rows += b.num_rows();
-            let converted = arrow_array::RecordBatch::try_new(
-                converted_schema.clone(),
-                convert_batch(&plans, &b)?,
-            )
-            .map_err(FrameError::Write)?;
+    while let Some(b) = batch {
+        rows += b.num_rows();
+        let converted =
+            arrow_array::RecordBatch::try_new(converted_schema.clone(), convert_batch(&plans, &b)?)
+                .map_err(FrameError::Write)?;
+        // Slices, so that even one large batch (a sorted result arrives all at once) is shaped
+        // on every core.
+        for start in (0..converted.num_rows()).step_by(LOGS_SLICE_ROWS) {
+            let slice = converted.slice(start, LOGS_SLICE_ROWS.min(converted.num_rows() - start));
             if caches.is_empty()
                 && let Some(h) = pending.pop_front()
             {
-                let (c, shaped) = joined(h.await)?;
-                caches.push(c);
-                let t = Instant::now();
-                writer.write(ids.assign(shaped?)?)?;
-                write_time += t.elapsed();
+                write(joined(h.await)?, &mut caches)?;
             }
             let mut c = caches.pop().unwrap_or_default();
             let layout = layout.clone();
             pending.push_back(tokio::task::spawn_blocking(move || {
-                let shaped = layout.shape(&mut c, &converted);
+                let shaped = layout.shape(&mut c, &slice);
                 (c, shaped)
             }));
-            batch = stream.next_batch().await?;
-            if batch.is_none() {
-                fetched = started.elapsed();
-            }
-            continue;
         }
-        let Some(h) = pending.pop_front() else {
-            break;
-        };
-        let (_, shaped) = joined(h.await)?;
-        let t = Instant::now();
-        writer.write(ids.assign(shaped?)?)?;
-        write_time += t.elapsed();
+        // Slices already shaped are written while the next batch is on its way.
+        while pending.front().is_some_and(|h| h.is_finished()) {
+            if let Some(h) = pending.pop_front() {
+                write(joined(h.await)?, &mut caches)?;
+            }
+        }
+        batch = stream.next_batch().await?;
+        if batch.is_none() {
+            fetched = started.elapsed();
+        }
     }
+    while let Some(h) = pending.pop_front() {
+        write(joined(h.await)?, &mut caches)?;
+    }
+    drop(write);
     let frame = writer.finish()?;
     tracing::debug!(
         ref_id = %query.ref_id,
@@ -609,6 +617,12 @@ async fn logs_frame(
     );
     Ok(vec![frame])
 }
+
+/// Rows per logs shaping task.
+const LOGS_SLICE_ROWS: usize = 16_384;
+
+/// A logs slice being shaped on the blocking pool; it hands its worker caches back.
+type Shaping = tokio::task::JoinHandle<(ShapeCaches, Result<ShapedBatch, FrameError>)>;
 
 /// A blocking task's result; a panic in it is this query's internal error.
 fn joined<T>(r: Result<T, tokio::task::JoinError>) -> Result<T, QueryError> {

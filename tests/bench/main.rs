@@ -401,6 +401,7 @@ fn bench_logs100k() {
     // taken per pair.
     let runs = 15;
     let (mut raw, mut plugin, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut after_fetch, mut transfer, mut frame_mb) = (Vec::new(), Vec::new(), 0.0);
     for _ in 0..runs {
         let r = raw_fetches(&rt, e, &sql, 1).0[0];
         let req = raw_sql_request(&ds, &sql, 2);
@@ -413,9 +414,28 @@ fn bench_logs100k() {
             resp.responses["A"].error
         );
         ratios.push(Duration::from_secs_f64(p.as_secs_f64() / r.as_secs_f64()));
+        // What the plugin spent (its own log) and what the frame's trip to the host cost.
+        let line = host
+            .stderr_lines()
+            .into_iter()
+            .rev()
+            .find(|l| l.contains("logs frame written"))
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let total = Duration::from_secs_f64(v["total_ms"].as_f64().unwrap() / 1e3);
+        let fetched = Duration::from_secs_f64(v["fetched_ms"].as_f64().unwrap() / 1e3);
+        after_fetch.push(total.saturating_sub(fetched));
+        transfer.push(p.saturating_sub(total));
+        frame_mb = v["frame_bytes"].as_f64().unwrap() / 1048576.0;
         raw.push(r);
         plugin.push(p);
     }
+    let (a, t) = (median(after_fetch), median(transfer));
+    println!(
+        "logs100k: plugin work after the last batch arrived median {:.1} ms; the {frame_mb:.1} MiB frame's gRPC transfer and decoding by the host median {:.1} ms",
+        ms(a),
+        ms(t)
+    );
     if let Some(line) = host
         .stderr_lines()
         .iter()
