@@ -603,7 +603,6 @@ async fn logs_frame(
     while let Some(h) = pending.pop_front() {
         write(joined(h.await)?, &mut caches)?;
     }
-    drop(write);
     let frame = writer.finish()?;
     tracing::debug!(
         ref_id = %query.ref_id,
