@@ -330,9 +330,7 @@ async fn time_series_frames(
     let mut batch = first;
     while let Some(b) = batch {
         rows += b.num_rows();
-        let converted =
-            arrow_array::RecordBatch::try_new(schema.clone(), convert_batch(&plans, &b)?)
-                .map_err(FrameError::Write)?;
+        let converted = converted_batch(&schema, &plans, &b)?;
         let t = Instant::now();
         shaper.push(&converted)?;
         shape_time += t.elapsed();
@@ -497,6 +495,18 @@ fn convert_batch(
         .collect()
 }
 
+/// `batch` converted by `plans`, as a batch of `schema` (the plans' fields).
+fn converted_batch(
+    schema: &arrow_schema::SchemaRef,
+    plans: &[ColumnPlan],
+    batch: &arrow_array::RecordBatch,
+) -> Result<arrow_array::RecordBatch, QueryError> {
+    Ok(
+        arrow_array::RecordBatch::try_new(schema.clone(), convert_batch(plans, batch)?)
+            .map_err(FrameError::Write)?,
+    )
+}
+
 /// A frame without fields: a statement without a result, or "no data".
 fn empty_frame(name: &str, ref_id: &str, meta: &FrameMeta) -> Result<Vec<Frame>, QueryError> {
     Ok(vec![crate::frames::encode(
@@ -570,9 +580,7 @@ async fn logs_frame(
     let mut fetched = first_batch;
     while let Some(b) = batch {
         rows += b.num_rows();
-        let converted =
-            arrow_array::RecordBatch::try_new(converted_schema.clone(), convert_batch(&plans, &b)?)
-                .map_err(FrameError::Write)?;
+        let converted = converted_batch(&converted_schema, &plans, &b)?;
         // Slices, so that even one large batch (a sorted result arrives all at once) is shaped
         // on every core.
         for start in (0..converted.num_rows()).step_by(LOGS_SLICE_ROWS) {

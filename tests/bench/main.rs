@@ -73,6 +73,17 @@ fn raw_sql_request(
     }
 }
 
+/// The plugin's last debug line with `message`, parsed.
+fn last_log(host: &host::Host, message: &str) -> serde_json::Value {
+    let line = host
+        .stderr_lines()
+        .into_iter()
+        .rev()
+        .find(|l| l.contains(message))
+        .unwrap_or_else(|| panic!("no {message:?} in the plugin's log"));
+    serde_json::from_str(&line).unwrap()
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -215,14 +226,10 @@ fn bench_query100k() {
             })
         })
         .unwrap_or(0);
-    if let Some(line) = host
-        .stderr_lines()
-        .iter()
-        .rev()
-        .find(|l| l.contains("table frame written"))
-    {
-        println!("query100k: last plugin breakdown: {line}");
-    }
+    println!(
+        "query100k: last plugin breakdown: {}",
+        last_log(&host, "table frame written")
+    );
     let (r, p) = (median(raw), median(plugin));
     println!(
         "query100k: raw ArrowStream fetch median {:.1} ms ({} bytes, LZ4 inside)",
@@ -272,7 +279,7 @@ fn bench_timeseries1m() {
     let runs = 15;
     let (mut raw, mut plugin, mut shape, mut after, mut ratios) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut last_line = String::new();
+    let mut last_line = serde_json::Value::Null;
     for _ in 0..runs {
         let r = raw_fetches(&rt, e, &sql, 1).0[0];
         let q = host::Q {
@@ -289,13 +296,7 @@ fn bench_timeseries1m() {
         let a = &answers["A"];
         assert!(a.error.is_empty(), "{}", a.error);
         assert_eq!(a.frames.len(), 10);
-        let line = host
-            .stderr_lines()
-            .into_iter()
-            .rev()
-            .find(|l| l.contains("time series frames written"))
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let v = last_log(&host, "time series frames written");
         let s = Duration::from_secs_f64(v["shape_ms"].as_f64().unwrap() / 1e3);
         after.push(Duration::from_secs_f64(
             v["shape_after_fetch_ms"].as_f64().unwrap() / 1e3,
@@ -303,7 +304,7 @@ fn bench_timeseries1m() {
         ratios.push(Duration::from_secs_f64(s.as_secs_f64() / r.as_secs_f64()));
         shape.push(s);
         raw.push(r);
-        last_line = line;
+        last_line = v;
     }
     let (r, p, s, a) = (median(raw), median(plugin), median(shape), median(after));
     println!("timeseries1m: raw ArrowStream fetch median {:.1} ms", ms(r));
@@ -415,13 +416,7 @@ fn bench_logs100k() {
         );
         ratios.push(Duration::from_secs_f64(p.as_secs_f64() / r.as_secs_f64()));
         // What the plugin spent (its own log) and what the frame's trip to the host cost.
-        let line = host
-            .stderr_lines()
-            .into_iter()
-            .rev()
-            .find(|l| l.contains("logs frame written"))
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let v = last_log(&host, "logs frame written");
         let total = Duration::from_secs_f64(v["total_ms"].as_f64().unwrap() / 1e3);
         let fetched = Duration::from_secs_f64(v["fetched_ms"].as_f64().unwrap() / 1e3);
         after_fetch.push(total.saturating_sub(fetched));
@@ -436,14 +431,10 @@ fn bench_logs100k() {
         ms(a),
         ms(t)
     );
-    if let Some(line) = host
-        .stderr_lines()
-        .iter()
-        .rev()
-        .find(|l| l.contains("logs frame written"))
-    {
-        println!("logs100k: last plugin breakdown: {line}");
-    }
+    println!(
+        "logs100k: last plugin breakdown: {}",
+        last_log(&host, "logs frame written")
+    );
     let (r, p) = (median(raw), median(plugin));
     println!(
         "logs100k: raw ArrowStream fetch median {:.1} ms; plugin logs QueryData median {:.1} ms; ratio of medians {:.2}×; median per-run ratio {:.2}×",

@@ -57,6 +57,16 @@ async fn run(
     Host::start().await.query(d, queries).await
 }
 
+/// How many distinct values the frame's `id` field has.
+fn distinct_ids(f: &Frame) -> usize {
+    f.field("id")
+        .values
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+}
+
 fn labels(f: &Frame, row: usize) -> Value {
     f.field("labels").values[row].clone()
 }
@@ -160,13 +170,7 @@ async fn builder_logs_frame_contract_and_filters() {
             .all(|s| ["info", "warning", "error", "debug"].contains(s)),
         "{sev:?}"
     );
-    let ids: std::collections::HashSet<&str> = f
-        .field("id")
-        .values
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
-    assert_eq!(ids.len(), 120, "ids are unique");
+    assert_eq!(distinct_ids(f), 120, "ids are unique");
     let l = labels(f, 0);
     // Row 119 (newest): service b, pod b-0, status 200 — resource and log attributes merged.
     assert_eq!(
@@ -553,27 +557,14 @@ async fn logs_of_many_blocks_keep_order_and_unique_ids() {
         labels(f, 4001),
         json!({"k8s.pod.name": "pod-2", "quote": "a\"b"})
     );
-    let ids: std::collections::HashSet<&str> = f
-        .field("id")
-        .values
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
-    assert_eq!(ids.len(), 5000, "ids are unique");
+    assert_eq!(distinct_ids(f), 5000, "ids are unique");
 
     let same = "SELECT toDateTime64('2024-01-01 00:00:00', 9, 'UTC') AS Timestamp, 'x' AS Body \
                 FROM numbers(2000) SETTINGS max_block_size = 300";
     let mut answers = run(&d, vec![q("B", json!({"rawSql": same, "format": 2}))]).await;
     let b = answers.remove("B").unwrap();
-    let ids: std::collections::HashSet<&str> = b
-        .frame()
-        .field("id")
-        .values
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
     assert_eq!(
-        ids.len(),
+        distinct_ids(b.frame()),
         2000,
         "identical rows in different blocks get distinct ids"
     );
