@@ -57,12 +57,19 @@ async fn run(
     Host::start().await.query(d, queries).await
 }
 
-/// How many distinct values the frame's `id` field has.
-fn distinct_ids(f: &Frame) -> usize {
-    f.field("id")
+/// A string field's values.
+fn texts<'a>(f: &'a Frame, name: &str) -> Vec<&'a str> {
+    f.field(name)
         .values
         .iter()
         .map(|v| v.as_str().unwrap())
+        .collect()
+}
+
+/// How many distinct values the frame's `id` field has.
+fn distinct_ids(f: &Frame) -> usize {
+    texts(f, "id")
+        .into_iter()
         .collect::<std::collections::HashSet<_>>()
         .len()
 }
@@ -159,12 +166,7 @@ async fn builder_logs_frame_contract_and_filters() {
         f.field("timestamp").values[0],
         json!((FROM_MS + 119 * 30_000) * 1_000_000)
     );
-    let sev: Vec<&str> = f
-        .field("severity")
-        .values
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let sev: Vec<&str> = texts(f, "severity");
     assert!(
         sev.iter()
             .all(|s| ["info", "warning", "error", "debug"].contains(s)),
@@ -191,12 +193,7 @@ async fn builder_logs_frame_contract_and_filters() {
     let b = answers.remove("B").unwrap();
     let f = b.frame();
     // Rows: service a, pod a-1, WARN/ERROR, status 504, body "timeout": numbers 10, 70 (n%10=0, n%3=1, n%4 in {1,2}).
-    let bodies: Vec<&str> = f
-        .field("body")
-        .values
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let bodies: Vec<&str> = texts(f, "body");
     assert_eq!(
         bodies,
         ["request 10 timeout", "request 70 timeout"],
@@ -546,12 +543,7 @@ async fn logs_of_many_blocks_keep_order_and_unique_ids() {
     );
     assert_eq!(f.field("body").values[4001], json!("line 4001"));
     // Every 4th row has an empty text: its level comes from the number (21 = fatal → critical).
-    let sev: Vec<&str> = f
-        .field("severity")
-        .values
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let sev: Vec<&str> = texts(f, "severity");
     assert_eq!(&sev[..4], ["info", "warning", "error", "critical"]);
     assert_eq!(
         labels(f, 4001),
