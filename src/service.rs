@@ -5,8 +5,11 @@
 //! frame`. Queries of one request run concurrently, each in its own task, so one slow or failing
 //! (even panicking) query never holds back or fails the others. Instance state (validated
 //! settings and the HTTP client) is cached per `(uid, lastUpdatedMS)`.
+//!
+//! Results are never collected before they are shaped: each ArrowStream batch is converted and
+//! written (tables), grouped into series (time series) or shaped into log lines as it arrives.
+//! Logs shaping is the one heavy step, so it runs on the blocking pool, in slices, one per core.
 
-use crate::frames::logs::{LogsLayout, RowIds, ShapeCaches, ShapedBatch};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -18,7 +21,7 @@ use serde_json::json;
 use crate::chtype::ChType;
 use crate::clickhouse::Connection;
 use crate::error::QueryError;
-use crate::frames::logs::LinkTarget;
+use crate::frames::logs::{LinkTarget, LogsLayout, RowIds, ShapeCaches, ShapedBatch};
 use crate::frames::normalize::{self, ColumnPlan};
 use crate::frames::timeseries::{self, Fill};
 use crate::frames::{FieldMeta, Frame, FrameError, FrameMeta, FrameWriter, Notice, grafana_schema};

@@ -2,7 +2,7 @@
 //!
 //! ClickHouse returns rows `(time, labels…, values…)`. Grafana needs one series per value column
 //! and distinct label set, sorted by time, with no duplicate timestamps. This module turns the
-//! normalised result (one concatenated batch) into [`Series`]:
+//! normalised result, batch by batch as it streams in ([`Shaper`]), into [`Series`]:
 //!
 //! * the time column is the first time field (Date, Date32, DateTime, DateTime64 after
 //!   normalisation), or — Altinity's convention for `$timeSeries` queries — a numeric column named
@@ -11,9 +11,10 @@
 //!   (JSON) are skipped with a notice;
 //! * Altinity's `$columns`-style `groupArr` column (`Array(Tuple(key, value))`) becomes one series
 //!   per key;
-//! * rows are grouped by their label values with interned ids (no allocation per row), each
-//!   group's row indices are sorted by time when the result was not, and values are gathered with
-//!   Arrow's `take`, so value types stay exact;
+//! * rows are grouped by their label values with interned ids (no allocation per row) and
+//!   appended to their series as each batch arrives: times and the common 8-byte value types
+//!   scattered straight into place, other value types reordered with Arrow's `take`, so value
+//!   types stay exact; a series whose times are not increasing is sorted once at the end;
 //! * two rows with the same time and labels are an error naming the labels (aggregate them with
 //!   `GROUP BY`);
 //! * optional per-query gap filling (`null`, `zero`, `previous`, or a value) on the query's
