@@ -649,6 +649,7 @@ struct Fragments {
     cache: HashMap<u64, Fragment, std::hash::BuildHasherDefault<super::timeseries::Fx>>,
     lookups: u32,
     hits: u32,
+    judged: bool,
     off: bool,
 }
 
@@ -702,10 +703,15 @@ impl Fragments {
         }
         let start = buf.len();
         write(buf);
-        if self.lookups == Self::TRIAL && self.hits < Self::TRIAL / 4 {
-            self.off = true;
-            self.cache = HashMap::default();
-            return;
+        if self.lookups >= Self::TRIAL && !self.judged {
+            // Judged once: after TRIAL maps, fewer than a quarter repeated means the cache only
+            // costs.
+            self.judged = true;
+            if self.hits < self.lookups / 4 {
+                self.off = true;
+                self.cache = HashMap::default();
+                return;
+            }
         }
         if self.cache.len() >= Self::MAX_ENTRIES {
             self.cache.clear();
