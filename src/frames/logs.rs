@@ -691,13 +691,13 @@ impl Fragments {
             h.write_u64(((k as u64) << 32) | v as u32 as u64);
         }
         let hash = h.finish();
-        self.lookups += 1;
+        self.lookups = self.lookups.saturating_add(1);
         if let Some(f) = self.cache.get(&hash)
             && *f.keys == *key_bytes
             && *f.values == *value_bytes
             && f.ends.iter().copied().eq(ends.clone())
         {
-            self.hits += 1;
+            self.hits = self.hits.saturating_add(1);
             buf.extend_from_slice(&f.json);
             return;
         }
