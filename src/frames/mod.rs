@@ -18,7 +18,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch};
-use arrow_ipc::writer::FileWriter;
+use arrow_buffer::Buffer;
+use arrow_ipc::MetadataVersion;
+use arrow_ipc::convert::IpcSchemaEncoder;
+use arrow_ipc::writer::{IpcWriteOptions, StreamEncoder};
 use arrow_schema::{ArrowError, Field, Schema, SchemaRef};
 use bytes::Bytes;
 use serde::Serialize;
@@ -145,10 +148,9 @@ pub fn grafana_schema(
 
 /// One encoded frame: an Arrow IPC file held as a list of chunks.
 ///
-/// A frame of a large result is tens of megabytes. Written into one growing `Vec`, every doubling
-/// copies what was written and faults in fresh pages; chunks never move once written, and the
-/// gRPC layer sends them as they are (`grpc::proto::encode_query_data`), so the bytes are copied
-/// once, by the IPC writer, on their way to the socket.
+/// A frame of a large result is tens of megabytes. Its large chunks are the result's own Arrow
+/// buffers, shared rather than copied; the gRPC layer sends the chunks as they are
+/// (`grpc::proto::encode_query_data`), so column data is copied once, into the socket.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Frame {
     chunks: Vec<Bytes>,
@@ -190,68 +192,88 @@ impl From<Vec<u8>> for Frame {
     }
 }
 
-/// The IPC writer's sink: fills fixed-capacity chunks, doubling the next chunk's capacity up to
-/// [`ChunkSink::MAX_CHUNK`], so nothing written is ever moved.
-struct ChunkSink {
-    done: Vec<Bytes>,
-    current: Vec<u8>,
+/// A frame's chunks as they are appended: large Arrow buffers are shared as they are, small
+/// pieces (message headers, padding, short columns) are gathered into one chunk, so the gRPC
+/// layer sends few, large segments.
+#[derive(Default)]
+struct Chunks {
+    chunks: Vec<Bytes>,
+    small: Vec<u8>,
     len: usize,
 }
 
-impl ChunkSink {
-    const FIRST_CHUNK: usize = 64 * 1024;
-    const MAX_CHUNK: usize = 4 * 1024 * 1024;
+impl Chunks {
+    /// Pieces shorter than this are copied into a gathered chunk.
+    const SMALL: usize = 64 * 1024;
 
-    fn new() -> ChunkSink {
-        ChunkSink {
-            done: Vec::new(),
-            current: Vec::with_capacity(Self::FIRST_CHUNK),
-            len: 0,
+    fn push_slice(&mut self, bytes: &[u8]) {
+        self.small.extend_from_slice(bytes);
+        self.len += bytes.len();
+        if self.small.len() >= Self::SMALL {
+            self.flush_small();
+        }
+    }
+
+    fn push_buffer(&mut self, buffer: Buffer) {
+        if buffer.len() < Self::SMALL {
+            return self.push_slice(&buffer);
+        }
+        self.flush_small();
+        self.len += buffer.len();
+        self.chunks.push(Bytes::from_owner(buffer));
+    }
+
+    fn flush_small(&mut self) {
+        if !self.small.is_empty() {
+            self.chunks
+                .push(Bytes::from(std::mem::take(&mut self.small)));
         }
     }
 
     fn into_frame(mut self) -> Frame {
-        if !self.current.is_empty() {
-            self.done.push(Bytes::from(self.current));
-        }
+        self.flush_small();
         Frame {
-            chunks: self.done,
+            chunks: self.chunks,
             len: self.len,
         }
     }
 }
 
-impl std::io::Write for ChunkSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut room = self.current.capacity() - self.current.len();
-        if room == 0 {
-            let next = (self.current.capacity() * 2).min(Self::MAX_CHUNK);
-            let full = std::mem::replace(&mut self.current, Vec::with_capacity(next));
-            self.done.push(Bytes::from(full));
-            room = next;
-        }
-        let n = room.min(buf.len());
-        self.current.extend_from_slice(&buf[..n]);
-        self.len += n;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Writes record batches of one frame into an Arrow IPC file in memory.
+/// Writes record batches of one frame as an Arrow IPC file in memory.
+///
+/// The messages come from arrow-ipc's `StreamEncoder`, which hands back the batches' own buffers
+/// instead of copying them into a writer; this type adds what makes the stream a file Grafana
+/// reads: the `ARROW1` header, a block per record batch, and the footer (schema, blocks, magic),
+/// laid out as arrow-ipc's `FileWriter` lays them out.
 pub struct FrameWriter {
-    writer: FileWriter<ChunkSink>,
+    encoder: StreamEncoder,
     schema: SchemaRef,
+    chunks: Chunks,
+    blocks: Vec<arrow_ipc::Block>,
+    /// Whether the schema message has been emitted (by the first `encode`).
+    schema_written: bool,
 }
+
+/// Arrow IPC file alignment (arrow-ipc's default write options).
+const ALIGNMENT: usize = 64;
 
 impl FrameWriter {
     /// Starts a frame with `schema` (from [`grafana_schema`]).
     pub fn new(schema: SchemaRef) -> Result<FrameWriter, FrameError> {
-        let writer = FileWriter::try_new(ChunkSink::new(), &schema).map_err(FrameError::Write)?;
-        Ok(FrameWriter { writer, schema })
+        let options = IpcWriteOptions::try_new(ALIGNMENT, false, MetadataVersion::V5)
+            .map_err(FrameError::Write)?;
+        let encoder =
+            StreamEncoder::try_new_with_options(&schema, options).map_err(FrameError::Write)?;
+        let mut chunks = Chunks::default();
+        chunks.push_slice(b"ARROW1");
+        chunks.push_slice(&[0; ALIGNMENT - 6]);
+        Ok(FrameWriter {
+            encoder,
+            schema,
+            chunks,
+            blocks: Vec::new(),
+            schema_written: false,
+        })
     }
 
     /// The frame's schema.
@@ -263,18 +285,88 @@ impl FrameWriter {
     pub fn write(&mut self, columns: Vec<ArrayRef>) -> Result<(), FrameError> {
         let batch =
             RecordBatch::try_new(self.schema.clone(), columns).map_err(FrameError::Write)?;
-        self.writer.write(&batch).map_err(FrameError::Write)
+        let buffers = self.encoder.encode(&batch).map_err(FrameError::Write)?;
+        let total: usize = buffers.iter().map(|b| b.len()).sum();
+        // The first encode starts with the schema message (no body); the record batch message
+        // follows. Frames hold no dictionary arrays, so there are no dictionary messages.
+        let start = if self.schema_written {
+            0
+        } else {
+            self.schema_written = true;
+            message_header_len(&buffers, 0)?
+        };
+        let header = message_header_len(&buffers, start)?;
+        let offset = self.chunks.len + start;
+        self.blocks.push(arrow_ipc::Block::new(
+            offset as i64,
+            header as i32,
+            (total - start - header) as i64,
+        ));
+        for b in buffers {
+            self.chunks.push_buffer(b);
+        }
+        Ok(())
     }
 
-    /// Finishes the file and returns it.
-    pub fn finish(mut self) -> Result<Frame, FrameError> {
-        self.writer.finish().map_err(FrameError::Write)?;
-        Ok(self
-            .writer
-            .into_inner()
-            .map_err(FrameError::Write)?
-            .into_frame())
+    /// Finishes the file (end of stream, footer) and returns it.
+    pub fn finish(self) -> Result<Frame, FrameError> {
+        let FrameWriter {
+            encoder,
+            schema,
+            mut chunks,
+            blocks,
+            ..
+        } = self;
+        // The schema message (when no batch was written) and the end-of-stream marker.
+        for b in encoder.finish().map_err(FrameError::Write)? {
+            chunks.push_buffer(b);
+        }
+        let mut fbb = flatbuffers::FlatBufferBuilder::new();
+        let dictionaries = fbb.create_vector::<arrow_ipc::Block>(&[]);
+        let record_batches = fbb.create_vector(&blocks);
+        let fb_schema = IpcSchemaEncoder::new().schema_to_fb_offset(&mut fbb, &schema);
+        let root = {
+            let mut footer = arrow_ipc::FooterBuilder::new(&mut fbb);
+            footer.add_version(MetadataVersion::V5);
+            footer.add_schema(fb_schema);
+            footer.add_dictionaries(dictionaries);
+            footer.add_recordBatches(record_batches);
+            footer.finish()
+        };
+        fbb.finish(root, None);
+        let footer = fbb.finished_data();
+        chunks.push_slice(footer);
+        chunks.push_slice(&(footer.len() as i32).to_le_bytes());
+        chunks.push_slice(b"ARROW1");
+        Ok(chunks.into_frame())
     }
+}
+
+/// The length of the encapsulated message's header (continuation marker, metadata length and
+/// padded metadata) that starts `at` bytes into `buffers`.
+fn message_header_len(buffers: &[Buffer], at: usize) -> Result<usize, FrameError> {
+    let mut prefix = [0u8; 8];
+    let mut filled = 0;
+    let mut pos = 0;
+    for b in buffers {
+        let (lo, hi) = (pos, pos + b.len());
+        pos = hi;
+        while filled < 8 && at + filled >= lo && at + filled < hi {
+            prefix[filled] = b[at + filled - lo];
+            filled += 1;
+        }
+        if filled == 8 {
+            break;
+        }
+    }
+    let continuation = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+    let metadata = i32::from_le_bytes([prefix[4], prefix[5], prefix[6], prefix[7]]);
+    if filled < 8 || continuation != 0xFFFF_FFFF || metadata < 0 {
+        return Err(FrameError::Write(ArrowError::IpcError(
+            "unexpected IPC message layout from the stream encoder".into(),
+        )));
+    }
+    Ok(8 + metadata as usize)
 }
 
 /// Encodes a whole frame from columns in one go.
@@ -354,25 +446,105 @@ mod tests {
     }
 
     #[test]
-    fn chunks_never_move_and_concatenate_to_the_written_bytes() {
-        use std::io::Write;
-        let mut sink = ChunkSink::new();
-        let mut expected = Vec::new();
-        for i in 0..200u32 {
-            let piece: Vec<u8> = (0..(i * 997) % 70_000).map(|b| (b ^ i) as u8).collect();
-            sink.write_all(&piece).unwrap();
-            expected.extend_from_slice(&piece);
+    fn large_buffers_are_shared_and_small_pieces_gathered() {
+        let big = Buffer::from_vec(vec![7u8; 200_000]);
+        let ptr = big.as_ptr();
+        let mut chunks = Chunks::default();
+        chunks.push_slice(b"head");
+        chunks.push_buffer(Buffer::from_vec(vec![1u8; 10]));
+        chunks.push_buffer(big);
+        chunks.push_slice(b"tail");
+        let frame = chunks.into_frame();
+        assert_eq!(frame.chunks().len(), 3);
+        assert_eq!(frame.chunks()[1].as_ptr(), ptr, "not copied");
+        assert_eq!(frame.len(), 4 + 10 + 200_000 + 4);
+        let bytes = frame.to_vec();
+        assert_eq!(&bytes[..4], b"head");
+        assert_eq!(&bytes[bytes.len() - 4..], b"tail");
+    }
+
+    /// Many batches, sliced columns, large and small: the file reads back batch by batch with
+    /// the same values, through arrow-ipc's reader, which checks every block of the footer.
+    #[test]
+    fn files_of_many_batches_read_back() {
+        use arrow_array::{Array, StringArray};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("s", DataType::Utf8, true),
+            Field::new("n", DataType::Float64, false),
+        ]));
+        let n = 300_000;
+        let strings: ArrayRef = Arc::new(StringArray::from(
+            (0..n)
+                .map(|i| (i % 7 != 0).then(|| format!("line {i}")))
+                .collect::<Vec<_>>(),
+        ));
+        let numbers: ArrayRef = Arc::new(Float64Array::from(
+            (0..n).map(|i| i as f64).collect::<Vec<_>>(),
+        ));
+        let mut w = FrameWriter::new(grafana_schema(
+            "x",
+            "A",
+            &FrameMeta::default(),
+            vec![
+                (schema.field(0).clone(), FieldMeta::default()),
+                (schema.field(1).clone(), FieldMeta::default()),
+            ],
+        ))
+        .unwrap();
+        let cuts = [0, 3, 65_536, 65_600, 200_000, n];
+        for c in cuts.windows(2) {
+            w.write(vec![
+                strings.slice(c[0], c[1] - c[0]),
+                numbers.slice(c[0], c[1] - c[0]),
+            ])
+            .unwrap();
         }
-        let frame = sink.into_frame();
-        assert!(frame.chunks().len() > 1);
-        assert!(
-            frame
-                .chunks()
-                .iter()
-                .all(|c| c.len() <= ChunkSink::MAX_CHUNK)
-        );
-        assert_eq!(frame.len(), expected.len());
-        assert_eq!(frame.to_vec(), expected);
+        let bytes = w.finish().unwrap().to_vec();
+        // Byte for byte what arrow-ipc's own FileWriter writes for the same batches.
+        let mut reference = arrow_ipc::writer::FileWriter::try_new(
+            Vec::new(),
+            &grafana_schema(
+                "x",
+                "A",
+                &FrameMeta::default(),
+                vec![
+                    (schema.field(0).clone(), FieldMeta::default()),
+                    (schema.field(1).clone(), FieldMeta::default()),
+                ],
+            ),
+        )
+        .unwrap();
+        for c in cuts.windows(2) {
+            let batch = RecordBatch::try_new(
+                reference.schema().clone(),
+                vec![
+                    strings.slice(c[0], c[1] - c[0]),
+                    numbers.slice(c[0], c[1] - c[0]),
+                ],
+            )
+            .unwrap();
+            reference.write(&batch).unwrap();
+        }
+        reference.finish().unwrap();
+        assert!(reference.get_ref() == &bytes, "same bytes as FileWriter");
+        let reader = FileReader::try_new(std::io::Cursor::new(bytes), None).unwrap();
+        assert_eq!(reader.schema().metadata()["refId"], "A");
+        let batches: Vec<_> = reader.collect::<Result<_, _>>().unwrap();
+        assert_eq!(batches.len(), cuts.len() - 1);
+        let mut row = 0;
+        for b in &batches {
+            let s = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+            let v = b.column(1).as_any().downcast_ref::<Float64Array>().unwrap();
+            for i in 0..b.num_rows() {
+                assert_eq!(s.is_null(i), row % 7 == 0);
+                if !s.is_null(i) {
+                    assert_eq!(s.value(i), format!("line {row}"));
+                }
+                assert_eq!(v.value(i), row as f64);
+                row += 1;
+            }
+        }
+        assert_eq!(row, n);
     }
 
     #[test]
@@ -380,6 +552,13 @@ mod tests {
         let bytes = encode("", "A", &FrameMeta::default(), vec![], vec![])
             .unwrap()
             .to_vec();
+        let mut reference = arrow_ipc::writer::FileWriter::try_new(
+            Vec::new(),
+            &grafana_schema("", "A", &FrameMeta::default(), vec![]),
+        )
+        .unwrap();
+        reference.finish().unwrap();
+        assert!(reference.get_ref() == &bytes, "same bytes as FileWriter");
         let reader = FileReader::try_new(std::io::Cursor::new(bytes), None).unwrap();
         assert!(reader.schema().fields().is_empty());
         assert_eq!(reader.count(), 0);
