@@ -457,7 +457,7 @@ impl LogsLayout {
         // (each distinct text normalised once: texts are interned, levels kept by text id).
         let severity_text = strings(r.severity);
         if let Some(col) = severity_text {
-            caches.severity.column(col, &mut caches.severity_ids, None);
+            caches.severity.column(col, &mut caches.severity_ids);
             while caches.levels.len() < caches.severity.len() {
                 let text = caches.severity.text(caches.levels.len() as u32);
                 caches

@@ -473,14 +473,9 @@ impl Interner {
         id
     }
 
-    /// The ids of every row of `col` (null is the empty string), into `out`; with `counts`
+    /// The ids of every row of `col` (null is the empty string), into `out`.
     /// (holding one more entry than there are ids), also how many rows have each id, at id + 1.
-    pub(crate) fn column(
-        &mut self,
-        col: &StringArray,
-        out: &mut Vec<u32>,
-        mut counts: Option<&mut Vec<usize>>,
-    ) {
+    pub(crate) fn column(&mut self, col: &StringArray, out: &mut Vec<u32>) {
         out.clear();
         out.reserve(col.len());
         let offsets = col.value_offsets();
@@ -519,12 +514,6 @@ impl Interner {
                 id
             };
             out.push(id);
-            if let Some(c) = counts.as_deref_mut() {
-                if id as usize + 1 == c.len() {
-                    c.push(0);
-                }
-                c[id as usize + 1] += 1;
-            }
         }
     }
 }
@@ -648,15 +637,16 @@ impl Store {
     }
 }
 
-/// Appends each row's value to its series' typed store (`group` gives each row's series,
-/// `starts` where each series' rows start in the batch's counting sort); false when a store
-/// already holds pieces (a batch of this column had nulls).
+/// Appends each row's value to its series' typed store (`group` gives each row's series, `share`
+/// the room to make in each), and with `times` each row's time to its series' times; false,
+/// touching nothing, when a store already holds pieces (a batch of this column had nulls).
 fn append_direct<'a, T: Copy + 'a>(
     stores: impl Iterator<Item = &'a mut Store>,
     values: &[T],
     group: &[u32],
-    starts: &[usize],
+    share: usize,
     typed: fn(&mut Store) -> Option<&mut Vec<T>>,
+    times: Option<(&mut [&mut Vec<i64>], &[i64])>,
 ) -> bool {
     let stores: Vec<&mut Store> = stores.collect();
     let fits = |s: &Store| match s {
@@ -673,15 +663,28 @@ fn append_direct<'a, T: Copy + 'a>(
             None => return false,
         }
     }
-    scatter_into(&mut dests, values, group, starts);
+    match times {
+        // The times in the same pass (one read of `group` instead of two).
+        Some((time_dests, time)) => {
+            for (d, t) in dests.iter_mut().zip(time_dests.iter_mut()) {
+                d.reserve(share);
+                t.reserve(share);
+            }
+            for ((&v, &t), &g) in values.iter().zip(time).zip(group) {
+                dests[g as usize].push(v);
+                time_dests[g as usize].push(t);
+            }
+        }
+        None => scatter_into(&mut dests, values, group, share),
+    }
     true
 }
 
-/// Appends each row's value to the end of its series' vector (`group` gives each row's series,
-/// `starts` where each series' rows start in the batch's counting sort).
-fn scatter_into<T: Copy>(dests: &mut [&mut Vec<T>], values: &[T], group: &[u32], starts: &[usize]) {
-    for (d, w) in dests.iter_mut().zip(starts.windows(2)) {
-        d.reserve(w[1] - w[0]);
+/// Appends each row's value to the end of its series' vector (`group` gives each row's series),
+/// having made room for `share` more in each.
+fn scatter_into<T: Copy>(dests: &mut [&mut Vec<T>], values: &[T], group: &[u32], share: usize) {
+    for d in dests.iter_mut() {
+        d.reserve(share);
     }
     for (&v, &g) in values.iter().zip(group) {
         dests[g as usize].push(v);
@@ -728,13 +731,8 @@ impl Grouper {
         values: &[&ArrayRef],
     ) -> Result<(), FrameError> {
         let n = time.len();
-        // Rows per series (at index series + 1), counted while interning when one column alone
-        // names the series.
-        self.counts.clear();
-        self.counts.resize(self.interners[0].texts.len() + 1, 0);
         for (c, col) in labels.iter().enumerate() {
-            let counts = (labels.len() == 1).then_some(&mut self.counts);
-            self.interners[c].column(col, &mut self.ids[c], counts);
+            self.interners[c].column(col, &mut self.ids[c]);
         }
         // One series id per row: the first column's ids, folded with the others' in turn.
         let before = self.times.len();
@@ -773,26 +771,18 @@ impl Grouper {
                 }
             }
         }
-        // Counting sort of this batch's rows by series, keeping their order within a series.
-        if labels.len() > 1 {
-            self.counts.clear();
-            self.counts.resize(series + 1, 0);
-            for &g in &self.group {
-                self.counts[g as usize + 1] += 1;
-            }
-        }
-        for g in 0..series {
-            self.counts[g + 1] += self.counts[g];
-        }
+        // Room for an even share of the batch per series; pushes grow a busier series further.
+        let share = n / series.max(1) + 1;
         // Rows are read in order and each value written straight to the end of its series: on
         // a large batch, gathering series by series instead reads the whole batch once per
         // series.
         let mut times: Vec<&mut Vec<i64>> = self.times.iter_mut().collect();
-        scatter_into(&mut times, time, &self.group, &self.counts);
+        let mut times_done = false;
         // Each row's place in the batch reordered by series, for columns Arrow reorders.
         let mut places: Option<Vec<u32>> = None;
         for (v, col) in values.iter().enumerate() {
             let stores = self.stores.iter_mut().map(|s| &mut s[v]);
+            let with_times = (!times_done).then_some((&mut times[..], time));
             let direct = if col.null_count() > 0 {
                 false
             } else {
@@ -801,39 +791,56 @@ impl Grouper {
                         stores,
                         col.as_primitive::<Float64Type>().values(),
                         &self.group,
-                        &self.counts,
+                        share,
                         Store::f64s,
+                        with_times,
                     ),
                     DataType::Int64 => append_direct(
                         stores,
                         col.as_primitive::<Int64Type>().values(),
                         &self.group,
-                        &self.counts,
+                        share,
                         Store::i64s,
+                        with_times,
                     ),
                     DataType::UInt64 => append_direct(
                         stores,
                         col.as_primitive::<UInt64Type>().values(),
                         &self.group,
-                        &self.counts,
+                        share,
                         Store::u64s,
+                        with_times,
                     ),
                     _ => false,
                 }
             };
             if direct {
+                times_done = true;
                 continue;
             }
-            let places = places.get_or_insert_with(|| {
+            if places.is_none() {
+                // Counting sort of this batch's rows by series, keeping their order within a
+                // series: `counts[g]..counts[g + 1]` are series g's places.
+                self.counts.clear();
+                self.counts.resize(series + 1, 0);
+                for &g in &self.group {
+                    self.counts[g as usize + 1] += 1;
+                }
+                for g in 0..series {
+                    self.counts[g + 1] += self.counts[g];
+                }
                 let mut at = self.counts.clone();
-                self.group
-                    .iter()
-                    .map(|&g| {
-                        at[g as usize] += 1;
-                        at[g as usize] as u32 - 1
-                    })
-                    .collect()
-            });
+                places = Some(
+                    self.group
+                        .iter()
+                        .map(|&g| {
+                            at[g as usize] += 1;
+                            at[g as usize] as u32 - 1
+                        })
+                        .collect(),
+                );
+            }
+            let places = places.as_deref().unwrap_or_default();
             let reordered = reorder(col, places)?;
             for g in 0..series {
                 let (start, end) = (self.counts[g], self.counts[g + 1]);
@@ -843,6 +850,9 @@ impl Grouper {
                         .push(reordered.slice(start, end - start));
                 }
             }
+        }
+        if !times_done {
+            scatter_into(&mut times, time, &self.group, share);
         }
         Ok(())
     }
