@@ -88,6 +88,7 @@ async fn serve() -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let incoming = TcpIncoming::from_listener(listener, true, None)
         .map_err(|e| anyhow::anyhow!("cannot listen: {e}"))?;
+    let terminated = terminate_signal();
     {
         // The handshake must be the first line on stdout, flushed before anything else.
         let mut out = std::io::stdout().lock();
@@ -118,7 +119,7 @@ async fn serve() -> anyhow::Result<()> {
         .serve_with_incoming_shutdown(incoming, async move {
             tokio::select! {
                 _ = shutdown.notified() => {}
-                _ = terminate_signal() => tracing::info!("termination signal received"),
+                _ = terminated => tracing::info!("termination signal received"),
             }
         })
         .await
@@ -127,25 +128,32 @@ async fn serve() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn terminate_signal() {
+/// Registers SIGTERM/SIGINT handlers now (before the handshake, so a stop that follows it at once
+/// is still a clean exit) and returns a future that completes on either.
+fn terminate_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (
+        let signals = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
+        );
+        async move {
+            match signals {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
+                _ => std::future::pending::<()>().await,
             }
-            _ => std::future::pending::<()>().await,
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -50,17 +50,21 @@ async fn controller_shutdown_exits_cleanly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_exits_cleanly() {
-    let mut host = Host::start().await;
-    let pid = host.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = host.wait_exit(Duration::from_secs(5));
-    assert!(status.success(), "{status:?}");
+    // Right after the handshake, several times: the handlers must be in place before the
+    // handshake line (a stop that raced ahead of them used to kill the process by signal).
+    for _ in 0..5 {
+        let mut host = Host::start().await;
+        let pid = host.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = host.wait_exit(Duration::from_secs(5));
+        assert!(status.success(), "{status:?}");
+    }
 }
 
 #[test]
