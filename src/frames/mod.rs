@@ -276,11 +276,6 @@ impl FrameWriter {
         })
     }
 
-    /// The frame's schema.
-    pub fn schema(&self) -> &SchemaRef {
-        &self.schema
-    }
-
     /// Appends columns (already Grafana-typed, in schema order).
     pub fn write(&mut self, columns: Vec<ArrayRef>) -> Result<(), FrameError> {
         let batch =
@@ -468,10 +463,18 @@ mod tests {
     #[test]
     fn files_of_many_batches_read_back() {
         use arrow_array::{Array, StringArray};
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("s", DataType::Utf8, true),
-            Field::new("n", DataType::Float64, false),
-        ]));
+        let schema = grafana_schema(
+            "x",
+            "A",
+            &FrameMeta::default(),
+            vec![
+                (Field::new("s", DataType::Utf8, true), FieldMeta::default()),
+                (
+                    Field::new("n", DataType::Float64, false),
+                    FieldMeta::default(),
+                ),
+            ],
+        );
         let n = 300_000;
         let strings: ArrayRef = Arc::new(StringArray::from(
             (0..n)
@@ -481,48 +484,25 @@ mod tests {
         let numbers: ArrayRef = Arc::new(Float64Array::from(
             (0..n).map(|i| i as f64).collect::<Vec<_>>(),
         ));
-        let mut w = FrameWriter::new(grafana_schema(
-            "x",
-            "A",
-            &FrameMeta::default(),
-            vec![
-                (schema.field(0).clone(), FieldMeta::default()),
-                (schema.field(1).clone(), FieldMeta::default()),
-            ],
-        ))
-        .unwrap();
         let cuts = [0, 3, 65_536, 65_600, 200_000, n];
-        for c in cuts.windows(2) {
-            w.write(vec![
-                strings.slice(c[0], c[1] - c[0]),
-                numbers.slice(c[0], c[1] - c[0]),
-            ])
-            .unwrap();
-        }
-        let bytes = w.finish().unwrap().to_vec();
-        // Byte for byte what arrow-ipc's own FileWriter writes for the same batches.
-        let mut reference = arrow_ipc::writer::FileWriter::try_new(
-            Vec::new(),
-            &grafana_schema(
-                "x",
-                "A",
-                &FrameMeta::default(),
-                vec![
-                    (schema.field(0).clone(), FieldMeta::default()),
-                    (schema.field(1).clone(), FieldMeta::default()),
-                ],
-            ),
-        )
-        .unwrap();
-        for c in cuts.windows(2) {
-            let batch = RecordBatch::try_new(
-                reference.schema().clone(),
+        let slices: Vec<Vec<ArrayRef>> = cuts
+            .windows(2)
+            .map(|c| {
                 vec![
                     strings.slice(c[0], c[1] - c[0]),
                     numbers.slice(c[0], c[1] - c[0]),
-                ],
-            )
-            .unwrap();
+                ]
+            })
+            .collect();
+        let mut w = FrameWriter::new(schema.clone()).unwrap();
+        for columns in &slices {
+            w.write(columns.clone()).unwrap();
+        }
+        let bytes = w.finish().unwrap().to_vec();
+        // Byte for byte what arrow-ipc's own FileWriter writes for the same batches.
+        let mut reference = arrow_ipc::writer::FileWriter::try_new(Vec::new(), &schema).unwrap();
+        for columns in &slices {
+            let batch = RecordBatch::try_new(schema.clone(), columns.clone()).unwrap();
             reference.write(&batch).unwrap();
         }
         reference.finish().unwrap();

@@ -19,33 +19,47 @@ use std::time::{Duration, Instant};
 
 use lantern::macros::{Dialect, MacroContext, TimeRange};
 
-/// Fetches `sql` as ArrowStream over HTTP `runs` times with the same client library the plugin
-/// uses, reading every byte; returns the durations and the body size.
+/// A client of the same library the plugin uses, without HTTP compression (ClickHouse
+/// LZ4-compresses inside the Arrow messages), as the plugin's.
+fn raw_client(e: &engine::Engine) -> clickhouse::Client {
+    clickhouse::Client::default()
+        .with_url(&e.url)
+        .with_user(&e.user)
+        .with_password(&e.password)
+        .with_compression(clickhouse::Compression::None)
+}
+
+/// Every byte of `sql`'s ArrowStream result.
+fn fetch_arrow_bytes(
+    rt: &tokio::runtime::Runtime,
+    client: &clickhouse::Client,
+    sql: &str,
+) -> bytes::Bytes {
+    rt.block_on(async {
+        client
+            .query(sql)
+            .fetch_bytes("ArrowStream")
+            .unwrap()
+            .collect()
+            .await
+            .unwrap()
+    })
+}
+
+/// Fetches `sql` as ArrowStream over HTTP `runs` times, reading every byte; returns the
+/// durations and the body size.
 fn raw_fetches(
     rt: &tokio::runtime::Runtime,
     e: &engine::Engine,
     sql: &str,
     runs: usize,
 ) -> (Vec<Duration>, usize) {
-    let client = clickhouse::Client::default()
-        .with_url(&e.url)
-        .with_user(&e.user)
-        .with_password(&e.password)
-        .with_compression(clickhouse::Compression::None);
+    let client = raw_client(e);
     let mut size = 0;
     let times = (0..runs)
         .map(|_| {
             let start = Instant::now();
-            let bytes = rt.block_on(async {
-                client
-                    .query(sql)
-                    .fetch_bytes("ArrowStream")
-                    .unwrap()
-                    .collect()
-                    .await
-                    .unwrap()
-            });
-            size = bytes.len();
+            size = fetch_arrow_bytes(rt, &client, sql).len();
             start.elapsed()
         })
         .collect();
@@ -59,21 +73,9 @@ fn raw_fetch_decoded(
     e: &engine::Engine,
     sql: &str,
 ) -> (Duration, usize) {
-    let client = clickhouse::Client::default()
-        .with_url(&e.url)
-        .with_user(&e.user)
-        .with_password(&e.password)
-        .with_compression(clickhouse::Compression::None);
+    let client = raw_client(e);
     let start = Instant::now();
-    let bytes = rt.block_on(async {
-        client
-            .query(sql)
-            .fetch_bytes("ArrowStream")
-            .unwrap()
-            .collect()
-            .await
-            .unwrap()
-    });
+    let bytes = fetch_arrow_bytes(rt, &client, sql);
     let reader =
         arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None).unwrap();
     let rows = reader.map(|b| b.unwrap().num_rows()).sum();

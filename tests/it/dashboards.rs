@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::engine::{TestDb, engine};
+use crate::engine::{TestDb, engine, sql_statements};
 use crate::host::{Answer, Host, Q, datasource};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -16,17 +16,10 @@ const HOUR_MS: i64 = 3_600_000;
 fn demo(db: &TestDb) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("provisioning/clickhouse/otel-demo.sql");
-    let text = std::fs::read_to_string(path).unwrap();
-    for stmt in text.split("\n;\n") {
-        let body: String = stmt
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        if body.trim().is_empty() || body.contains("CREATE DATABASE") {
-            continue;
+    for stmt in sql_statements(&std::fs::read_to_string(path).unwrap()) {
+        if !stmt.contains("CREATE DATABASE") {
+            db.exec(&stmt.replace("otel.", &format!("{}.", db.name)));
         }
-        db.exec(&body.replace("otel.", &format!("{}.", db.name)));
     }
 }
 

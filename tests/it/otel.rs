@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use crate::engine::{TestDb, engine};
+use crate::engine::{TestDb, engine, sql_statements};
 use crate::grafana_frames::Frame;
 use crate::host::{Answer, Host, Q, datasource};
 
@@ -17,16 +17,8 @@ fn fixture(db: &TestDb, name: &str) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/testdata/otel")
         .join(name);
-    let text = std::fs::read_to_string(path).unwrap();
-    for stmt in text.split("\n;\n") {
-        let body: String = stmt
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        if !body.trim().is_empty() {
-            db.exec(&body);
-        }
+    for stmt in sql_statements(&std::fs::read_to_string(path).unwrap()) {
+        db.exec(&stmt);
     }
 }
 

@@ -349,3 +349,17 @@ pub fn make_certs(dir: &Path) {
         "client.cnf",
     ]);
 }
+
+/// The statements of a SQL script: separated by lines holding only `;`, `--` comment lines
+/// dropped, empty statements skipped.
+pub fn sql_statements(text: &str) -> Vec<String> {
+    text.split("\n;\n")
+        .map(|stmt| {
+            stmt.lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .filter(|body| !body.trim().is_empty())
+        .collect()
+}
