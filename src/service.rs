@@ -564,7 +564,7 @@ async fn logs_frame(
     // (shaping is CPU work: it must not stall other queries' I/O, and a large result that arrives
     // at once, as a sorted one does, is shaped in parallel). Ids are given and batches written in
     // result order as the shaped batches come back.
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
+    let workers = shaping_workers();
     let mut caches: Vec<ShapeCaches> = (0..workers).map(|_| ShapeCaches::default()).collect();
     let mut pending: std::collections::VecDeque<Shaping> = std::collections::VecDeque::new();
     let mut ids = RowIds::default();
@@ -626,6 +626,13 @@ async fn logs_frame(
         "logs frame written"
     );
     Ok(vec![frame])
+}
+
+/// How many logs slices are shaped at once: one per core, at most 8. Read once: on Linux the
+/// answer comes from the affinity mask and cgroup files, not worth re-reading per query.
+fn shaping_workers() -> usize {
+    static WORKERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *WORKERS.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(8)))
 }
 
 /// Rows per logs shaping task.
