@@ -399,12 +399,22 @@ pub fn datasource(
 
 /// Settings pointing at `engine` with its credentials and `database`.
 pub fn datasource_for(engine: &Engine, database: &str) -> pluginv2::DataSourceInstanceSettings {
+    datasource_with(engine, database, serde_json::json!({}))
+}
+
+/// [`datasource_for`] with more jsonData keys (`extra`, an object).
+pub fn datasource_with(
+    engine: &Engine,
+    database: &str,
+    extra: Value,
+) -> pluginv2::DataSourceInstanceSettings {
     let (host, port) = engine.host();
-    datasource(
-        serde_json::json!({
-            "host": host, "port": port, "protocol": if engine.is_tls() { "https" } else { "http" },
-            "username": engine.user, "defaultDatabase": database,
-        }),
-        &[("password", &engine.password)],
-    )
+    let mut json = serde_json::json!({
+        "host": host, "port": port, "protocol": if engine.is_tls() { "https" } else { "http" },
+        "username": engine.user, "defaultDatabase": database,
+    });
+    if let (Some(obj), Value::Object(more)) = (json.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    datasource(json, &[("password", &engine.password)])
 }
