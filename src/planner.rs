@@ -485,8 +485,10 @@ pub async fn table_schema(
         .get(&key)
         && at.elapsed() < SCHEMA_TTL
     {
+        crate::metrics::global().cache_hit(crate::metrics::Cache::Schema);
         return Ok(schema.clone());
     }
+    crate::metrics::global().cache_miss(crate::metrics::Cache::Schema);
     let db = if database.is_empty() {
         "currentDatabase()".to_owned()
     } else {

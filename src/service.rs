@@ -108,8 +108,14 @@ pub async fn run_queries(
             let instance = instance.clone();
             let ref_id = q.ref_id.clone();
             let handle = tokio::spawn(async move {
-                let instance = instance.map_err(QueryError::Settings)?;
-                run_query(&instance, &q).await
+                let mut metrics = crate::metrics::global().query_started();
+                let result = async {
+                    let instance = instance.map_err(QueryError::Settings)?;
+                    run_query(&instance, &q, &mut metrics).await
+                }
+                .await;
+                metrics.finish(&result);
+                result
             });
             (ref_id, handle)
         })
@@ -133,14 +139,19 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "panic".into())
 }
 
-/// Runs one query and returns its encoded frames.
-pub async fn run_query(instance: &Instance, input: &QueryInput) -> Result<Vec<Frame>, QueryError> {
+/// Runs one query and returns its encoded frames; `metrics` learns the query's format.
+pub async fn run_query(
+    instance: &Instance,
+    input: &QueryInput,
+    metrics: &mut crate::metrics::InFlight<'_>,
+) -> Result<Vec<Frame>, QueryError> {
     let started = Instant::now();
     let query = Query::parse(&input.ref_id, &input.json)?;
     let timeout = instance.connection.query_timeout();
     let conn = &instance.connection;
     let work = async {
         let plan = planner::plan(instance, &query, &input.request, &input.query_type).await?;
+        metrics.set_format(metrics_format(&plan));
         let links = LinkTarget {
             datasource_uid: input.request.datasource_uid.clone(),
             datasource_name: input.request.datasource_name.clone(),
@@ -278,6 +289,7 @@ async fn table_frame(
         convert += t.elapsed();
         batch = stream.next_batch().await?;
     }
+    crate::metrics::global().received(rows as u64, stream.received_bytes());
     let frame = writer.finish()?;
     tracing::debug!(
         ref_id = %query.ref_id,
@@ -340,6 +352,7 @@ async fn time_series_frames(
         batch = stream.next_batch().await?;
     }
     let fetched = started.elapsed();
+    crate::metrics::global().received(rows as u64, stream.received_bytes());
     if rows == 0 {
         return empty_frame("", &query.ref_id, &meta);
     }
@@ -614,6 +627,7 @@ async fn logs_frame(
     while let Some(h) = pending.pop_front() {
         write(joined(h.await)?, &mut caches)?;
     }
+    crate::metrics::global().received(rows as u64, stream.received_bytes());
     let frame = writer.finish()?;
     tracing::debug!(
         ref_id = %query.ref_id,
@@ -650,6 +664,18 @@ fn joined<T>(r: Result<T, tokio::task::JoinError>) -> Result<T, QueryError> {
             "the shaping task was cancelled".into()
         })
     })
+}
+
+/// The `format` label of a planned query's metrics.
+fn metrics_format(plan: &Plan) -> crate::metrics::QueryFormat {
+    use crate::metrics::QueryFormat as F;
+    match plan {
+        Plan::Table { .. } => F::Table,
+        Plan::TimeSeries { .. } => F::TimeSeries,
+        Plan::Logs { .. } => F::Logs,
+        Plan::Volume { .. } => F::Volume,
+        Plan::Trace { .. } => F::Traces,
+    }
 }
 
 /// The outcome of a health check.
