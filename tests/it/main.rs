@@ -12,6 +12,7 @@ mod grafana_frames;
 mod host;
 
 mod architecture;
+mod clusters;
 mod dashboards;
 mod errors;
 mod metrics;
