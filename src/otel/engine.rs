@@ -494,29 +494,27 @@ mod tests {
             })
         );
         // As the server stores REGEXP: the pattern's backslash is escaped in the literal.
-        let r = row("Merge", "Merge(REGEXP('^otel$'), '^l\\\\d*$')");
-        let Some(Underlying::FirstMatch {
-            database,
-            table_regexp,
-            ..
-        }) = r.underlying().unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!(database, DatabaseMatch::Regexp("^otel$".into()));
-        assert_eq!(table_regexp, "^l\\d*$");
+        assert_eq!(
+            merge("Merge(REGEXP('^otel$'), '^l\\\\d*$')"),
+            (DatabaseMatch::Regexp("^otel$".into()), "^l\\d*$".into())
+        );
         // An unknown escape keeps its backslash, as ClickHouse's lexer does.
-        let r = row("Merge", "Merge(currentDatabase(), '^l\\d$')");
-        let Some(Underlying::FirstMatch {
-            database,
-            table_regexp,
-            ..
-        }) = r.underlying().unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!(database, DatabaseMatch::Name("otel".into()));
-        assert_eq!(table_regexp, "^l\\d$");
+        assert_eq!(
+            merge("Merge(currentDatabase(), '^l\\d$')"),
+            (DatabaseMatch::Name("otel".into()), "^l\\d$".into())
+        );
+    }
+
+    /// The database match and table regexp of a Merge table of `otel`.
+    fn merge(engine_full: &str) -> (DatabaseMatch, String) {
+        match row("Merge", engine_full).underlying() {
+            Ok(Some(Underlying::FirstMatch {
+                database,
+                table_regexp,
+                ..
+            })) => (database, table_regexp),
+            other => panic!("{engine_full}: {other:?}"),
+        }
     }
 
     #[test]

@@ -196,3 +196,31 @@ async fn distributed_and_merge_tables_prune_by_the_local_tables_keys() {
     assert_eq!(schema["keysFrom"], "", "{schema}");
     assert_eq!(schema["keyTimes"], json!([]), "{schema}");
 }
+
+/// Regression: the v0.151 exporter layout is recognised by its sorting key
+/// (`toStartOfFiveMinutes(Timestamp)`), which a Distributed table over it does not have; it was
+/// read as `otel-logs-2023`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distributed_over_the_current_exporter_layout_keeps_its_generation() {
+    let db = engine().database("clusters_gen");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/testdata/otel/logs_current.sql");
+    for stmt in crate::engine::sql_statements(&std::fs::read_to_string(path).unwrap()) {
+        db.exec(&stmt);
+    }
+    db.exec(&format!(
+        "CREATE TABLE otel_logs_all AS otel_logs ENGINE = Distributed(test_shard_localhost, '{}', otel_logs)",
+        db.name
+    ));
+    let host = Host::start().await;
+    let (code, schema) = host
+        .resource(&ds(&db), "GET", "schema?table=otel_logs_all", b"")
+        .await;
+    assert_eq!(code, 200, "{schema}");
+    assert_eq!(schema["generation"], "otel-logs-v0.151", "{schema}");
+    assert_eq!(
+        schema["keysFrom"],
+        format!("{}.otel_logs", db.name),
+        "{schema}"
+    );
+}
