@@ -1,5 +1,5 @@
 //! Issue 12 item 6: `CollectMetrics` answers Prometheus text whose counters move by exactly what
-//! the queries sent through the real plugin did (ok, error, invalid, logs, schema cache).
+//! the queries sent through the real plugin did (ok, error, invalid, timeout, logs, schema cache).
 //!
 //! The text is read by a small parser written here (not the plugin's renderer), which also
 //! checks the format's rules: HELP and TYPE before samples, escaped label values, histogram
@@ -283,6 +283,17 @@ async fn collect_metrics_counts_what_queries_did() {
     let second = host.query(&ds, vec![range(Q::json("L", builder))]).await;
     assert_eq!(second["L"].frame().rows(), 10);
 
+    // A query that outlives the datasource's queryTimeout (1 s).
+    let mut slow_ds = ds.clone();
+    let mut settings: serde_json::Value = serde_json::from_slice(&slow_ds.json_data).unwrap();
+    settings["queryTimeout"] = json!(1);
+    slow_ds.json_data = serde_json::to_vec(&settings).unwrap();
+    slow_ds.uid.push_str("-slow");
+    let slow = host
+        .query(&slow_ds, vec![Q::sql("slow", "SELECT sleep(3)")])
+        .await;
+    assert_eq!(slow["slow"].status, 504, "{}", slow["slow"].error);
+
     let after = Exposition::parse(&host.collect_metrics(Some(&ds)).await);
     assert_eq!(queries(&after, "table", "ok"), 1.0);
     assert_eq!(
@@ -296,21 +307,23 @@ async fn collect_metrics_counts_what_queries_did() {
         "an invalid query is never planned"
     );
     assert_eq!(queries(&after, "logs", "ok"), 3.0);
+    assert_eq!(queries(&after, "table", "timeout"), 1.0);
     let total: f64 = after
         .family("lantern_queries_total")
         .iter()
         .map(|(_, v)| v)
         .sum();
-    assert_eq!(total, 6.0, "every query counted once");
+    assert_eq!(total, 7.0, "every query counted once");
     let errors = |c: &str| after.get(&format!("lantern_query_errors_total{{category={c:?}}}"));
     assert_eq!(errors("server"), 1.0);
     assert_eq!(errors("invalid"), 1.0);
+    assert_eq!(errors("timeout"), 1.0);
     let all_errors: f64 = after
         .family("lantern_query_errors_total")
         .iter()
         .map(|(_, v)| v)
         .sum();
-    assert_eq!(all_errors, 2.0);
+    assert_eq!(all_errors, 3.0);
     assert_eq!(after.get("lantern_queries_in_flight"), 0.0);
     // Rows read from ClickHouse: 3 + 10 + 10 + 10; frames out: one per successful query.
     assert_eq!(after.get("lantern_rows_in_total"), 33.0);
@@ -328,8 +341,11 @@ async fn collect_metrics_counts_what_queries_did() {
     );
     assert_eq!(
         after.get("lantern_query_duration_seconds_count{format=\"table\"}"),
-        2.0
+        3.0
     );
+    // The timed-out query lasted at least its 1 s timeout: its observation is above 0.5 s.
+    assert!(after.get("lantern_query_duration_seconds_sum{format=\"table\"}") >= 1.0);
+    assert!(after.get("lantern_query_duration_seconds_bucket{format=\"table\",le=\"0.5\"}") <= 2.0);
     assert_eq!(
         after.get("lantern_result_caps_hit_total{cap=\"rows\"}"),
         0.0
