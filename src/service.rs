@@ -69,8 +69,14 @@ pub async fn run_queries(
             let ref_id = q.ref_id.clone();
             let running = running.clone();
             let handle = tokio::spawn(async move {
-                let instance = instance.map_err(QueryError::Settings)?;
-                run_query(&instance, &q, &running, deadline).await
+                let mut metrics = crate::metrics::global().query_started();
+                let result = async {
+                    let instance = instance.map_err(QueryError::Settings)?;
+                    run_query(&instance, &q, &running, deadline, &mut metrics).await
+                }
+                .await;
+                metrics.finish(&result);
+                result
             });
             (ref_id, AbortOnDrop(handle))
         })
@@ -143,12 +149,13 @@ impl Run<'_> {
     }
 }
 
-/// Runs one query and returns its encoded frames.
+/// Runs one query and returns its encoded frames; `metrics` learns the query's format.
 pub async fn run_query(
     instance: &Instance,
     input: &QueryInput,
     running: &tokio::sync::Semaphore,
     deadline: Option<Duration>,
+    metrics: &mut crate::metrics::InFlight<'_>,
 ) -> Result<Vec<Frame>, QueryError> {
     let started = Instant::now();
     let query = Query::parse(&input.ref_id, &input.json)?;
@@ -166,6 +173,7 @@ pub async fn run_query(
             .await
             .map_err(|_| QueryError::Internal("the plugin is shutting down".into()))?;
         let plan = planner::plan(instance, &query, &input.request, &input.query_type).await?;
+        metrics.set_format(metrics_format(&plan));
         let links = LinkTarget {
             datasource_uid: input.request.datasource_uid.clone(),
             datasource_name: input.request.datasource_name.clone(),
@@ -272,6 +280,12 @@ async fn fetch(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .get(sql);
+    let m = crate::metrics::global();
+    if cached.is_some() {
+        m.cache_hit(crate::metrics::Cache::Describe);
+    } else {
+        m.cache_miss(crate::metrics::Cache::Describe);
+    }
     let describe = async {
         match &cached {
             Some(types) => Ok(types.clone()),
@@ -477,6 +491,7 @@ async fn table_frame(
         meta.notices.push(cut);
         writer.set_meta(&meta);
     }
+    crate::metrics::global().received(budget.rows, results.stream.received_bytes());
     let frame = writer.finish()?;
     tracing::debug!(
         ref_id = %query.ref_id,
@@ -545,6 +560,7 @@ async fn time_series_frames(
     }
     meta.notices.extend(budget.cut.take());
     let fetched = started.elapsed();
+    crate::metrics::global().received(rows as u64, results.stream.received_bytes());
     if rows == 0 {
         return empty_frame("", &query.ref_id, &meta);
     }
@@ -828,6 +844,7 @@ async fn logs_frame(
         meta.notices.push(cut);
         writer.set_meta(&meta);
     }
+    crate::metrics::global().received(rows as u64, results.stream.received_bytes());
     let frame = writer.finish()?;
     tracing::debug!(
         ref_id = %query.ref_id,
@@ -864,6 +881,18 @@ fn joined<T>(r: Result<T, tokio::task::JoinError>) -> Result<T, QueryError> {
             "the shaping task was cancelled".into()
         })
     })
+}
+
+/// The `format` label of a planned query's metrics.
+fn metrics_format(plan: &Plan) -> crate::metrics::QueryFormat {
+    use crate::metrics::QueryFormat as F;
+    match plan {
+        Plan::Table { .. } => F::Table,
+        Plan::TimeSeries { .. } => F::TimeSeries,
+        Plan::Logs { .. } => F::Logs,
+        Plan::Volume { .. } => F::Volume,
+        Plan::Trace { .. } => F::Traces,
+    }
 }
 
 /// The outcome of a health check.

@@ -377,12 +377,16 @@ impl pluginv2::diagnostics_server::Diagnostics for Services {
         }))
     }
 
+    /// The plugin's metrics in Prometheus' text format (see [`crate::metrics`]). They are
+    /// process-wide, whatever datasource the request names, as Grafana's SDKs report them.
     async fn collect_metrics(
         &self,
         _request: Request<pluginv2::CollectMetricsRequest>,
     ) -> Result<Response<pluginv2::CollectMetricsResponse>, Status> {
         Ok(Response::new(pluginv2::CollectMetricsResponse {
-            metrics: None,
+            metrics: Some(pluginv2::collect_metrics_response::Payload {
+                prometheus: crate::metrics::global().render().into_bytes(),
+            }),
         }))
     }
 }

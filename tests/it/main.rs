@@ -12,8 +12,10 @@ mod grafana_frames;
 mod host;
 
 mod architecture;
+mod clusters;
 mod dashboards;
 mod errors;
+mod metrics;
 mod otel;
 mod protocol;
 mod readme;

@@ -23,6 +23,7 @@ a server:
 * `query_id`: chdb assigns its own ids, so the HTTP query_id is kept as the query's
   `log_comment`, and `query_id = '…'` in `KILL QUERY` and `system.processes` queries also
   matches it.
+* the cluster `test_shard_localhost` (one shard, this node), as in a server's default config.
 
 Started with `--port 0` it prints one line when ready:
 `chshim listening on http://127.0.0.1:PORT (ClickHouse <version>, data <dir>)`.
@@ -47,6 +48,16 @@ import urllib.parse
 import uuid
 
 import chdb
+
+CLUSTER_CONFIG = """<clickhouse>
+  <tcp_port>9000</tcp_port>
+  <remote_servers>
+    <test_shard_localhost>
+      <shard><replica><host>localhost</host><port>9000</port></replica></shard>
+    </test_shard_localhost>
+  </remote_servers>
+</clickhouse>
+"""
 
 RESERVED = {
     "query", "database", "default_format", "user", "password", "quota_key", "query_id", "session_id",
@@ -422,7 +433,14 @@ def main():
     PATH = args.path or tempfile.mkdtemp(prefix="chshim-")
     USER, PASSWORD, VERBOSE = args.user, args.password, args.verbose
     PROFILE_READONLY = None if args.readonly == "0" else args.readonly
-    keep = chdb.connect(PATH)  # keeps the embedded server alive for the process
+    # Like a server's default config, declare the one-shard cluster `test_shard_localhost` so
+    # that Distributed tables can be tested. chdb listens on no TCP port: the declared tcp_port
+    # only makes the cluster's replica count as this node, so its queries run in process.
+    config = os.path.join(PATH, "chshim-config.xml")
+    with open(config, "w") as f:
+        f.write(CLUSTER_CONFIG)
+    # The first connection starts the embedded server with this config; later ones share it.
+    keep = chdb.connect(f"file:{PATH}?config-file={config}")  # keeps the server alive
     VERSION = keep.query("SELECT version()", "TabSeparated").bytes().decode().strip()
     server = Server((args.host, args.port), Handler)
     scheme = "http"

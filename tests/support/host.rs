@@ -332,6 +332,24 @@ impl Host {
         )
     }
 
+    /// Calls `Diagnostics/CollectMetrics` as Grafana's metrics endpoint does; returns the
+    /// Prometheus text (which must be UTF-8).
+    pub async fn collect_metrics(
+        &self,
+        ds: Option<&pluginv2::DataSourceInstanceSettings>,
+    ) -> String {
+        let mut client = pluginv2::diagnostics_client::DiagnosticsClient::new(self.channel.clone());
+        let resp = client
+            .collect_metrics(pluginv2::CollectMetricsRequest {
+                plugin_context: ds.map(context),
+            })
+            .await
+            .expect("CollectMetrics call")
+            .into_inner();
+        let payload = resp.metrics.expect("CollectMetrics carries a payload");
+        String::from_utf8(payload.prometheus).expect("Prometheus text is UTF-8")
+    }
+
     /// Asks the plugin to stop the way go-plugin does; returns how it exited.
     pub async fn shutdown(&mut self) -> std::process::ExitStatus {
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
