@@ -22,4 +22,5 @@ mod readme;
 mod resources;
 mod timeseries;
 mod tls;
+mod trust;
 mod types;
