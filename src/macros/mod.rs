@@ -25,9 +25,14 @@
 //!
 //! # Rules shared by all passes
 //!
-//! * Strings (`'…'` with `\'` and `''`), quoted identifiers (`` `…` ``, `"…"`), `$tag$…$tag$`
-//!   heredocs and comments are opaque: no macro fires inside them (variables are substituted in
-//!   strings and identifiers, escaped for them; see `template.rs`).
+//! * SQL is read as ClickHouse's lexer reads it, by one scanner (`scan.rs`, [`regions`]): strings
+//!   (`'…'` with `\'` and `''`, `‘…’`), quoted identifiers (`` `…` ``, `"…"`, `“…”`),
+//!   `$tag$…$tag$` heredocs and comments (`--`, `//`, `# `, `#!`, nested `/* */`) are opaque: no
+//!   macro fires inside them (variables are substituted in ASCII-quoted strings and identifiers,
+//!   escaped for them; see `template.rs`).
+//! * A value in bare position can never join the text around it into a comment or an operator:
+//!   negative numbers are parenthesised, anything but a plain number or identifier is a string
+//!   literal (see `template.rs`).
 //! * A macro name is the whole identifier after `$`, so the longest name always wins and
 //!   `$timeFilterX` is not `$timeFilter`. Unknown names stay as written.
 //! * SQL without `$` or `[[` is returned unchanged, byte for byte.
@@ -39,6 +44,7 @@
 //! macro's tail, subqueries included (see `altinity.rs`), so saved dashboards keep their results.
 
 mod altinity;
+mod canary;
 mod catalog;
 mod context;
 mod error;
@@ -55,13 +61,38 @@ pub use context::{
     QueryMetadata, TimeRange, Variable,
 };
 pub use error::{Arity, MacroError, MacroErrorKind};
+pub use scan::{Region, regions};
 
 /// Expands every macro and template variable in `sql` for `ctx` (see the module docs for the
 /// pass order and rules).
+///
+/// When the query has variable or ad hoc values that are not plain numbers or identifiers, the
+/// expansion is run a second time with each such value replaced by a canary holding every quote
+/// character, and the canary output is read back with the scanner: each canary must lie whole
+/// inside one ASCII-quoted literal or identifier, and the real output must lex into the same
+/// regions with the same code between them (values may only differ inside quotes). A pass can
+/// change how later text lexes (a replaced macro next to `$tag$` starts a heredoc; a value
+/// holding `$tag$` closes a heredoc opened earlier), so this checks the final SQL, not the
+/// input; a query that fails it is refused with [`MacroErrorKind::ValueEscapesLiteral`].
 pub fn expand(sql: &str, ctx: &MacroContext) -> Result<String, MacroError> {
     if !sql.contains(['$', '[']) {
         return Ok(sql.to_string());
     }
+    let out = expand_unchecked(sql, ctx)?;
+    if let Some(probe_ctx) = canary::context(ctx) {
+        let probe = expand_unchecked(sql, &probe_ctx)?;
+        if !canary::all_quoted(&probe) || !canary::same_shape(&out, &probe) {
+            return Err(MacroError::new(
+                "$",
+                sql.len(),
+                MacroErrorKind::ValueEscapesLiteral,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn expand_unchecked(sql: &str, ctx: &MacroContext) -> Result<String, MacroError> {
     let text = template::expand(sql, ctx, true)?;
     let text = grafana::expand(&text, ctx)?;
     match ctx.dialect {

@@ -16,8 +16,8 @@
 //! |---|---|---|
 //! | inside `'…'` | literal content, `\` and `'` backslash-escaped, no quotes added | `,` |
 //! | inside `` `…` `` / `"…"` | identifier content, `\` and the quote escaped | `,` |
-//! | inside comments or `$tag$…$tag$` | not substituted | |
-//! | code, default format, single-value variable | raw if a number or a dotted identifier (except right after `IN (`), else a string literal | |
+//! | inside `‘…’` / `“…”` (Unicode quotes, which have no escapes), comments or `$tag$…$tag$` | not substituted | |
+//! | code, default format, single-value variable | raw if a plain number (negative ones in parentheses) or a plain dotted identifier (except right after `IN (`), else a string literal (see [`write_single`]) | |
 //! | code, default format, multi-value or "All" | string literal | `,` |
 //! | code, `:csv` | like a single value (raw number/identifier, else literal) | `,` |
 //! | code, `:singlequote` / `:sqlstring` | string literal (ClickHouse backslash escaping for both) | `,` |
@@ -132,9 +132,38 @@ fn is_dotted_identifier(v: &str) -> bool {
         })
 }
 
-/// A single value in code: raw when it cannot change the SQL's shape, else a literal.
-fn write_single(out: &mut String, v: &str) {
-    if is_number(v) || is_dotted_identifier(v) {
+/// A value that is one harmless token: a plain number or a plain dotted identifier.
+pub(crate) fn is_plain(v: &str) -> bool {
+    is_number(v) || is_dotted_identifier(v)
+}
+
+/// Whether the string literal starting at `i` is the argument of `$unescape(`.
+fn is_unescape_argument(sql: &str, i: usize) -> bool {
+    sql[..i]
+        .trim_end()
+        .strip_suffix('(')
+        .is_some_and(|head| head.trim_end().ends_with("$unescape"))
+}
+
+/// A single value in code (bare position): raw only when it is one token that cannot join the
+/// text around it into a comment or an operator, else a string literal.
+///
+/// * a plain number (`-?digits[.digits][e[+-]digits]`) is raw; a negative one is wrapped in
+///   parentheses, so `1 -$lag` with `lag = -1` reads `1 -(-1)`, never `1 --1` (a comment);
+/// * a plain, possibly dotted identifier (`[A-Za-z_][A-Za-z0-9_]*`, parts joined by `.`) is raw,
+///   so `FROM $table` and `SELECT $column` keep working (such a value is read as a name: use
+///   `'$v'` or `${v:singlequote}` where a value is meant);
+/// * anything else is a string literal, escaped by [`crate::sql`].
+pub(crate) fn write_single(out: &mut String, v: &str) {
+    if is_number(v) {
+        if v.starts_with('-') {
+            out.push('(');
+            out.push_str(v);
+            out.push(')');
+        } else {
+            out.push_str(v);
+        }
+    } else if is_dotted_identifier(v) {
         out.push_str(v);
     } else {
         sql::write_string_literal(out, v);
@@ -365,6 +394,9 @@ fn expand_at(
                 }
             };
             if interpolate && !ctx.variables.is_empty() {
+                // `$unescape('…')` (Altinity) removes every quote and runs the text as SQL, so a
+                // value inside its argument may only be a plain identifier or number.
+                let unescaped = place == Place::String && is_unescape_argument(sql, i);
                 // Substitute inside the quoted region, escaping for that region.
                 let mut j = i + 1;
                 let stop = if end > i + 1 && b[end - 1] == b[i] {
@@ -381,6 +413,17 @@ fn expand_at(
                         && let Some(r) = reference_at(&sql[..stop], j)
                         && let Some(var) = ctx.variables.get(r.name)
                     {
+                        if unescaped && let Some(v) = var.values.iter().find(|v| !is_plain(v)) {
+                            let why = format!(
+                                "the value `{v}` of a variable inside $unescape('…') is not a \
+                                 plain identifier or number, and $unescape would run it as SQL"
+                            );
+                            return Err(MacroError::new(
+                                &sql[j..r.end],
+                                base + j,
+                                MacroErrorKind::InvalidArgument(why),
+                            ));
+                        }
                         let text = render(var, r.format, place, false)
                             .map_err(|k| MacroError::new(&sql[j..r.end], base + j, k))?;
                         flush(&mut out, copied, j);
