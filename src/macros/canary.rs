@@ -40,7 +40,24 @@ pub(super) fn context(ctx: &MacroContext) -> Option<MacroContext> {
         }
     }
     for f in &mut probe.ad_hoc_filters {
-        canary(&mut f.value);
+        // A JSON array value becomes an array literal: keep it an array of canaries.
+        match super::adhoc::json_array(&f.value) {
+            Some(items) => {
+                let items: Vec<serde_json::Value> = items
+                    .into_iter()
+                    .map(|(mut item, number)| {
+                        canary(&mut item);
+                        if number && plain(&item) {
+                            serde_json::from_str(&item).unwrap_or(serde_json::Value::String(item))
+                        } else {
+                            serde_json::Value::String(item)
+                        }
+                    })
+                    .collect();
+                f.value = serde_json::Value::Array(items).to_string();
+            }
+            None => canary(&mut f.value),
+        }
         f.values.iter_mut().for_each(&mut canary);
     }
     (n > 0).then_some(probe)

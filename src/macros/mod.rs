@@ -35,7 +35,9 @@
 //!   literal (see `template.rs`).
 //! * A macro name is the whole identifier after `$`, so the longest name always wins and
 //!   `$timeFilterX` is not `$timeFilter`. Unknown names stay as written.
-//! * SQL without `$` or `[[` is returned unchanged, byte for byte.
+//! * SQL without `$` or `[[` is returned unchanged, byte for byte (in the Altinity dialect only
+//!   when neither `skip_comments` nor `add_metadata` is set, as that plugin applies them to
+//!   every query).
 //! * The first error stops expansion; [`MacroError`] names the macro, its byte offset and the
 //!   reason. Offsets refer to the input, except for errors raised inside text a statement macro
 //!   generated, which point at the end of the input.
@@ -43,6 +45,7 @@
 //! The Altinity pass keeps that plugin's known bug of rewriting every `where` of a statement
 //! macro's tail, subqueries included (see `altinity.rs`), so saved dashboards keep their results.
 
+mod adhoc;
 mod altinity;
 mod canary;
 mod catalog;
@@ -54,10 +57,12 @@ mod template;
 
 #[cfg(test)]
 mod cases;
+#[cfg(test)]
+mod conformance;
 
 pub use catalog::{Family, MacroDoc, catalog, render_markdown};
 pub use context::{
-    AdHocFilter, AltinityOptions, DateTimeType, Dialect, GrafanaOptions, MacroContext,
+    AdHocFilter, AltinityOptions, Column, DateTimeType, Dialect, GrafanaOptions, MacroContext,
     QueryMetadata, TimeRange, Variable,
 };
 pub use error::{Arity, MacroError, MacroErrorKind};
@@ -75,7 +80,9 @@ pub use scan::{Region, regions};
 /// holding `$tag$` closes a heredoc opened earlier), so this checks the final SQL, not the
 /// input; a query that fails it is refused with [`MacroErrorKind::ValueEscapesLiteral`].
 pub fn expand(sql: &str, ctx: &MacroContext) -> Result<String, MacroError> {
-    if !sql.contains(['$', '[']) {
+    let altinity_rewrites = ctx.dialect == Dialect::Altinity
+        && (ctx.altinity.skip_comments || ctx.altinity.add_metadata);
+    if !sql.contains(['$', '[']) && !altinity_rewrites {
         return Ok(sql.to_string());
     }
     let out = expand_unchecked(sql, ctx)?;
@@ -108,9 +115,10 @@ fn expand_unchecked(sql: &str, ctx: &MacroContext) -> Result<String, MacroError>
     reason = "only a stage-level conformance harness uses these"
 )]
 pub(crate) mod stages {
+    pub(crate) use super::adhoc::conditions as adhoc_conditions;
     pub(crate) use super::altinity::{
         escape_column, escape_table_part, expand as altinity, expand_simple as altinity_simple,
         expand_statement as altinity_statement, remove_comments, respace,
     };
-    pub(crate) use super::template::{adhoc_conditions, expand as template};
+    pub(crate) use super::template::expand as template;
 }
