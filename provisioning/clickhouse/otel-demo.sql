@@ -324,7 +324,7 @@ SELECT
         ['Cart store connected', 'Loaded cart with {d} items', 'Redis latency above threshold: {d}ms', 'Unhandled exception while saving cart'],
         ['order pipeline ready', 'validated {d} line items', 'retrying inventory reservation (attempt 2) after {d}ms', 'failed to reserve inventory: context deadline exceeded'],
         ['HikariPool-1 - Start completed.', 'gateway session refreshed in {d}ms', 'GC pause (G1 Evacuation Pause) {d}ms', 'java.lang.IllegalStateException: idempotency key reused'],
-        ['model recs-v2 warm, {d} items', 'scored {d} candidates', 'feature store slow: {d}ms', 'Traceback (most recent call last): KeyError: user_segment'],
+        ['model recs-v2 warm, {d} items', 'scored {d} candidates', 'feature store slow: {d}ms', 'Traceback (most recent call last): KeyError: ''user_segment'''],
         ['[C{d}] new connection from 10.0.3.{d}', 'cluster outbound|8080 membership update', 'upstream connect error or disconnect/reset before headers. reset reason: overflow', 'gRPC config stream closed: 14, connection refused'],
         ['Configuration changes detected, backend reload required', 'Syncing ingress shop/frontend ({d} endpoints)', 'Service shop/checkout does not have any active Endpoint', 'Unexpected error validating SSL certificate'],
         ['sync batch {d} committed', 'sku cache warmed ({d} entries)', 'stock level below reorder point for {d} SKUs', 'postgres: could not serialize access due to concurrent update'],

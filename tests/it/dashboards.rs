@@ -709,6 +709,8 @@ async fn bundled_dashboards_answer_every_variable_pick() {
         let mut kinds = BTreeSet::new();
         let mut worst = (Duration::ZERO, String::new());
         let mut worst_any = Duration::ZERO;
+        // Queries run with a pick, and data links followed.
+        let (mut picked_runs, mut followed) = (0, 0);
 
         // The default view: everything All.
         let mut base: Vec<(Answer, View)> = Vec::new();
@@ -719,6 +721,13 @@ async fn bundled_dashboards_answer_every_variable_pick() {
             assert_eq!(p["datasource"]["uid"], "${datasource}", "{file}: {title}");
             let targets = p["targets"].as_array().unwrap();
             assert_eq!(targets.len(), 1, "{file}: {title}: one query per panel");
+            for v in vars.iter().filter(|v| !v.textbox) {
+                assert!(
+                    references(targets[0]["rawSql"].as_str().unwrap_or(""), &v.name),
+                    "{file}: {title} is filtered by ${}",
+                    v.name
+                );
+            }
             assert_eq!(
                 targets[0]["datasource"]["uid"], "${datasource}",
                 "{file}: {title}"
@@ -741,8 +750,21 @@ async fn bundled_dashboards_answer_every_variable_pick() {
                     .iter()
                     .position(|p| p["type"] == "logs")
                     .expect("a logs panel to search");
-                let body = base[logs].1.rows[0]["body"].clone();
-                let probe: String = body.chars().take(18).collect();
+                // Preferably around a quote, so the value's escaping is exercised.
+                let bodies: Vec<&String> = base[logs]
+                    .1
+                    .rows
+                    .iter()
+                    .filter_map(|r| r.get("body"))
+                    .collect();
+                let body = ["'", "\"", ""]
+                    .iter()
+                    .find_map(|q| bodies.iter().find(|b| b.contains(q)))
+                    .expect("lines to search");
+                let at = ["'", "\""].iter().find_map(|q| body.find(q)).unwrap_or(0);
+                let start = body[..at].char_indices().rev().nth(5).map_or(0, |(i, _)| i);
+                let probe: String = body[start..].chars().take(16).collect();
+                println!("{file}: searching for {probe:?}");
                 vec![Pick::Values(vec![probe])]
             } else {
                 let o = &var.options;
@@ -790,6 +812,7 @@ async fn bundled_dashboards_answer_every_variable_pick() {
                     let where_ = format!("{file}: {title} ({} = {pick:?})", var.name);
                     let (a, took) = run.panel(target, vars, &st).await;
                     worst_any = worst_any.max(took);
+                    picked_runs += 1;
                     check_kind(&where_, p["type"].as_str().unwrap(), &a, false);
                     let v = view(&a);
                     check_members(&where_, &v, &st, vars);
@@ -859,6 +882,7 @@ async fn bundled_dashboards_answer_every_variable_pick() {
                 q["traceId"] = json!(id);
                 let (a, _) = run.one(q).await;
                 check_trace(&format!("{file}: {title}: View trace"), &a, &id);
+                followed += 1;
             }
             for (field, link) in panel_links(p) {
                 let where_ = format!("{file}: {title}: link {:?}", link["title"]);
@@ -912,6 +936,7 @@ async fn bundled_dashboards_answer_every_variable_pick() {
                     let id = q["traceId"].as_str().unwrap().to_owned();
                     let (a, _) = run.one(q).await;
                     check_trace(&where_, &a, &id);
+                    followed += 1;
                 } else if let Some(rest) = url.strip_prefix("/d/") {
                     let target_uid = rest.split(['?', '/']).next().unwrap();
                     let target = boards
@@ -948,6 +973,7 @@ async fn bundled_dashboards_answer_every_variable_pick() {
                             tv.options
                         );
                     }
+                    followed += 1;
                 } else {
                     panic!("{where_}: unexpected link {url}");
                 }
@@ -955,11 +981,13 @@ async fn bundled_dashboards_answer_every_variable_pick() {
         }
 
         println!(
-            "{file}: {} panels; slowest panel query (all variables All) {:?} ({}); slowest with picks {:?}",
+            "{file}: {} panels; slowest panel query (all variables All) {:?} ({}); slowest with picks {:?}; {} queries with picks; {} data links followed",
             panels.len(),
             worst.0,
             worst.1,
-            worst_any
+            worst_any,
+            picked_runs,
+            followed
         );
     }
 }
