@@ -316,7 +316,7 @@ SELECT
     '' AS TraceId, '' AS SpanId, 0 AS TraceFlags,
     [['info', 'debug', 'warn', 'error'], ['Information', 'Debug', 'Warning', 'Error'], ['INFO', 'DEBUG', 'WARN', 'ERROR'],
      ['INFO', 'DEBUG', 'WARN', 'ERROR'], ['INFO', 'DEBUG', 'WARNING', 'ERROR'], ['info', 'debug', 'warning', 'error'],
-     ['info', 'debug', 'Warn', 'error'], ['Info', 'Debug', 'Warn', 'ERROR'], ['info', 'debug', 'warn', 'err']][c.style][level] AS SeverityText,
+     ['info', 'debug', 'Warn', 'error'], ['Info', 'Debug', 'Warn', 'ERROR'], ['INFO', 'DEBUG', 'WARNING', 'err']][c.style][level] AS SeverityText,
     if(c.style IN (6, 9), 0, [9, 5, 13, 17][level]) AS SeverityNumber,
     c.resource['service.name'] AS ServiceName,
     replaceOne([

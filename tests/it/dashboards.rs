@@ -290,6 +290,12 @@ fn view(a: &Answer) -> View {
     out
 }
 
+/// A normalised level other than `unknown`: every demo line has a severity, in one of many
+/// spellings (text only for the sidecars and coredns), so `unknown` means one was missed.
+fn known_level(level: &str) -> bool {
+    LEVELS.contains(&level) && level != "unknown"
+}
+
 /// Checks that an answer is of the panel's kind with the right field types. `must_show` requires
 /// data (the default view); a narrowed pick may find nothing.
 fn check_kind(where_: &str, panel_type: &str, a: &Answer, must_show: bool) {
@@ -319,7 +325,7 @@ fn check_kind(where_: &str, panel_type: &str, a: &Answer, must_show: bool) {
                 for field in &f.fields[1..] {
                     if let Some(level) = field.labels.get("level") {
                         assert!(
-                            LEVELS.contains(&level.as_str()),
+                            known_level(level),
                             "{where_}: level {level:?} is not normalised"
                         );
                     }
@@ -342,7 +348,7 @@ fn check_kind(where_: &str, panel_type: &str, a: &Answer, must_show: bool) {
             }
             for s in &f.field("severity").values {
                 assert!(
-                    LEVELS.contains(&s.as_str().unwrap()),
+                    known_level(s.as_str().unwrap()),
                     "{where_}: severity {s} is not normalised"
                 );
             }
