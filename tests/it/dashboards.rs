@@ -503,7 +503,7 @@ fn interpolate_link(url: &str, vars: &BTreeMap<String, String>) -> Option<String
         let name = &rest[i + 2..end];
         let value = vars.get(name)?;
         // Built-ins that are URL fragments already are inserted as they are.
-        if name == "__url_time_range" {
+        if name == "__url_time_range" || name.ends_with(":queryparam") {
             out.push_str(value);
         } else {
             out.push_str(&uri_encode(value));
@@ -553,6 +553,45 @@ fn panel_links(p: &Value) -> Vec<(String, Value)> {
         }
     }
     out
+}
+
+/// A link to a bundled dashboard keeps the datasource and time range, and sets only variables the
+/// target has, to values it offers (or All).
+fn check_dashboard_link(where_: &str, url: &str, boards: &[Board], uid: &str) {
+    let rest = url.strip_prefix("/d/").unwrap();
+    let target_uid = rest.split(['?', '/']).next().unwrap();
+    let target = boards
+        .iter()
+        .find(|b| b.uid == target_uid)
+        .unwrap_or_else(|| panic!("{where_}: no bundled dashboard {target_uid}"));
+    let params = query_params(url);
+    assert!(
+        params
+            .iter()
+            .any(|(k, v)| k == "var-datasource" && v == uid),
+        "{where_}: keeps the datasource"
+    );
+    assert!(
+        params.iter().any(|(k, _)| k == "from"),
+        "{where_}: keeps the time range"
+    );
+    for (k, val) in params
+        .iter()
+        .filter(|(k, _)| k.starts_with("var-") && k != "var-datasource")
+    {
+        let name = &k["var-".len()..];
+        let tv = target
+            .vars
+            .iter()
+            .find(|v| v.name == name)
+            .unwrap_or_else(|| panic!("{where_}: {} has no variable {name}", target.file));
+        assert!(
+            tv.options.contains(val) || (val == "$__all" && tv.def["includeAll"] == true),
+            "{where_}: {name}={val:?} is one of {}'s options {:?}",
+            target.file,
+            tv.options
+        );
+    }
 }
 
 struct Board {
@@ -943,47 +982,34 @@ async fn bundled_dashboards_answer_every_variable_pick() {
                     let (a, _) = run.one(q).await;
                     check_trace(&where_, &a, &id);
                     followed += 1;
-                } else if let Some(rest) = url.strip_prefix("/d/") {
-                    let target_uid = rest.split(['?', '/']).next().unwrap();
-                    let target = boards
-                        .iter()
-                        .find(|b| b.uid == target_uid)
-                        .unwrap_or_else(|| panic!("{where_}: no bundled dashboard {target_uid}"));
-                    let params = query_params(&url);
-                    assert!(
-                        params
-                            .iter()
-                            .any(|(k, v)| k == "var-datasource" && v == &uid),
-                        "{where_}: keeps the datasource"
-                    );
-                    assert!(
-                        params.iter().any(|(k, _)| k == "from"),
-                        "{where_}: keeps the time range"
-                    );
-                    for (k, val) in params
-                        .iter()
-                        .filter(|(k, _)| k.starts_with("var-") && k != "var-datasource")
-                    {
-                        let name = &k["var-".len()..];
-                        let tv = target
-                            .vars
-                            .iter()
-                            .find(|v| v.name == name)
-                            .unwrap_or_else(|| {
-                                panic!("{where_}: {} has no variable {name}", target.file)
-                            });
-                        assert!(
-                            tv.options.contains(val),
-                            "{where_}: {name}={val:?} is one of {}'s options {:?}",
-                            target.file,
-                            tv.options
-                        );
-                    }
+                } else if url.starts_with("/d/") {
+                    check_dashboard_link(&where_, &url, &boards, &uid);
                     followed += 1;
                 } else {
                     panic!("{where_}: unexpected link {url}");
                 }
             }
+        }
+
+        // Dashboard links, with every variable at All.
+        for link in d["links"].as_array().into_iter().flatten() {
+            let where_ = format!("{file}: dashboard link {:?}", link["title"]);
+            let mut known: BTreeMap<String, String> = BTreeMap::new();
+            known.insert("datasource".into(), uid.clone());
+            known.insert(
+                "__url_time_range".into(),
+                format!("from={}&to={}", now_ms - run.range_ms, now_ms),
+            );
+            for v in vars.iter().filter(|v| !v.textbox) {
+                known.insert(
+                    format!("{}:queryparam", v.name),
+                    format!("var-{}=%24__all", v.name),
+                );
+            }
+            let url = interpolate_link(link["url"].as_str().unwrap(), &known)
+                .unwrap_or_else(|| panic!("{where_}: has every variable it uses"));
+            check_dashboard_link(&where_, &url, &boards, &uid);
+            followed += 1;
         }
 
         println!(
