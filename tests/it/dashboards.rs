@@ -206,6 +206,359 @@ impl Run<'_> {
         json["templateVars"] = template_vars(&sql, vars, st);
         self.one(json).await
     }
+
+    /// Runs a panel's target as Explore does: variables substituted in the browser.
+    async fn panel_in_explore(&self, target: &Value, vars: &[Var], st: &State) -> Answer {
+        let mut json = target.clone();
+        let sql = explore_sql(json["rawSql"].as_str().unwrap_or(""), vars, st);
+        json["rawSql"] = json!(sql);
+        self.one(json).await.0
+    }
+}
+
+// ---- Grafana-side interpolation (a panel opened in Explore) ---------------------------------
+//
+// When a panel is opened in Explore (or copied), Lantern's frontend substitutes the variables in
+// the browser (`interpolateVariablesInQueries`, rules in `frontend/src/interpolate.ts`): the
+// conditionals are resolved first; then, outside comments and `$tag$` heredocs, each reference
+// is formatted by its explicit `:format` with Grafana's formatter, else by Lantern's SQL
+// formatter (code) or the escaped literal content (inside quotes); `$__` references stay for the
+// backend. The same panel must show the same data both ways.
+
+/// What Grafana hands a formatter: the selected values (a list for multi-value variables and All),
+/// or the text of a text box.
+struct GrafanaValue {
+    values: Vec<String>,
+    list: bool,
+    text: String,
+    all_or_empty: bool,
+}
+
+fn grafana_value(v: &Var, st: &State) -> GrafanaValue {
+    if v.textbox {
+        let t = st.text.get(&v.name).cloned().unwrap_or_default();
+        return GrafanaValue {
+            all_or_empty: t.is_empty(),
+            values: vec![t.clone()],
+            list: false,
+            text: t,
+        };
+    }
+    let list = v.def["multi"] == true || v.def["includeAll"] == true;
+    match &st.picks[&v.name] {
+        Pick::All => match v.def["allValue"].as_str().filter(|s| !s.is_empty()) {
+            Some(custom) => GrafanaValue {
+                values: vec![custom.to_owned()],
+                list: false,
+                text: "All".into(),
+                all_or_empty: true,
+            },
+            None => GrafanaValue {
+                values: st.options[&v.name].clone(),
+                list: true,
+                text: "All".into(),
+                all_or_empty: true,
+            },
+        },
+        Pick::Values(vs) => GrafanaValue {
+            values: vs.clone(),
+            list,
+            text: vs.join(" + "),
+            all_or_empty: vs.is_empty(),
+        },
+    }
+}
+
+/// ClickHouse string literal content, as `escapeStringContent` writes it.
+fn escape_content(v: &str) -> String {
+    let mut out = String::new();
+    for c in v.chars() {
+        match c {
+            '\\' | '\'' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn is_number(s: &str) -> bool {
+    s.parse::<f64>().is_ok() && s.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c))
+}
+
+/// Where a reference stands in the SQL.
+#[derive(Clone, Copy, PartialEq)]
+enum Place {
+    Code,
+    Quoted,
+}
+
+/// One reference formatted: Grafana's formatter for an explicit format, else Lantern's.
+fn format_value(g: &GrafanaValue, fmt: Option<&str>, place: Place) -> String {
+    let each = |f: &dyn Fn(&str) -> String| -> String {
+        g.values.iter().map(|v| f(v)).collect::<Vec<_>>().join(",")
+    };
+    match fmt {
+        Some("singlequote") => each(&|v| format!("'{}'", v)),
+        Some("sqlstring") => each(&|v| format!("'{}'", v.replace('\'', "''").replace('"', "\\\""))),
+        Some("doublequote") => each(&|v| format!("\"{}\"", v.replace('"', "\\\""))),
+        Some("csv") | Some("raw") => g.values.join(","),
+        Some("text") => g.text.clone(),
+        Some(other) => panic!("format {other} is not covered by this test"),
+        None if place == Place::Quoted => each(&|v| escape_content(v)),
+        None if g.list => {
+            if g.values.is_empty() {
+                "''".into()
+            } else {
+                each(&|v| format!("'{}'", escape_content(v)))
+            }
+        }
+        None => {
+            let v = g.values.first().cloned().unwrap_or_default();
+            if is_number(&v) {
+                v
+            } else {
+                format!("'{}'", escape_content(&v))
+            }
+        }
+    }
+}
+
+/// End of the region (string, quoted identifier, comment, heredoc) opening at `i`, if any;
+/// `true` when it is a quoted region whose content gets substitutions.
+fn region_end(s: &str, i: usize) -> Option<(usize, bool)> {
+    let b = s.as_bytes();
+    let quoted = |q: u8| {
+        let mut j = i + 1;
+        while j < b.len() {
+            if b[j] == b'\\' {
+                j += 2;
+            } else if b[j] == q {
+                if b.get(j + 1) == Some(&q) {
+                    j += 2;
+                } else {
+                    return j + 1;
+                }
+            } else {
+                j += 1;
+            }
+        }
+        b.len()
+    };
+    match b[i] {
+        b'\'' | b'"' | b'`' => Some((quoted(b[i]).min(b.len()), true)),
+        b'-' if b.get(i + 1) == Some(&b'-') => {
+            Some((s[i..].find('\n').map_or(s.len(), |n| i + n), false))
+        }
+        b'/' if b.get(i + 1) == Some(&b'*') => Some((
+            s[i + 2..].find("*/").map_or(s.len(), |n| i + 2 + n + 2),
+            false,
+        )),
+        b'$' => {
+            let tag_len = s[i + 1..].find('$')?;
+            let tag = &s[i + 1..i + 1 + tag_len];
+            if !tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                || tag.starts_with(|c: char| c.is_ascii_digit())
+            {
+                return None;
+            }
+            let open = &s[i..i + tag_len + 2];
+            s[i + open.len()..]
+                .find(open)
+                .map(|n| (i + open.len() + n + open.len(), false))
+        }
+        _ => None,
+    }
+}
+
+/// Substitutes variable references in a code or quoted-content run (`$__` references untouched).
+fn substitute(text: &str, place: Place, vars: &[Var], st: &State) -> String {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::new();
+    let mut i = 0;
+    while i < text.len() {
+        let rest = &text[i..];
+        let parsed = if let Some(r) = rest.strip_prefix("${") {
+            r.find('}').map(|e| {
+                let inner = &r[..e];
+                let (name, fmt) = inner
+                    .split_once(':')
+                    .map_or((inner, None), |(n, f)| (n, Some(f)));
+                (name, fmt, e + 3)
+            })
+        } else if let Some(r) = rest.strip_prefix("[[") {
+            r.find("]]").map(|e| {
+                let inner = &r[..e];
+                let (name, fmt) = inner
+                    .split_once(':')
+                    .map_or((inner, None), |(n, f)| (n, Some(f)));
+                (name, fmt, e + 4)
+            })
+        } else if let Some(r) = rest.strip_prefix('$') {
+            let n = r.find(|c: char| !ident(c)).unwrap_or(r.len());
+            Some((&r[..n], None, n + 1))
+        } else {
+            None
+        };
+        match parsed {
+            Some((name, fmt, len)) if !name.starts_with("__") && !name.is_empty() => {
+                match vars.iter().find(|v| v.name == name) {
+                    Some(v) => out.push_str(&format_value(&grafana_value(v, st), fmt, place)),
+                    None => out.push_str(&rest[..len]),
+                }
+                i += len;
+            }
+            Some((_, _, len)) => {
+                out.push_str(&rest[..len]);
+                i += len;
+            }
+            None => {
+                let c = rest.chars().next().unwrap();
+                out.push(c);
+                i += c.len_utf8();
+            }
+        }
+    }
+    out
+}
+
+/// `$__conditionalAll(cond, $v)` and `$conditionalTest(sql[, else], $v)` resolved, as
+/// `resolveConditionals` does.
+fn resolve_conditionals(sql: &str, vars: &[Var], st: &State) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < sql.len() {
+        if let Some((end, _)) = region_end(sql, i) {
+            out.push_str(&sql[i..end]);
+            i = end;
+            continue;
+        }
+        let rest = &sql[i..];
+        let name = ["$__conditionalAll(", "$conditionalTest("]
+            .into_iter()
+            .find(|p| rest.starts_with(p));
+        let Some(name) = name else {
+            let c = rest.chars().next().unwrap();
+            out.push(c);
+            i += c.len_utf8();
+            continue;
+        };
+        // Arguments: commas at depth zero, outside regions.
+        let mut args = Vec::new();
+        let (mut depth, mut j, mut start) = (0, i + name.len(), i + name.len());
+        loop {
+            if let Some((end, _)) = region_end(sql, j) {
+                j = end;
+                continue;
+            }
+            match sql.as_bytes()[j] {
+                b'(' => depth += 1,
+                b')' if depth > 0 => depth -= 1,
+                b')' => {
+                    args.push(sql[start..j].trim().to_owned());
+                    break;
+                }
+                b',' if depth == 0 => {
+                    args.push(sql[start..j].trim().to_owned());
+                    start = j + 1;
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        let var = args
+            .last()
+            .unwrap()
+            .trim_start_matches('$')
+            .trim_matches(['{', '}']);
+        let v = vars
+            .iter()
+            .find(|v| v.name == var)
+            .expect("conditional on a dashboard variable");
+        let all = grafana_value(v, st).all_or_empty;
+        let chosen = if name == "$__conditionalAll(" {
+            if all {
+                "1=1".to_owned()
+            } else {
+                resolve_conditionals(&args[0], vars, st)
+            }
+        } else if !all {
+            format!(" {} ", resolve_conditionals(&args[0], vars, st))
+        } else if args.len() == 3 {
+            format!(" {} ", resolve_conditionals(&args[1], vars, st))
+        } else {
+            " ".to_owned()
+        };
+        out.push_str(&chosen);
+        i = j + 1;
+    }
+    out
+}
+
+/// The SQL Explore runs for a panel query: variables substituted in the browser.
+fn explore_sql(sql: &str, vars: &[Var], st: &State) -> String {
+    let sql = resolve_conditionals(sql, vars, st);
+    let mut out = String::new();
+    let (mut i, mut code) = (0, 0);
+    while i < sql.len() {
+        let Some((end, quoted)) = region_end(&sql, i) else {
+            i += sql[i..].chars().next().unwrap().len_utf8();
+            continue;
+        };
+        out.push_str(&substitute(&sql[code..i], Place::Code, vars, st));
+        let region = &sql[i..end];
+        if quoted && region.len() >= 2 {
+            let q = &region[..1];
+            let closed = region.ends_with(q) && region.len() >= 2;
+            let inner = &region[1..if closed {
+                region.len() - 1
+            } else {
+                region.len()
+            }];
+            out.push_str(q);
+            out.push_str(&substitute(inner, Place::Quoted, vars, st));
+            if closed {
+                out.push_str(q);
+            }
+        } else {
+            out.push_str(region);
+        }
+        i = end;
+        code = i;
+    }
+    out.push_str(&substitute(&sql[code..], Place::Code, vars, st));
+    out
+}
+
+/// The same panel, in the dashboard (backend-expanded) and in Explore (browser-interpolated),
+/// shows the same data.
+fn same_data(where_: &str, dashboard: &Answer, explore: &Answer) {
+    assert!(
+        explore.error.is_empty(),
+        "{where_} in Explore: {}",
+        explore.error
+    );
+    let (a, b) = (view(dashboard), view(explore));
+    let mut ra = a.rows.clone();
+    let mut rb = b.rows.clone();
+    ra.sort();
+    rb.sort();
+    assert!(
+        a.count == b.count
+            && (a.total - b.total).abs() <= 1e-6 * a.total.abs().max(1.0)
+            && ra == rb,
+        "{where_}: the dashboard ({} rows, total {}) and Explore ({} rows, total {}) show the same data",
+        a.count,
+        a.total,
+        b.count,
+        b.total
+    );
 }
 
 /// Result columns (and logs label keys) that show a variable's values: the dashboards name a
@@ -779,6 +1132,8 @@ async fn bundled_dashboards_answer_every_variable_pick() {
             );
             let (a, took) = run.panel(&targets[0], vars, &base_state).await;
             check_kind(&format!("{file}: {title} (All)"), ptype, &a, true);
+            let explore = run.panel_in_explore(&targets[0], vars, &base_state).await;
+            same_data(&format!("{file}: {title} (All)"), &a, &explore);
             if took > worst.0 {
                 worst = (took, title.to_owned());
             }
@@ -859,6 +1214,8 @@ async fn bundled_dashboards_answer_every_variable_pick() {
                     worst_any = worst_any.max(took);
                     picked_runs += 1;
                     check_kind(&where_, p["type"].as_str().unwrap(), &a, false);
+                    let explore = run.panel_in_explore(target, vars, &st).await;
+                    same_data(&where_, &a, &explore);
                     let v = view(&a);
                     check_members(&where_, &v, &st, vars);
                     assert!(
