@@ -6,7 +6,10 @@
 //! variables its SQL references in `templateVars` (what `applyTemplateVariables` in
 //! `frontend/src/datasource.ts` builds: the selected values, or every option with
 //! `allSelected` for "All", or the dashboard's `customAllValue`); the backend expands them and the
-//! macros, as it does for alert rules. Data links are interpolated here the way Grafana does
+//! macros, as it does for alert rules. Every panel also runs the way Explore runs it, with the
+//! variables substituted in the browser (Grafana's `singlequote`/`sqlstring`/`csv`/… formatters,
+//! Lantern's `interpolate.ts` rules elsewhere), and must show the same data. Data links are
+//! interpolated here the way Grafana does
 //! (`${__value.raw}`, `${__field.labels.x}`, `${__data.fields.x}`, `${datasource}`, time range),
 //! with each value URI-encoded, and followed.
 //!
@@ -16,8 +19,8 @@
 //! a `log-lines` frame, one table frame, a trace frame behind trace links); picking a value must
 //! narrow the result (fewer rows or series or a lower total, or a column showing the variable
 //! that All showed with other values), and every row that shows the variable's column must
-//! belong to the pick. Levels must be normalised. Panel counts and the slowest panel query are
-//! printed, never asserted.
+//! belong to the pick. Levels must be normalised (and known: every demo line has a severity).
+//! Panel counts and the slowest panel query are printed, never asserted.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -188,7 +191,10 @@ impl Run<'_> {
 
     /// A query variable's options under `st` (its query is a table query; the first field).
     async fn options(&self, v: &Var, vars: &[Var], st: &State) -> Vec<String> {
+        // `toVariableQuery`: the variable's SQL query, as a table.
         let mut target = v.def["query"].clone();
+        target["format"] = json!(1);
+        target["queryType"] = json!("table");
         target["templateVars"] = template_vars(&v.sql, vars, st);
         let (a, _) = self.one(target).await;
         assert!(a.error.is_empty(), "variable {}: {}", v.name, a.error);
