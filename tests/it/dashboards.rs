@@ -695,16 +695,18 @@ fn check_kind(where_: &str, panel_type: &str, a: &Answer, must_show: bool) {
             assert_eq!(a.frames.len(), 1, "{where_}: one logs frame");
             let f = &a.frames[0];
             assert_eq!(f.meta["type"], "log-lines", "{where_}");
-            for (name, kind) in [
-                ("timestamp", Kind::Time),
-                ("body", Kind::String),
-                ("severity", Kind::String),
-                ("id", Kind::String),
-                ("labels", Kind::Json),
-                ("traceID", Kind::String),
-            ] {
-                assert_eq!(f.field(name).kind, kind, "{where_}: field {name}");
-            }
+            check_fields(
+                where_,
+                f,
+                &[
+                    ("timestamp", Kind::Time),
+                    ("body", Kind::String),
+                    ("severity", Kind::String),
+                    ("id", Kind::String),
+                    ("labels", Kind::Json),
+                    ("traceID", Kind::String),
+                ],
+            );
             for s in &f.field("severity").values {
                 assert!(
                     known_level(s.as_str().unwrap()),
@@ -744,6 +746,13 @@ fn check_kind(where_: &str, panel_type: &str, a: &Answer, must_show: bool) {
     }
 }
 
+/// The frame has these fields, of these kinds.
+fn check_fields(where_: &str, f: &Frame, fields: &[(&str, Kind)]) {
+    for (name, kind) in fields {
+        assert_eq!(&f.field(name).kind, kind, "{where_}: field {name}");
+    }
+}
+
 /// Checks a trace-view answer for `trace_id`.
 fn check_trace(where_: &str, a: &Answer, trace_id: &str) {
     let f = a.frame();
@@ -752,17 +761,19 @@ fn check_trace(where_: &str, a: &Answer, trace_id: &str) {
         "{where_}: trace frame"
     );
     assert!(f.rows() > 0, "{where_}: trace {trace_id} has spans");
-    for (name, kind) in [
-        ("traceID", Kind::String),
-        ("spanID", Kind::String),
-        ("parentSpanID", Kind::String),
-        ("operationName", Kind::String),
-        ("serviceName", Kind::String),
-        ("startTime", Kind::Number),
-        ("duration", Kind::Number),
-    ] {
-        assert_eq!(f.field(name).kind, kind, "{where_}: trace field {name}");
-    }
+    check_fields(
+        where_,
+        f,
+        &[
+            ("traceID", Kind::String),
+            ("spanID", Kind::String),
+            ("parentSpanID", Kind::String),
+            ("operationName", Kind::String),
+            ("serviceName", Kind::String),
+            ("startTime", Kind::Number),
+            ("duration", Kind::Number),
+        ],
+    );
     assert!(
         f.field("traceID").values.iter().all(|v| v == trace_id),
         "{where_}: only spans of {trace_id}"
