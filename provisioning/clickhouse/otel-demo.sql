@@ -360,8 +360,9 @@ SELECT
     if(k.1 = 'app', '', 'k8s.event') AS EventName
 FROM (
     SELECT
-        -- (seconds before now of the first occurrence, period in seconds, occurrences, container idx, kind)
-        arrayJoin([(21000, 1800, 12, 21, 'oom'), (7200, 300, 24, 23, 'backoff'), (15000, 5400, 2, 28, 'oom')]) AS e,
+        -- (seconds before now of the first occurrence, period in seconds, occurrences, container idx,
+        -- kind); the offsets keep events of different pods from sharing a timestamp.
+        arrayJoin([(21000, 1800, 12, 21, 'oom'), (7195, 300, 24, 23, 'backoff'), (15000, 5400, 2, 28, 'oom')]) AS e,
         arrayJoin(range(e.3)) AS n,
         e.4 AS cidx,
         arrayJoin(if(e.5 = 'oom',
