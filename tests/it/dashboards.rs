@@ -6,9 +6,10 @@
 //! variables its SQL references in `templateVars` (what `applyTemplateVariables` in
 //! `frontend/src/datasource.ts` builds: the selected values, or every option with
 //! `allSelected` for "All", or the dashboard's `customAllValue`); the backend expands them and the
-//! macros, as it does for alert rules. Every panel also runs the way Explore runs it, with the
-//! variables substituted in the browser (Grafana's `singlequote`/`sqlstring`/`csv`/… formatters,
-//! Lantern's `interpolate.ts` rules elsewhere), and must show the same data. Data links are
+//! macros. Every panel also runs the way Explore runs it and an alert rule made from it runs
+//! it: the variables substituted in the browser (Grafana's `singlequote`/`sqlstring`/`csv`/…
+//! formatters, Lantern's `interpolate.ts` rules elsewhere), the macros left to the backend, time
+//! series sent as alerting sends them (`FromAlert`); it must show the same data. Data links are
 //! interpolated here the way Grafana does
 //! (`${__value.raw}`, `${__field.labels.x}`, `${__data.fields.x}`, `${datasource}`, time range),
 //! with each value URI-encoded, and followed.
@@ -213,12 +214,28 @@ impl Run<'_> {
         self.one(json).await
     }
 
-    /// Runs a panel's target as Explore does: variables substituted in the browser.
-    async fn panel_in_explore(&self, target: &Value, vars: &[Var], st: &State) -> Answer {
+    /// Runs a panel's target as Explore does, and as an alert rule made from the panel does:
+    /// variables substituted in the browser (`interpolateVariablesInQueries`), no
+    /// `templateVars`; time series as alerting sends them (`FromAlert`).
+    async fn panel_in_explore(
+        &self,
+        target: &Value,
+        panel_type: &str,
+        vars: &[Var],
+        st: &State,
+    ) -> Answer {
         let mut json = target.clone();
         let sql = explore_sql(json["rawSql"].as_str().unwrap_or(""), vars, st);
         json["rawSql"] = json!(sql);
-        self.one(json).await.0
+        let mut headers = std::collections::HashMap::new();
+        if panel_type == "timeseries" {
+            headers.insert("FromAlert".to_owned(), "true".to_owned());
+        }
+        let mut answers = self
+            .host
+            .query_with_headers(self.ds, vec![self.q("A", json)], headers)
+            .await;
+        answers.remove("A").unwrap()
     }
 }
 
@@ -1149,7 +1166,9 @@ async fn bundled_dashboards_answer_every_variable_pick() {
             );
             let (a, took) = run.panel(&targets[0], vars, &base_state).await;
             check_kind(&format!("{file}: {title} (All)"), ptype, &a, true);
-            let explore = run.panel_in_explore(&targets[0], vars, &base_state).await;
+            let explore = run
+                .panel_in_explore(&targets[0], ptype, vars, &base_state)
+                .await;
             same_data(&format!("{file}: {title} (All)"), &a, &explore);
             if took > worst.0 {
                 worst = (took, title.to_owned());
@@ -1231,7 +1250,9 @@ async fn bundled_dashboards_answer_every_variable_pick() {
                     worst_any = worst_any.max(took);
                     picked_runs += 1;
                     check_kind(&where_, p["type"].as_str().unwrap(), &a, false);
-                    let explore = run.panel_in_explore(target, vars, &st).await;
+                    let explore = run
+                        .panel_in_explore(target, p["type"].as_str().unwrap(), vars, &st)
+                        .await;
                     same_data(&where_, &a, &explore);
                     let v = view(&a);
                     check_members(&where_, &v, &st, vars);
