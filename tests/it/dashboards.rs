@@ -890,7 +890,7 @@ fn interpolate_link(url: &str, vars: &BTreeMap<String, String>) -> Option<String
         let name = &rest[i + 2..end];
         let value = vars.get(name)?;
         // Built-ins that are URL fragments already are inserted as they are.
-        if name == "__url_time_range" || name.ends_with(":queryparam") {
+        if name == "__url_time_range" {
             out.push_str(value);
         } else {
             out.push_str(&uri_encode(value));
@@ -1386,23 +1386,31 @@ async fn bundled_dashboards_answer_every_variable_pick() {
             }
         }
 
-        // Dashboard links, with every variable at All.
+        // Dashboard links, with every variable at All: `includeVars` adds each variable's
+        // value (`var-x=$__all` for All), `keepTime` the time range.
         for link in d["links"].as_array().into_iter().flatten() {
             let where_ = format!("{file}: dashboard link {:?}", link["title"]);
-            let mut known: BTreeMap<String, String> = BTreeMap::new();
-            known.insert("datasource".into(), uid.clone());
-            known.insert(
-                "__url_time_range".into(),
-                format!("from={}&to={}", now_ms - run.range_ms, now_ms),
-            );
-            for v in vars.iter().filter(|v| !v.textbox) {
-                known.insert(
-                    format!("{}:queryparam", v.name),
-                    format!("var-{}=%24__all", v.name),
-                );
+            let mut url = link["url"].as_str().unwrap().to_owned();
+            let mut params = Vec::new();
+            if link["includeVars"] == true {
+                params.push(format!("var-datasource={}", uri_encode(&uid)));
+                for v in vars {
+                    let value = if v.textbox {
+                        base_state.text[&v.name].clone()
+                    } else {
+                        "$__all".into()
+                    };
+                    params.push(format!("var-{}={}", v.name, uri_encode(&value)));
+                }
             }
-            let url = interpolate_link(link["url"].as_str().unwrap(), &known)
-                .unwrap_or_else(|| panic!("{where_}: has every variable it uses"));
+            if link["keepTime"] == true {
+                params.push(format!("from={}&to={}", now_ms - run.range_ms, now_ms));
+            }
+            url = format!(
+                "{url}{}{}",
+                if url.contains('?') { "&" } else { "?" },
+                params.join("&")
+            );
             check_dashboard_link(&where_, &url, &boards, &uid);
             followed += 1;
         }
