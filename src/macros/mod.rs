@@ -43,7 +43,7 @@ mod catalog;
 mod context;
 mod error;
 mod grafana;
-mod scan;
+pub(crate) mod scan;
 mod template;
 
 #[cfg(test)]
