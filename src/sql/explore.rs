@@ -242,6 +242,53 @@ fn map_key<'k>(key: &'k str, maps: &[&'k str]) -> Option<(&'k str, &'k str)> {
     })
 }
 
+/// Attribute keys that identify a log stream (with the service and the label columns) when log
+/// context is asked for a raw SQL query's row.
+pub const STREAM_KEYS: &[&str] = &[
+    "k8s.namespace.name",
+    "k8s.pod.name",
+    "k8s.container.name",
+    "container.id",
+];
+
+/// The equality conditions that keep log context in a row's stream: its service (label
+/// `service.name`), its label columns, and the [`STREAM_KEYS`] of its attribute maps, each with
+/// the row's value (`labels`: the row's labels as the logs frame shows them).
+pub fn stream_conditions(
+    labels: &std::collections::BTreeMap<String, String>,
+    r: &ResultColumns<'_>,
+    label_columns: &[usize],
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut push = |expr: String, value: &String| {
+        if !out.iter().any(|(e, _)| *e == expr) {
+            out.push((expr, value.clone()));
+        }
+    };
+    if let Some(i) = r.service {
+        let name = &r.columns[i].0;
+        if let Some(v) = labels.get("service.name").or_else(|| labels.get(name)) {
+            push(identifier(name), v);
+        }
+    }
+    for &i in label_columns {
+        let name = &r.columns[i].0;
+        if let Some(v) = labels.get(name) {
+            push(identifier(name), v);
+        }
+    }
+    if !r.maps.is_empty() {
+        for key in STREAM_KEYS {
+            if let Some(v) = labels.get(*key)
+                && let Ok(Resolved::Expr(e)) = resolve_result_key(key, r)
+            {
+                push(e, v);
+            }
+        }
+    }
+    out
+}
+
 /// One condition for a resolved click filter.
 pub fn click_condition(f: &ClickFilter, target: &Resolved) -> Result<String, String> {
     let mut out = String::new();
@@ -557,7 +604,10 @@ mod tests {
             strip_row_limits("SELECT * FROM t LIMIT 10 OFFSET 5"),
             "SELECT * FROM t "
         );
-        assert_eq!(strip_row_limits("SELECT * FROM t LIMIT 5, 10"), "SELECT * FROM t ");
+        assert_eq!(
+            strip_row_limits("SELECT * FROM t LIMIT 5, 10"),
+            "SELECT * FROM t "
+        );
         assert_eq!(
             strip_row_limits("select * from t order by a limit 3 with ties"),
             "select * from t order by a "
@@ -566,7 +616,10 @@ mod tests {
             strip_row_limits("SELECT * FROM t ORDER BY a OFFSET 5 ROWS FETCH FIRST 3 ROWS ONLY"),
             "SELECT * FROM t ORDER BY a  "
         );
-        assert_eq!(strip_row_limits("SELECT TOP 10 a FROM t"), "SELECT  a FROM t");
+        assert_eq!(
+            strip_row_limits("SELECT TOP 10 a FROM t"),
+            "SELECT  a FROM t"
+        );
         assert_eq!(
             strip_row_limits("SELECT DISTINCT TOP 10 WITH TIES a FROM t ORDER BY a"),
             "SELECT DISTINCT  a FROM t ORDER BY a"
@@ -788,10 +841,27 @@ mod tests {
             &resolve_result_key(key, &r).unwrap(),
         )
         .unwrap();
-        assert_eq!(
-            sql,
-            r"`ResourceAttributes`['a\'] OR 1=1 --'] = 'v'"
-        );
+        assert_eq!(sql, r"`ResourceAttributes`['a\'] OR 1=1 --'] = 'v'");
+    }
+
+    #[test]
+    fn context_stays_in_the_rows_stream() {
+        let c = otel_result();
+        let r = roles(&c);
+        let labels: std::collections::BTreeMap<String, String> = [
+            ("service.name", "cart"),
+            ("k8s.pod.name", "p-1"),
+            ("http.method", "GET"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let eq = stream_conditions(&labels, &r, &[1]);
+        assert_eq!(eq[0], ("`ServiceName`".to_owned(), "cart".to_owned()));
+        assert_eq!(eq.len(), 2, "{eq:?}");
+        assert!(eq[1].0.contains("'k8s.pod.name'"), "{eq:?}");
+        // Per-line attributes (http.method) are not the stream.
+        assert!(!eq.iter().any(|(e, _)| e.contains("http.method")));
     }
 
     #[test]
