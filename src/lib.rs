@@ -16,6 +16,7 @@ pub mod clickhouse;
 pub mod error;
 pub mod frames;
 pub mod grpc;
+pub mod live;
 pub mod macros;
 pub mod otel;
 pub mod planner;

@@ -275,7 +275,7 @@ pub async fn plan(
 
 /// The columns of a raw SQL query's result (from DESCRIBE) and their logs roles; `what` names
 /// the feature for the error when there is no time column.
-async fn result_roles(
+pub(crate) async fn result_roles(
     instance: &Instance,
     sql: &str,
     what: &str,
@@ -341,7 +341,7 @@ fn time_kind_of(schema: &TableSchema, col: &str) -> TimeKind {
 }
 
 /// A resolved logs table: where it is, its schema and roles.
-struct ResolvedLogs {
+pub(crate) struct ResolvedLogs {
     db: String,
     table: String,
     columns: Vec<String>,
@@ -350,7 +350,7 @@ struct ResolvedLogs {
 }
 
 impl ResolvedLogs {
-    fn target(&self) -> build::LogsTable<'_> {
+    pub(crate) fn target(&self) -> build::LogsTable<'_> {
         build::LogsTable {
             database: &self.db,
             table: &self.table,
@@ -362,7 +362,10 @@ impl ResolvedLogs {
 }
 
 /// The builder's table: its schema, classification and roles (with datasource and query overrides).
-async fn logs_table(instance: &Instance, b: &LogsBuilder) -> Result<ResolvedLogs, QueryError> {
+pub(crate) async fn logs_table(
+    instance: &Instance,
+    b: &LogsBuilder,
+) -> Result<ResolvedLogs, QueryError> {
     let defaults = &instance.settings.logs;
     let db = [
         b.database.as_str(),
@@ -600,25 +603,35 @@ pub(crate) async fn explore_sql(
     if strip_limits {
         sql = explore::strip_row_limits(&sql);
     }
+    let conditions = click_conditions(instance, query, &sql).await?;
+    Ok(explore::wrap_with_conditions(&sql, &conditions))
+}
+
+/// The conditions of a raw SQL query's click filters (`filters`), resolved against the columns
+/// of `sql`'s result (read with DESCRIBE only when there are filters).
+pub(crate) async fn click_conditions(
+    instance: &Instance,
+    query: &Query,
+    sql: &str,
+) -> Result<Vec<String>, QueryError> {
     let clicks = explore::parse_click_filters(query.json.get("filters")).map_err(invalid)?;
     if clicks.is_empty() {
-        return Ok(sql);
+        return Ok(Vec::new());
     }
-    let columns = instance.connection.describe(&sql).await?;
+    let columns = instance.connection.describe(sql).await?;
     let described: Vec<(String, arrow_schema::DataType, ChType)> = columns
         .iter()
         .map(|(n, t)| (n.clone(), grafana_type(t), t.clone()))
         .collect();
     let roles = crate::frames::logs::recognise(&described);
     let result = result_columns(&columns, &roles);
-    let conditions = clicks
+    clicks
         .iter()
         .map(|c| {
             let target = explore::resolve_result_key(&c.key, &result).map_err(invalid)?;
             explore::click_condition(c, &target).map_err(invalid)
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(explore::wrap_with_conditions(&sql, &conditions))
+        .collect()
 }
 
 /// A result's columns with the roles click filters and context need.
