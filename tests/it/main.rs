@@ -14,6 +14,8 @@ mod host;
 mod architecture;
 mod dashboards;
 mod errors;
+mod explore;
+mod live;
 mod otel;
 mod protocol;
 mod readme;
