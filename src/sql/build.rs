@@ -136,8 +136,9 @@ fn value_text(v: &serde_json::Value) -> String {
     }
 }
 
-/// The SQL expression a filter key refers to, given the table's columns and maps.
-fn filter_target(
+/// The SQL expression a filter key refers to, given the table's columns and maps; for a bare
+/// attribute key also the maps it is looked up in and the key as a literal.
+pub fn filter_target(
     key: &str,
     roles: &LogRoles,
     columns: &[String],

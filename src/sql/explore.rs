@@ -546,14 +546,14 @@ pub fn tag_settings(b: TagBounds) -> String {
 }
 
 /// Distinct keys of `maps` among a bounded sample of the table's rows in the time range
-/// (`time_filter`: SQL the caller built with [`super::build::time_filter`]).
-pub fn tag_keys_sql(table: &str, maps: &[String], time_filter: &str, b: TagBounds) -> String {
+/// (`conditions`: SQL the caller built, e.g. with [`super::build::time_filter`]).
+pub fn tag_keys_sql(table: &str, maps: &[String], conditions: &str, b: TagBounds) -> String {
     let keys: Vec<String> = maps
         .iter()
         .map(|m| format!("mapKeys({})", identifier(m)))
         .collect();
     format!(
-        "SELECT k FROM (SELECT arrayConcat({keys}) AS ks FROM {table} WHERE {time_filter} LIMIT {sample}) ARRAY JOIN ks AS k GROUP BY k ORDER BY k LIMIT {limit} {settings}",
+        "SELECT k FROM (SELECT arrayConcat({keys}) AS ks FROM {table} WHERE {conditions} LIMIT {sample}) ARRAY JOIN ks AS k GROUP BY k ORDER BY k LIMIT {limit} {settings}",
         keys = keys.join(", "),
         sample = b.sample_rows,
         limit = b.limit,
@@ -561,15 +561,75 @@ pub fn tag_keys_sql(table: &str, maps: &[String], time_filter: &str, b: TagBound
     )
 }
 
-/// The most frequent values of `expr` among a bounded sample of the table's rows in the time
-/// range. Empty values are left out.
-pub fn tag_values_sql(table: &str, expr: &str, time_filter: &str, b: TagBounds) -> String {
+/// The most frequent values of `expr` among a bounded sample of the table's rows matching
+/// `conditions` (time range, key present). Empty values are left out.
+pub fn tag_values_sql(table: &str, expr: &str, conditions: &str, b: TagBounds) -> String {
     format!(
-        "SELECT v FROM (SELECT toString({expr}) AS v FROM {table} WHERE {time_filter} LIMIT {sample}) WHERE v != '' GROUP BY v ORDER BY count() DESC, v LIMIT {limit} {settings}",
+        "SELECT v FROM (SELECT toString({expr}) AS v FROM {table} WHERE {conditions} LIMIT {sample}) WHERE v != '' GROUP BY v ORDER BY count() DESC, v LIMIT {limit} {settings}",
         sample = b.sample_rows,
         limit = b.limit,
         settings = tag_settings(b),
     )
+}
+
+/// The expression whose values `tag-values` lists for `key` on a table (`columns`: its column
+/// names and types; `roles`: its logs roles, or defaults with `maps` set to its map columns),
+/// and the condition that keeps the rows holding the key (for map keys: `mapContains`, which a
+/// skip index on the map's keys can answer). An unknown key is an error naming it.
+pub fn tag_value_target(
+    key: &str,
+    columns: &[(String, ChType)],
+    roles: &crate::otel::LogRoles,
+) -> Result<(String, Option<String>), String> {
+    use crate::otel::ColumnRef;
+    let names: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
+    let is_map = |m: &str| {
+        columns
+            .iter()
+            .any(|(n, t)| n == m && matches!(t.base(), ChType::Map(..)))
+    };
+    if key.trim().is_empty() {
+        return Err("tag-values needs ?key=<column or attribute key>".into());
+    }
+    match ColumnRef::parse(key, &roles.maps) {
+        ColumnRef::Column(c) if names.contains(&c) => {
+            if is_map(&c) {
+                return Err(format!(
+                    "`{key}` is a map column: ask for one of its keys (`{key}['k']`)"
+                ));
+            }
+            Ok((format!("toString({})", identifier(&c)), None))
+        }
+        ColumnRef::MapKey(m, k) if is_map(&m) => {
+            let (m, k) = (identifier(&m), string_literal(&k));
+            Ok((format!("{m}[{k}]"), Some(format!("mapContains({m}, {k})"))))
+        }
+        ColumnRef::MapKey(m, _) => Err(format!(
+            "cannot list values of `{key}`: `{m}` is not a map column of the table"
+        )),
+        ColumnRef::Column(c) if c.eq_ignore_ascii_case("level") => {
+            Ok((super::build::level_expression(roles), None))
+        }
+        ColumnRef::Column(c) if c == "service.name" && roles.service.is_some() => Ok((
+            identifier(roles.service.as_deref().unwrap_or_default()),
+            None,
+        )),
+        ColumnRef::Column(_) => {
+            let (expr, maps) = super::build::filter_target(key, roles, &names);
+            match maps {
+                Some((maps, k)) => {
+                    let any: Vec<String> = maps
+                        .iter()
+                        .map(|m| format!("mapContains({m}, {k})"))
+                        .collect();
+                    Ok((expr, Some(any.join(" OR "))))
+                }
+                None => Err(format!(
+                    "cannot list values of `{key}`: the table has no column of that name and no attribute map (ResourceAttributes, ScopeAttributes, LogAttributes) to look it up in"
+                )),
+            }
+        }
+    }
 }
 
 /// The live tail's poll of a raw SQL logs query: the user's SQL (already expanded for the poll's
@@ -892,6 +952,52 @@ mod tests {
         let v = tag_values_sql("`t`", "`pod`", "1", TAG_BOUNDS);
         assert!(v.contains("LIMIT 100000)"), "{v}");
         assert!(v.contains("max_rows_to_read = 1000000"), "{v}");
+    }
+
+    #[test]
+    fn tag_value_keys_resolve_on_the_table() {
+        let c = cols(&[
+            ("Timestamp", "DateTime64(9)"),
+            ("ServiceName", "LowCardinality(String)"),
+            ("SeverityText", "String"),
+            ("ResourceAttributes", "Map(LowCardinality(String), String)"),
+            ("LogAttributes", "Map(LowCardinality(String), String)"),
+        ]);
+        let roles = crate::otel::LogRoles {
+            service: Some("ServiceName".into()),
+            severity_text: Some("SeverityText".into()),
+            maps: vec!["ResourceAttributes".into(), "LogAttributes".into()],
+            ..Default::default()
+        };
+        let t = |k: &str| tag_value_target(k, &c, &roles);
+        assert_eq!(
+            t("ServiceName").unwrap(),
+            ("toString(`ServiceName`)".into(), None)
+        );
+        assert_eq!(t("service.name").unwrap().0, "`ServiceName`");
+        assert_eq!(
+            t("ResourceAttributes['k8s.pod.name']").unwrap(),
+            (
+                "`ResourceAttributes`['k8s.pod.name']".into(),
+                Some("mapContains(`ResourceAttributes`, 'k8s.pod.name')".into())
+            )
+        );
+        let (expr, cond) = t("k8s.pod.name").unwrap();
+        assert!(expr.starts_with("if(mapContains(`LogAttributes`"), "{expr}");
+        assert_eq!(
+            cond.unwrap(),
+            "mapContains(`LogAttributes`, 'k8s.pod.name') OR mapContains(`ResourceAttributes`, 'k8s.pod.name')"
+        );
+        assert!(t("level").unwrap().0.starts_with("multiIf("));
+        assert!(t("ResourceAttributes").unwrap_err().contains("map column"));
+        assert!(t("Nope['x']").unwrap_err().contains("`Nope`"));
+        assert!(t("").is_err());
+        let plain = cols(&[("ts", "DateTime"), ("msg", "String")]);
+        let e = tag_value_target("pod", &plain, &crate::otel::LogRoles::default()).unwrap_err();
+        assert!(e.contains("`pod`"), "{e}");
+        // A hostile key is a literal.
+        let (expr, _) = t("x') OR 1=1 --").unwrap();
+        assert!(expr.contains(r"'x\') OR 1=1 --'"), "{expr}");
     }
 
     #[test]
