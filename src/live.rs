@@ -412,8 +412,10 @@ mod tests {
         ));
     }
 
-    fn rows(list: &[(&'static str, i64)]) -> std::vec::IntoIter<(&'static str, i64)> {
-        list.to_vec().into_iter()
+    fn rows<'l>(
+        list: &'l [(&'static str, i64)],
+    ) -> std::iter::Copied<std::slice::Iter<'l, (&'static str, i64)>> {
+        list.iter().copied()
     }
 
     #[test]

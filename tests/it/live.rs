@@ -136,7 +136,7 @@ async fn every_line_arrives_exactly_once_and_the_tail_stops_with_the_call() {
                     map.insert(n, at);
                 }
                 drop(map);
-                if tick % 50 == 0 {
+                if tick.is_multiple_of(50) {
                     insert(&db, "other", "noise", next, 20, "p-0");
                 }
                 next += 20;

@@ -382,7 +382,7 @@ impl Host {
             .publish_stream(pluginv2::PublishStreamRequest {
                 plugin_context: Some(context(ds)),
                 path: path.into(),
-                data: serde_json::to_vec(data).unwrap().into(),
+                data: serde_json::to_vec(data).unwrap(),
             })
             .await
             .expect("PublishStream call")
