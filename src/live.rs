@@ -53,7 +53,7 @@ pub const FUTURE: Duration = Duration::from_secs(60);
 /// New lines delivered per second at most; more are dropped with a notice.
 pub const MAX_LINES_PER_SECOND: u64 = 1000;
 /// Ids remembered at most (the rows of one window are far fewer at the rate bound).
-pub const MAX_SEEN: usize = 200_000;
+pub const MAX_SEEN: usize = 100_000;
 
 const NS: i64 = 1_000_000_000;
 

@@ -366,7 +366,9 @@ async fn run_tail(
                     sql = %sql,
                     "live tail poll"
                 );
-                if accepted.deliver.is_empty() && dropped == 0 {
+                // The first poll always answers (its frame tells the fields); later ones only
+                // when there are lines or news of dropped ones.
+                if accepted.deliver.is_empty() && dropped == 0 && polls > 1 {
                     None
                 } else {
                     delivered += accepted.deliver.len() as u64;
