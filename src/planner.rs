@@ -648,6 +648,12 @@ pub(crate) fn result_columns<'a>(
     }
 }
 
+/// Whether a query is a logs builder query (`editorType: builder` or a `builder` object).
+pub(crate) fn is_builder(query: &Query) -> bool {
+    query.json.get("editorType").and_then(Value::as_str) == Some("builder")
+        || query.json.get("builder").is_some_and(Value::is_object)
+}
+
 /// `queryType: logs-sample`: a sample of the query's rows in the range (the volume's range).
 async fn logs_sample_plan(
     instance: &Instance,
@@ -655,9 +661,7 @@ async fn logs_sample_plan(
     req: &RequestContext,
     range: Range,
 ) -> Result<Plan, QueryError> {
-    let builder = query.json.get("editorType").and_then(Value::as_str) == Some("builder")
-        || query.json.get("builder").is_some_and(Value::is_object);
-    if builder {
+    if is_builder(query) {
         let mut b = builder_with_clicks(query)?;
         b.limit = Some(LOGS_SAMPLE_ROWS);
         let lt = logs_table(instance, &b).await?;

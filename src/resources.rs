@@ -111,13 +111,7 @@ pub async fn handle(
         Err(e) => return Reply::error(400, e),
     };
     let params = query_params(url);
-    let param = |k: &str| {
-        params
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    };
+    let param = |k: &str| param_of(&params, k);
     let result = match route {
         Route::Databases => {
             rows(
@@ -193,13 +187,7 @@ async fn tags(instance: &Instance, values: bool, params: &[(String, String)]) ->
     use crate::otel::{self, Classified};
     use crate::sql::build::{self, Range};
     use crate::sql::explore::{self, TAG_BOUNDS};
-    let param = |k: &str| {
-        params
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    };
+    let param = |k: &str| param_of(params, k);
     let ms = |name: &str| -> Result<Option<i64>, Reply> {
         match param(name).trim() {
             "" => Ok(None),
@@ -464,6 +452,15 @@ fn client_command(instance: &Instance, sql: &str) -> String {
 /// POSIX shell single-quoting.
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The value of query parameter `k` (empty when absent).
+fn param_of<'a>(params: &'a [(String, String)], k: &str) -> &'a str {
+    params
+        .iter()
+        .find(|(n, _)| n == k)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
 }
 
 /// `a=1&b=x%20y` from a URL or path with a query string.

@@ -104,9 +104,7 @@ impl LivePlan {
         let json =
             serde_json::to_vec(&req.query).map_err(|e| QueryError::BadJson(e.to_string()))?;
         let query = Query::parse(&ref_id, &json)?;
-        let builder = query.json.get("editorType").and_then(Value::as_str) == Some("builder")
-            || query.json.get("builder").is_some_and(Value::is_object);
-        if builder {
+        if planner::is_builder(&query) {
             let mut b = planner::builder_with_clicks(&query)?;
             b.order = "desc".into();
             let lt = planner::logs_table(instance, &b).await?;
@@ -484,19 +482,13 @@ impl pluginv2::stream_server::Stream for StreamService {
         let plan = LivePlan::new(&instance, &live)
             .await
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let ds = req
+            .plugin_context
+            .as_ref()
+            .and_then(|c| c.data_source_instance_settings.as_ref());
         let links = LinkTarget {
-            datasource_uid: req
-                .plugin_context
-                .as_ref()
-                .and_then(|c| c.data_source_instance_settings.as_ref())
-                .map(|d| d.uid.clone())
-                .unwrap_or_default(),
-            datasource_name: req
-                .plugin_context
-                .as_ref()
-                .and_then(|c| c.data_source_instance_settings.as_ref())
-                .map(|d| d.name.clone())
-                .unwrap_or_default(),
+            datasource_uid: ds.map(|d| d.uid.clone()).unwrap_or_default(),
+            datasource_name: ds.map(|d| d.name.clone()).unwrap_or_default(),
         };
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(run_tail(instance, plan, req.path, links, tx));

@@ -19,7 +19,7 @@
 //! the first `LIMIT n` of them. [`strip_row_limits`] removes the row-limiting clauses of every
 //! top-level `SELECT` of the statement: `LIMIT n`, `LIMIT n OFFSET m`, `LIMIT m, n`,
 //! `LIMIT n WITH TIES`, a stand-alone `OFFSET m [ROWS]`, `FETCH FIRST|NEXT n ROWS ONLY|WITH TIES`
-//! and `TOP n`. It reads the SQL with the macro scanner ([`crate::macros::scan`]), which knows
+//! and `TOP n`. It reads the SQL with the macro scanner (`macros::scan`), which knows
 //! ClickHouse's strings, quoted identifiers, heredocs and comments, and only looks at
 //! parenthesis depth zero, so a `LIMIT` inside a subquery, a string, a comment or an identifier
 //! is left alone. `LIMIT n BY cols` is **kept**: it is not a cap on the result but part of what

@@ -5,11 +5,10 @@
 //! pods a-0, a-1, b-0 (40 each); severities INFO, WARN, ERROR, DEBUG cycling (30 each).
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
 
 use serde_json::{Value, json};
 
-use crate::engine::{Engine, TestDb, engine, sql_statements};
+use crate::engine::{TestDb, engine, sql_statements};
 use crate::grafana_frames::Frame;
 use crate::host::{Answer, Host, Q, datasource_for};
 
@@ -255,26 +254,6 @@ async fn tag_keys_and_values_from_system_tables_and_a_bounded_sample() {
     assert_eq!(code, 404);
 }
 
-/// The `X-ClickHouse-Summary` of running `sql` in `database`.
-fn summary(e: &Engine, database: &str, sql: &str) -> Value {
-    let (host, port) = e.host();
-    let mut s = std::net::TcpStream::connect((host.as_str(), port)).unwrap();
-    let req = format!(
-        "POST /?database={database} HTTP/1.1\r\nHost: {host}\r\nX-ClickHouse-User: {}\r\nX-ClickHouse-Key: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{sql}",
-        e.user,
-        e.password,
-        sql.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp).unwrap();
-    let text = String::from_utf8_lossy(&resp);
-    text.lines()
-        .find_map(|l| l.strip_prefix("X-ClickHouse-Summary: "))
-        .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or(Value::Null)
-}
-
 /// What the tag lookups read: `LANTERN_TAG_ROWS` rows (default 200 000; the figure is
 /// for 1 000 000) over one day, lookups for the last hour and for the whole day. Rows read are
 /// printed; the bound checked is structural (the lookup never reads the whole table once the
@@ -325,7 +304,8 @@ async fn tag_lookup_cost() {
                 .find(|l| l["@message"] == "tag lookup")
                 .and_then(|l| l["sql"].as_str().map(str::to_owned))
                 .expect("the lookup's SQL is logged at debug");
-            let s = summary(e, &db.name, &sql);
+            let s: Value = serde_json::from_str(&crate::live::summary(e, &db.name, &sql))
+                .unwrap_or(Value::Null);
             let read: u64 = s["read_rows"].as_str().unwrap_or("0").parse().unwrap_or(0);
             eprintln!(
                 "tag lookup cost ({rows} rows, {what}): {} answers {} — read_rows {read}, read_bytes {}, engine {} ms, resource call {:.1} ms",

@@ -70,8 +70,9 @@ fn poll_lines(host: &Host) -> Vec<String> {
         .collect()
 }
 
-/// The `X-ClickHouse-Summary` header of running `sql` in `database`.
-fn summary(e: &Engine, database: &str, sql: &str) -> String {
+/// The `X-ClickHouse-Summary` header of running `sql` in `database` (the engine's rows and bytes
+/// read, to report what a query costs).
+pub fn summary(e: &Engine, database: &str, sql: &str) -> String {
     let (host, port) = e.host();
     let mut s = std::net::TcpStream::connect((host.as_str(), port)).unwrap();
     let req = format!(
