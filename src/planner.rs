@@ -342,10 +342,10 @@ fn time_kind_of(schema: &TableSchema, col: &str) -> TimeKind {
 
 /// A resolved logs table: where it is, its schema and roles.
 pub(crate) struct ResolvedLogs {
-    db: String,
-    table: String,
+    pub(crate) db: String,
+    pub(crate) table: String,
     columns: Vec<String>,
-    roles: otel::LogRoles,
+    pub(crate) roles: otel::LogRoles,
     time_kind: TimeKind,
 }
 

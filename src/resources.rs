@@ -277,6 +277,19 @@ async fn tags(instance: &Instance, values: bool, params: &[(String, String)]) ->
         ),
         None => "1".to_owned(),
     };
+    // The sorting key's time buckets too, so the primary key skips granules outside the range.
+    let mut time_filter = time_filter;
+    if time_kind.is_some() {
+        for c in explore::key_bucket_conditions(
+            &[&schema.sorting_key, &schema.primary_key],
+            &roles.time,
+            from.saturating_mul(1_000_000),
+            to.saturating_mul(1_000_000),
+        ) {
+            time_filter.push_str(" AND ");
+            time_filter.push_str(&c);
+        }
+    }
     let target = sql::qualified_table(&database, &table);
     let text = |v: &str| json!({ "text": v });
     if !values {

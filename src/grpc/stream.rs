@@ -54,8 +54,8 @@ impl StreamService {
 
 /// Where a tail's rows come from.
 enum Source {
-    /// A logs builder query on a resolved table.
-    Builder(Box<(LogsBuilder, ResolvedLogs)>),
+    /// A logs builder query on a resolved table, with the table's sorting and primary keys.
+    Builder(Box<(LogsBuilder, ResolvedLogs, [String; 2])>),
     /// Raw SQL: the query, its result's time column and its click-filter conditions.
     Sql {
         query: Box<Query>,
@@ -108,9 +108,11 @@ impl LivePlan {
             let mut b = planner::builder_with_clicks(&query)?;
             b.order = "desc".into();
             let lt = planner::logs_table(instance, &b).await?;
+            let schema = planner::table_schema(instance, &lt.db, &lt.table).await?;
+            let keys = [schema.sorting_key.clone(), schema.primary_key.clone()];
             return Ok(LivePlan {
                 ref_id,
-                source: Source::Builder(Box::new((b, lt))),
+                source: Source::Builder(Box::new((b, lt, keys))),
             });
         }
         if query.format != Format::Logs {
@@ -145,14 +147,31 @@ impl LivePlan {
     fn sql(&self, w: &Window) -> Result<String, QueryError> {
         match &self.source {
             Source::Builder(bt) => {
-                let (b, lt) = bt.as_ref();
+                let (b, lt, keys) = bt.as_ref();
                 let mut b = b.clone();
                 b.limit = Some(w.limit);
                 let range = Range {
                     from_ns: w.from_ns,
                     to_ns: w.to_ns,
                 };
-                build::logs_query(&b, lt.target(), range).map_err(invalid)
+                let sql = build::logs_query(&b, lt.target(), range).map_err(invalid)?;
+                // The sorting key's time buckets too (the exporter's `toStartOfFiveMinutes`), so
+                // a poll reads its window's granules, not the table.
+                let buckets = explore::key_bucket_conditions(
+                    &[&keys[0], &keys[1]],
+                    &lt.roles.time,
+                    w.from_ns,
+                    w.to_ns,
+                );
+                Ok(if buckets.is_empty() {
+                    sql
+                } else {
+                    sql.replacen(
+                        "\nWHERE ",
+                        &format!("\nWHERE {} AND ", buckets.join(" AND ")),
+                        1,
+                    )
+                })
             }
             Source::Sql {
                 query,

@@ -101,15 +101,15 @@ async fn every_line_arrives_exactly_once_and_the_tail_stops_with_the_call() {
     let db = Arc::new(e.database("live"));
     otel_logs(&db);
     // Lines of another service, before and during the tail: never delivered. With
-    // `LANTERN_LIVE_BACKLOG` rows of the last day before it (to measure a poll's cost on a big
-    // table: a poll must read its window, not the table).
+    // `LANTERN_LIVE_BACKLOG` rows from a day ago to an hour ahead in one part (to measure a poll's
+    // cost on a big table: a poll must read its window's granules, not the table).
     let backlog: u64 = std::env::var("LANTERN_LIVE_BACKLOG")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(500);
     db.exec(&format!(
         "INSERT INTO otel_logs (Timestamp, ServiceName, SeverityText, Body) \
-         SELECT now64(9) - toIntervalMillisecond(86400000 - intDiv(number * 86400000, {backlog})), 'other', 'INFO', concat('old ', toString(number)) \
+         SELECT now64(9) - toIntervalMillisecond(86400000 - intDiv(number * 90000000, {backlog})), 'other', 'INFO', concat('old ', toString(number)) \
          FROM numbers({backlog})"
     ));
     let host = Host::start().await;
