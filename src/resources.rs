@@ -312,11 +312,9 @@ async fn tags(instance: &Instance, values: bool, params: &[(String, String)]) ->
             Ok(rows) => {
                 let mut seen: std::collections::BTreeSet<String> =
                     columns.iter().map(|(n, _)| n.clone()).collect();
-                for r in rows {
-                    if let Some(k) = r.first().and_then(Value::as_str)
-                        && seen.insert(k.to_owned())
-                    {
-                        out.push(text(k));
+                for k in rows {
+                    if seen.insert(k.clone()) {
+                        out.push(text(&k));
                     }
                 }
                 Reply::json(200, Value::Array(out))
@@ -334,15 +332,7 @@ async fn tags(instance: &Instance, values: bool, params: &[(String, String)]) ->
         };
         let sql = explore::tag_values_sql(&target, &expr, &conditions, TAG_BOUNDS);
         match bounded_rows(instance, &sql).await {
-            Ok(rows) => Reply::json(
-                200,
-                Value::Array(
-                    rows.iter()
-                        .filter_map(|r| r.first().and_then(Value::as_str))
-                        .map(text)
-                        .collect(),
-                ),
-            ),
+            Ok(rows) => Reply::json(200, Value::Array(rows.iter().map(|v| text(v)).collect())),
             Err(e) => Reply::error(e.status(), e),
         }
     }
@@ -379,17 +369,42 @@ async fn parts_rows_in_range(
         .unwrap_or(0))
 }
 
-/// Runs a bounded lookup; a user that may not change settings (`readonly = 1`, code 164) runs it
-/// without its SETTINGS clause (still bounded by its sample `LIMIT`s).
-async fn bounded_rows(instance: &Instance, sql: &str) -> Result<Vec<Vec<Value>>, QueryError> {
+/// Runs a bounded lookup (one text column) with the lookups' request settings.
+async fn bounded_rows(instance: &Instance, sql: &str) -> Result<Vec<String>, QueryError> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_schema::DataType;
     tracing::debug!(sql = %sql, "tag lookup");
-    match instance.connection.json_rows(sql).await {
-        Err(QueryError::Upstream { code: 164, .. }) => {
-            let without = sql.rsplit_once(" SETTINGS ").map_or(sql, |(head, _)| head);
-            instance.connection.json_rows(without).await
+    let options = crate::upstream::RequestOptions {
+        query_id: String::new(),
+        settings: sql::explore::tag_settings(sql::explore::TAG_BOUNDS),
+    };
+    let mut stream = instance.connection.arrow(sql, &options).await?;
+    let mut out = Vec::new();
+    while let Some(batch) = stream.next_batch().await? {
+        let Some(col) = batch.columns().first() else {
+            continue;
+        };
+        for r in 0..col.len() {
+            if col.is_null(r) {
+                continue;
+            }
+            out.push(match col.data_type() {
+                DataType::Utf8 => col.as_string::<i32>().value(r).to_owned(),
+                DataType::LargeUtf8 => col.as_string::<i64>().value(r).to_owned(),
+                DataType::Binary => String::from_utf8_lossy(col.as_binary::<i32>().value(r)).into(),
+                DataType::LargeBinary => {
+                    String::from_utf8_lossy(col.as_binary::<i64>().value(r)).into()
+                }
+                other => {
+                    return Err(QueryError::Internal(format!(
+                        "tag lookup answered {other}, not text"
+                    )));
+                }
+            });
         }
-        r => r,
     }
+    Ok(out)
 }
 
 async fn rows(

@@ -228,7 +228,21 @@ async fn poll(
                 .collect(),
         ),
     };
-    let mut stream = conn.arrow(sql, query_id).await?;
+    // The server stops the poll's work when the plugin stops reading (the tail ended).
+    let options = crate::upstream::RequestOptions {
+        query_id: query_id.to_owned(),
+        settings: vec![
+            (
+                "cancel_http_readonly_queries_on_client_close".into(),
+                "1".into(),
+            ),
+            (
+                "max_execution_time".into(),
+                conn.query_timeout().as_secs().saturating_add(1).to_string(),
+            ),
+        ],
+    };
+    let mut stream = conn.arrow(sql, &options).await?;
     let first = stream.next_batch().await?;
     if let Some(types) = types {
         let Some(schema) = stream.schema() else {
@@ -277,7 +291,7 @@ fn make_shape(
 }
 
 async fn read(
-    mut stream: crate::clickhouse::ArrowStream,
+    mut stream: crate::upstream::ArrowStream,
     first: Option<RecordBatch>,
     s: &Shape,
 ) -> Result<Polled, QueryError> {

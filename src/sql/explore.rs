@@ -36,9 +36,10 @@
 //! # Tag keys and values
 //!
 //! [`tag_keys_sql`] and [`tag_values_sql`] read a bounded sample inside the time range: the
-//! sample is a `LIMIT`ed subquery (the scan stops once it has enough rows), with
-//! `max_rows_to_read` + `read_overflow_mode = 'break'` (a partial answer, never an error, never a
-//! full scan) and `max_execution_time` + `timeout_overflow_mode = 'break'`. Every parameter is a
+//! sample is a `LIMIT`ed subquery (the scan stops once it has enough rows), run with the request
+//! settings [`tag_settings`]: `max_rows_to_read` + `read_overflow_mode = 'break'` (a partial
+//! answer, never an error, never a full scan) and `max_execution_time` +
+//! `timeout_overflow_mode = 'break'`. Every parameter is a
 //! value or an identifier written through [`super`]'s escaping.
 
 use std::fmt::Write as _;
@@ -537,12 +538,19 @@ pub const TAG_BOUNDS: TagBounds = TagBounds {
     limit: 1000,
 };
 
-/// The `SETTINGS` clause of the tag lookups.
-pub fn tag_settings(b: TagBounds) -> String {
-    format!(
-        "SETTINGS max_rows_to_read = {}, read_overflow_mode = 'break', max_execution_time = {}, timeout_overflow_mode = 'break'",
-        b.max_rows_to_read, b.max_execution_time_s
-    )
+/// The request settings of the tag lookups (sent with the request, not in the SQL, so that a
+/// datasource running queries with `readonly=1` still bounds them; a `readonly=1` profile, which
+/// may send no settings at all, is still bounded by the sample's `LIMIT`).
+pub fn tag_settings(b: TagBounds) -> Vec<(String, String)> {
+    [
+        ("max_rows_to_read", b.max_rows_to_read.to_string()),
+        ("read_overflow_mode", "break".to_owned()),
+        ("max_execution_time", b.max_execution_time_s.to_string()),
+        ("timeout_overflow_mode", "break".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
 }
 
 /// Distinct keys of `maps` among a bounded sample of the table's rows in the time range
@@ -553,11 +561,10 @@ pub fn tag_keys_sql(table: &str, maps: &[String], conditions: &str, b: TagBounds
         .map(|m| format!("mapKeys({})", identifier(m)))
         .collect();
     format!(
-        "SELECT k FROM (SELECT arrayConcat({keys}) AS ks FROM {table} WHERE {conditions} LIMIT {sample}) ARRAY JOIN ks AS k GROUP BY k ORDER BY k LIMIT {limit} {settings}",
+        "SELECT k FROM (SELECT arrayConcat({keys}) AS ks FROM {table} WHERE {conditions} LIMIT {sample}) ARRAY JOIN ks AS k GROUP BY k ORDER BY k LIMIT {limit}",
         keys = keys.join(", "),
         sample = b.sample_rows,
         limit = b.limit,
-        settings = tag_settings(b),
     )
 }
 
@@ -565,10 +572,9 @@ pub fn tag_keys_sql(table: &str, maps: &[String], conditions: &str, b: TagBounds
 /// `conditions` (time range, key present). Empty values are left out.
 pub fn tag_values_sql(table: &str, expr: &str, conditions: &str, b: TagBounds) -> String {
     format!(
-        "SELECT v FROM (SELECT toString({expr}) AS v FROM {table} WHERE {conditions} LIMIT {sample}) WHERE v != '' GROUP BY v ORDER BY count() DESC, v LIMIT {limit} {settings}",
+        "SELECT v FROM (SELECT toString({expr}) AS v FROM {table} WHERE {conditions} LIMIT {sample}) WHERE v != '' GROUP BY v ORDER BY count() DESC, v LIMIT {limit}",
         sample = b.sample_rows,
         limit = b.limit,
-        settings = tag_settings(b),
     )
 }
 
@@ -1035,11 +1041,11 @@ mod tests {
         );
         assert_eq!(
             k,
-            "SELECT k FROM (SELECT arrayConcat(mapKeys(`ResourceAttributes`), mapKeys(`LogAttributes`)) AS ks FROM `otel`.`logs` WHERE `Timestamp` >= x LIMIT 100000) ARRAY JOIN ks AS k GROUP BY k ORDER BY k LIMIT 1000 SETTINGS max_rows_to_read = 1000000, read_overflow_mode = 'break', max_execution_time = 5, timeout_overflow_mode = 'break'"
+            "SELECT k FROM (SELECT arrayConcat(mapKeys(`ResourceAttributes`), mapKeys(`LogAttributes`)) AS ks FROM `otel`.`logs` WHERE `Timestamp` >= x LIMIT 100000) ARRAY JOIN ks AS k GROUP BY k ORDER BY k LIMIT 1000"
         );
         let v = tag_values_sql("`t`", "`pod`", "1", TAG_BOUNDS);
         assert!(v.contains("LIMIT 100000)"), "{v}");
-        assert!(v.contains("max_rows_to_read = 1000000"), "{v}");
+        assert!(tag_settings(TAG_BOUNDS).contains(&("max_rows_to_read".into(), "1000000".into())));
     }
 
     #[test]

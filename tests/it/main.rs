@@ -12,14 +12,18 @@ mod grafana_frames;
 mod host;
 
 mod architecture;
+mod clusters;
 mod dashboards;
 mod errors;
 mod explore;
+mod lexer;
 mod live;
+mod metrics;
 mod otel;
 mod protocol;
 mod readme;
 mod resources;
 mod timeseries;
 mod tls;
+mod trust;
 mod types;
