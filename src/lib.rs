@@ -19,6 +19,7 @@ pub mod error;
 pub mod frames;
 pub mod grpc;
 pub mod instance;
+pub mod live;
 pub mod macros;
 pub mod metrics;
 pub mod otel;
