@@ -117,6 +117,16 @@ pub async fn plan(
     req: &RequestContext,
     request_type: &str,
 ) -> Result<Plan, QueryError> {
+    let with_columns;
+    let query = if query.table_columns.is_none() && query.has_ad_hoc_filters() {
+        with_columns = Query {
+            table_columns: ad_hoc_columns(instance, query).await?,
+            ..query.clone()
+        };
+        &with_columns
+    } else {
+        query
+    };
     let kind = query_type(query, request_type);
     let builder = query.json.get("editorType").and_then(Value::as_str) == Some("builder")
         || query.json.get("builder").is_some_and(Value::is_object);
@@ -271,6 +281,45 @@ pub async fn plan(
             })
         }
     }
+}
+
+/// The columns of the table a query's ad hoc filters apply to: the query's `database`/`table`
+/// (both models carry them), else the datasource's logs table (`otel_logs` by default). `None`
+/// when that table does not exist (keys are then used as written).
+async fn ad_hoc_columns(
+    instance: &Instance,
+    query: &Query,
+) -> Result<Option<Vec<crate::macros::Column>>, QueryError> {
+    let text = |k: &str| {
+        query
+            .json
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let logs = &instance.settings.logs;
+    let table = text("table")
+        .or_else(|| Some(logs.table.clone()).filter(|t| !t.is_empty()))
+        .unwrap_or_else(|| "otel_logs".to_owned());
+    let database = text("database")
+        .or_else(|| Some(logs.database.clone()).filter(|d| !d.is_empty()))
+        .unwrap_or_else(|| instance.settings.default_database.clone());
+    let schema = table_schema(instance, &database, &table).await?;
+    if schema.columns.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        schema
+            .columns
+            .iter()
+            .map(|c| crate::macros::Column {
+                name: c.name.clone(),
+                type_name: c.ty.to_string(),
+            })
+            .collect(),
+    ))
 }
 
 /// The columns of a raw SQL query's result (from DESCRIBE) and their logs roles; `what` names
