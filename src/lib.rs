@@ -17,6 +17,7 @@ pub mod error;
 pub mod frames;
 pub mod grpc;
 pub mod macros;
+pub mod official;
 pub mod otel;
 pub mod planner;
 pub mod query;
