@@ -21,10 +21,11 @@ use serde_json::json;
 use crate::chtype::ChType;
 use crate::clickhouse::Connection;
 use crate::error::QueryError;
-use crate::frames::logs::{LinkTarget, LogsLayout, RowIds, ShapeCaches, ShapedBatch};
+use crate::frames::logs::{LabelNames, LinkTarget, LogsLayout, RowIds, ShapeCaches, ShapedBatch};
 use crate::frames::normalize::{self, ColumnPlan};
 use crate::frames::timeseries::{self, Fill};
 use crate::frames::{FieldMeta, Frame, FrameError, FrameMeta, FrameWriter, Notice, grafana_schema};
+use crate::official::FrameStyle;
 use crate::planner::{self, Plan};
 use crate::query::{Format, Query, RequestContext};
 use crate::settings::{InstanceInput, Settings, SettingsError};
@@ -141,6 +142,8 @@ pub async fn run_query(instance: &Instance, input: &QueryInput) -> Result<Vec<Fr
     let conn = &instance.connection;
     let work = async {
         let plan = planner::plan(instance, &query, &input.request, &input.query_type).await?;
+        // grafana/clickhouse-datasource's saved queries get its backend's frames.
+        let style = crate::official::frame_style(&query.json);
         let links = LinkTarget {
             datasource_uid: input.request.datasource_uid.clone(),
             datasource_name: input.request.datasource_name.clone(),
@@ -154,12 +157,12 @@ pub async fn run_query(instance: &Instance, input: &QueryInput) -> Result<Vec<Fr
                 table_frame(conn, &query, sql, "trace", Some((&links, logs))).await
             }
             Plan::TimeSeries { sql } => {
-                time_series_frames(conn, &query, sql, &input.request, false).await
+                time_series_frames(conn, &query, sql, &input.request, false, style).await
             }
             Plan::Volume { sql } => {
-                time_series_frames(conn, &query, sql, &input.request, true).await
+                time_series_frames(conn, &query, sql, &input.request, true, style).await
             }
-            Plan::Logs { sql } => logs_frame(conn, &query, sql, &links).await,
+            Plan::Logs { sql } => logs_frame(conn, &query, sql, &links, style).await,
         }
     };
     let result = tokio::time::timeout(timeout, work).await;
@@ -241,17 +244,27 @@ async fn table_frame(
     visualisation: &'static str,
     trace_to_logs: Option<(&LinkTarget, &crate::settings::SignalDefaults)>,
 ) -> Result<Vec<Frame>, QueryError> {
-    let mut meta = base_meta(sql, visualisation);
-    let Some(Fetched {
+    let meta = base_meta(sql, visualisation);
+    let Some(fetched) = fetch(conn, sql, Format::Table).await? else {
+        return empty_frame(&query.ref_id, &query.ref_id, &meta);
+    };
+    write_table(query, fetched, meta, trace_to_logs).await
+}
+
+/// Writes a started query's result as one table frame.
+async fn write_table(
+    query: &Query,
+    fetched: Fetched,
+    mut meta: FrameMeta,
+    trace_to_logs: Option<(&LinkTarget, &crate::settings::SignalDefaults)>,
+) -> Result<Vec<Frame>, QueryError> {
+    let Fetched {
         mut stream,
         first,
         plans,
         started,
         first_batch,
-    }) = fetch(conn, sql, Format::Table).await?
-    else {
-        return empty_frame(&query.ref_id, &query.ref_id, &meta);
-    };
+    } = fetched;
     meta.notices.extend(plan_notices(&plans));
     let fields = plans
         .iter()
@@ -299,22 +312,15 @@ async fn time_series_frames(
     sql: &str,
     request: &RequestContext,
     volume: bool,
+    style: FrameStyle,
 ) -> Result<Vec<Frame>, QueryError> {
     let mut meta = base_meta(sql, "graph");
     meta.frame_type = Some("timeseries-multi");
     meta.type_version = Some([0, 1]);
-    let Some(Fetched {
-        mut stream,
-        first,
-        plans,
-        started,
-        first_batch,
-    }) = fetch(conn, sql, Format::TimeSeries).await?
-    else {
+    let Some(fetched) = fetch(conn, sql, Format::TimeSeries).await? else {
         return empty_frame("", &query.ref_id, &meta);
     };
-    meta.notices.extend(plan_notices(&plans));
-    let types: Vec<ChType> = plans.iter().map(|p| p.ch.clone()).collect();
+    let types: Vec<ChType> = fetched.plans.iter().map(|p| p.ch.clone()).collect();
     let mut options = ts_options(query, request)?;
     if volume {
         // A log volume histogram: no extrapolation or filling, whatever the query says.
@@ -323,10 +329,27 @@ async fn time_series_frames(
         options.nullify_sparse = false;
     }
     let schema = Arc::new(arrow_schema::Schema::new(
-        plans.iter().map(|p| p.field()).collect::<Vec<_>>(),
+        fetched.plans.iter().map(|p| p.field()).collect::<Vec<_>>(),
     ));
-    let mut shaper =
-        timeseries::Shaper::new(schema.clone(), &types, &options).map_err(FrameError::from)?;
+    let mut shaper = match timeseries::Shaper::new(schema.clone(), &types, &options) {
+        Ok(shaper) => shaper,
+        Err(timeseries::ShapeError::NoTime(_) | timeseries::ShapeError::NoValue(_))
+            if style == FrameStyle::Official =>
+        {
+            // That plugin's backend returns a result it cannot turn into series as it is (a
+            // trend of the time column alone, say).
+            return write_table(query, fetched, base_meta(sql, "graph"), None).await;
+        }
+        Err(e) => return Err(FrameError::from(e).into()),
+    };
+    let Fetched {
+        mut stream,
+        first,
+        plans,
+        started,
+        first_batch,
+    } = fetched;
+    meta.notices.extend(plan_notices(&plans));
     // Rows are grouped into series as batches arrive; `shape_time` is that work plus the final
     // sort and assembly, `after_fetch` what remains once the last batch has arrived.
     let (mut shape_time, mut rows) = (std::time::Duration::ZERO, 0usize);
@@ -535,24 +558,39 @@ async fn logs_frame(
     query: &Query,
     sql: &str,
     links: &LinkTarget,
+    style: FrameStyle,
 ) -> Result<Vec<Frame>, QueryError> {
     let mut meta = base_meta(sql, "logs");
     meta.frame_type = Some("log-lines");
     meta.type_version = Some([0, 0]);
-    let Some(Fetched {
+    let Some(fetched) = fetch(conn, sql, Format::Logs).await? else {
+        return empty_frame(&query.ref_id, &query.ref_id, &meta);
+    };
+    let fields: Vec<Field> = fetched.plans.iter().map(|p| p.field()).collect();
+    let types: Vec<ChType> = fetched.plans.iter().map(|p| p.ch.clone()).collect();
+    let labels = match style {
+        FrameStyle::Official => LabelNames::MapPrefixed,
+        FrameStyle::Lantern => LabelNames::Flat,
+    };
+    let layout = match LogsLayout::with_labels(&fields, &types, links, labels) {
+        Ok(layout) => Arc::new(layout),
+        Err(FrameError::Shape(timeseries::ShapeError::NoTime(_)))
+            if style == FrameStyle::Official =>
+        {
+            // That plugin's backend shows logs without a time column too: the rows as they
+            // are, for the logs view.
+            return write_table(query, fetched, base_meta(sql, "logs"), None).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let Fetched {
         mut stream,
         first,
         plans,
         started,
         first_batch,
-    }) = fetch(conn, sql, Format::Logs).await?
-    else {
-        return empty_frame(&query.ref_id, &query.ref_id, &meta);
-    };
+    } = fetched;
     meta.notices.extend(plan_notices(&plans));
-    let fields: Vec<Field> = plans.iter().map(|p| p.field()).collect();
-    let types: Vec<ChType> = plans.iter().map(|p| p.ch.clone()).collect();
-    let layout = Arc::new(LogsLayout::new(&fields, &types, links)?);
     let mut writer = FrameWriter::new(grafana_schema(
         &query.ref_id,
         &query.ref_id,
