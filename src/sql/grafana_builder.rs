@@ -16,8 +16,9 @@
 //!   be self-contained too, or they are quoted as identifiers; an aggregate function must be a
 //!   plain name, and an unknown operator is an error naming the filter;
 //! * `IN` lists are always parenthesised (that generator writes `n IN 1,2` for numbers and
-//!   `IN 'a,b'` for other types), a time-range operator on a non-date type still renders the
-//!   range, and a dangling `GROUP BY` (aggregates without a time column or groups) is left out.
+//!   `IN 'a,b'` for other types), a time-range operator on a column that is not a date or time
+//!   is an error naming the filter (that generator writes `( msg '' )`), and a dangling
+//!   `GROUP BY` (aggregates without a time column or groups) is left out.
 
 use super::build::BuildError;
 use crate::official::{
@@ -385,7 +386,17 @@ pub fn filters_clause(filters: &[Filter], columns: &[SelectedColumn]) -> Result<
             Operator::IsNull | Operator::IsNotNull => String::new(),
             Operator::IsEmpty => "= ''".into(),
             Operator::IsNotEmpty => "!= ''".into(),
-            _ if range => format!(">= $__fromTime AND {column} <= $__toTime"),
+            _ if range => {
+                let t = ty.to_ascii_lowercase();
+                if !(t.is_empty() || t.contains("date") || t.contains("time")) {
+                    return Err(err(format!(
+                        "filter {} ({}): a dashboard time range needs a date or time column, not {ty}",
+                        n + 1,
+                        f.key
+                    )));
+                }
+                format!(">= $__fromTime AND {column} <= $__toTime")
+            }
             _ if is_boolean_type(&ty) => {
                 let on = match v {
                     Some(Value::String(s)) => s == "true",

@@ -14,6 +14,7 @@ mod host;
 mod architecture;
 mod dashboards;
 mod errors;
+mod official;
 mod otel;
 mod protocol;
 mod readme;
