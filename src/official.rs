@@ -737,6 +737,14 @@ pub fn frame_style(json: &Map<String, Value>) -> FrameStyle {
     }
 }
 
+/// Whether a saved query is an Altinity annotation query (`format: "ANNOTATION"`, which its
+/// annotation editor forces): its result becomes Grafana's annotation frame.
+pub fn is_annotation(json: &Map<String, Value>) -> bool {
+    json.get("format")
+        .and_then(Value::as_str)
+        .is_some_and(|f| f.trim().eq_ignore_ascii_case("annotation"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -257,6 +257,14 @@ pub async fn plan(
                 sql: build::logs_query(&b, lt.target(), range).map_err(invalid)?,
             })
         }
+        _ if crate::official::is_annotation(&query.json) => {
+            let sql = query.expanded_sql(req)?;
+            let cols = instance.connection.describe(&sql).await?;
+            Ok(Plan::Table {
+                sql: build::annotation_query(&sql, &cols),
+                visualisation: "table",
+            })
+        }
         _ => {
             let sql = query.expanded_sql(req)?;
             Ok(match query.format {

@@ -321,6 +321,39 @@ fn min_severity(out: &mut String, level: &str, roles: &LogRoles) {
     }
 }
 
+/// An annotation query (Altinity's `format: "ANNOTATION"`): the user's SQL wrapped so its
+/// result is Grafana's annotation frame: `time` and `time_end`/`timeEnd` as times (Altinity
+/// returns epoch milliseconds), `title`, `text`, and `tags` as comma-separated text (an array of
+/// strings is joined). Other columns pass through. `columns` are the result's (name, type).
+pub fn annotation_query(user_sql: &str, columns: &[(String, crate::chtype::ChType)]) -> String {
+    use crate::chtype::ChType;
+    let list: Vec<String> = columns
+        .iter()
+        .map(|(name, ty)| {
+            let c = identifier(name);
+            let numeric = matches!(
+                ty.base(),
+                ChType::Int(_) | ChType::UInt(_) | ChType::Float(_) | ChType::Decimal { .. }
+            );
+            match name.as_str() {
+                "time" | "time_end" | "timeEnd" => {
+                    let out = if name == "time" { "time" } else { "timeEnd" };
+                    if numeric {
+                        format!("fromUnixTimestamp64Milli(toInt64({c})) AS {out}")
+                    } else {
+                        format!("{c} AS {out}")
+                    }
+                }
+                "tags" if matches!(ty.base(), ChType::Array(_)) => {
+                    format!("arrayStringConcat({c}, ',') AS tags")
+                }
+                _ => c,
+            }
+        })
+        .collect();
+    wrap_subquery(user_sql, &list.join(", "), "")
+}
+
 /// The columns a logs query selects, with the names the logs frame recognises.
 fn logs_select(roles: &LogRoles) -> String {
     let mut cols = vec![

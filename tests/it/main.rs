@@ -14,6 +14,7 @@ mod host;
 mod architecture;
 mod dashboards;
 mod errors;
+mod migration;
 mod official;
 mod otel;
 mod protocol;
