@@ -150,11 +150,11 @@ pub async fn run_query(instance: &Instance, input: &QueryInput) -> Result<Vec<Fr
         };
         match &plan {
             Plan::Table { sql, visualisation } => {
-                table_frame(conn, &query, sql, visualisation, None).await
+                table_frame(conn, &query, sql, visualisation, &|_| None).await
             }
             Plan::Trace { sql } => {
                 let logs = &instance.settings.logs;
-                table_frame(conn, &query, sql, "trace", Some((&links, logs))).await
+                trace_frame(conn, &query, sql, &links, logs).await
             }
             Plan::TimeSeries { sql } => {
                 time_series_frames(conn, &query, sql, &input.request, false, style).await
@@ -242,13 +242,57 @@ async fn table_frame(
     query: &Query,
     sql: &str,
     visualisation: &'static str,
-    trace_to_logs: Option<(&LinkTarget, &crate::settings::SignalDefaults)>,
+    links: &FieldLinks<'_>,
 ) -> Result<Vec<Frame>, QueryError> {
     let meta = base_meta(sql, visualisation);
     let Some(fetched) = fetch(conn, sql, Format::Table).await? else {
         return empty_frame(&query.ref_id, &query.ref_id, &meta);
     };
-    write_table(query, fetched, meta, trace_to_logs).await
+    write_table(query, fetched, meta, links).await
+}
+
+/// A field's config (data links) by field name.
+type FieldLinks<'a> = dyn Fn(&str) -> Option<serde_json::Value> + Sync + 'a;
+
+/// A traces result (format 3): one span per row (a `spanID` column) is a trace view, with
+/// links from `traceID` to the trace's logs; rows of trace ids alone are a trace search table
+/// whose `traceID` opens each trace here. A result without a trace id column cannot be shown.
+async fn trace_frame(
+    conn: &Connection,
+    query: &Query,
+    sql: &str,
+    links: &LinkTarget,
+    logs: &crate::settings::SignalDefaults,
+) -> Result<Vec<Frame>, QueryError> {
+    let Some(fetched) = fetch(conn, sql, Format::Table).await? else {
+        return empty_frame(&query.ref_id, &query.ref_id, &base_meta(sql, "trace"));
+    };
+    let names: Vec<&str> = fetched.plans.iter().map(|p| p.name.as_str()).collect();
+    let trace_id = ["traceID", "traceId", "TraceId", "trace_id"]
+        .into_iter()
+        .find(|n| names.contains(n))
+        .map(str::to_owned);
+    let spans = ["spanID", "spanId", "SpanId", "span_id"]
+        .iter()
+        .any(|n| names.contains(n));
+    match (trace_id, spans) {
+        (Some(_), true) => {
+            let to_logs = |name: &str| {
+                (name == "traceID").then(|| crate::frames::logs::trace_to_logs_link((links, logs)))
+            };
+            write_table(query, fetched, base_meta(sql, "trace"), &to_logs).await
+        }
+        (Some(id), false) => {
+            let view = move |name: &str| {
+                (name == id).then(|| crate::frames::logs::view_trace_link(links))
+            };
+            write_table(query, fetched, base_meta(sql, "table"), &view).await
+        }
+        (None, _) => Err(QueryError::Invalid(format!(
+            "a traces query (format 3) needs a `traceID` column: with `spanID` it is shown as a trace, without it as a trace search; the result has {}",
+            names.join(", ")
+        ))),
+    }
 }
 
 /// Writes a started query's result as one table frame.
@@ -256,7 +300,7 @@ async fn write_table(
     query: &Query,
     fetched: Fetched,
     mut meta: FrameMeta,
-    trace_to_logs: Option<(&LinkTarget, &crate::settings::SignalDefaults)>,
+    links: &FieldLinks<'_>,
 ) -> Result<Vec<Frame>, QueryError> {
     let Fetched {
         mut stream,
@@ -269,9 +313,7 @@ async fn write_table(
     let fields = plans
         .iter()
         .map(|p| {
-            let config = trace_to_logs
-                .filter(|_| p.name == "traceID")
-                .map(crate::frames::logs::trace_to_logs_link);
+            let config = links(&p.name);
             (
                 p.field(),
                 FieldMeta {
@@ -338,7 +380,7 @@ async fn time_series_frames(
         {
             // That plugin's backend returns a result it cannot turn into series as it is (a
             // trend of the time column alone, say).
-            return write_table(query, fetched, base_meta(sql, "graph"), None).await;
+            return write_table(query, fetched, base_meta(sql, "graph"), &|_| None).await;
         }
         Err(e) => return Err(FrameError::from(e).into()),
     };
@@ -579,7 +621,7 @@ async fn logs_frame(
         {
             // That plugin's backend shows logs without a time column too: the rows as they
             // are, for the logs view.
-            return write_table(query, fetched, base_meta(sql, "logs"), None).await;
+            return write_table(query, fetched, base_meta(sql, "logs"), &|_| None).await;
         }
         Err(e) => return Err(e.into()),
     };

@@ -70,6 +70,19 @@ pub fn trace_to_logs_link(
     }]})
 }
 
+/// The data link from a trace id to that trace in this datasource ("View trace").
+pub fn view_trace_link(target: &LinkTarget) -> serde_json::Value {
+    json!({"links": [{
+        "title": "View trace",
+        "url": "",
+        "internal": {
+            "datasourceUid": target.datasource_uid,
+            "datasourceName": target.datasource_name,
+            "query": {"refId": "trace", "queryType": "traces", "format": 3, "traceId": "${__value.raw}"}
+        }
+    }]})
+}
+
 /// The recognised roles of a result's columns (indexes).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResultRoles {
@@ -404,17 +417,7 @@ impl LogsLayout {
             plain("labels", DataType::Binary, false),
         ];
         if roles.trace_id.is_some() {
-            let config = (!links.datasource_uid.is_empty()).then(|| {
-                json!({"links": [{
-                    "title": "View trace",
-                    "url": "",
-                    "internal": {
-                        "datasourceUid": links.datasource_uid,
-                        "datasourceName": links.datasource_name,
-                        "query": {"refId": "trace", "queryType": "traces", "format": 3, "traceId": "${__value.raw}"}
-                    }
-                }]})
-            });
+            let config = (!links.datasource_uid.is_empty()).then(|| view_trace_link(links));
             out.push((
                 Field::new("traceID", DataType::Utf8, true),
                 FieldMeta {

@@ -575,3 +575,51 @@ async fn official_logs_without_time_and_time_only_trends() {
         answers["lantern"].error
     );
 }
+
+/// Raw SQL with format 3 and no `traceId`: trace ids alone are a trace search table whose ids
+/// open the trace; spans are a trace view; a result without trace ids is a clear error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_traces_without_trace_id_are_a_trace_search() {
+    let e = engine();
+    let db = e.database("official_trace_search");
+    let mut d = crate::host::datasource_for(e, &db.name);
+    d.uid = "lantern-traces".into();
+    let sql = |r: &str, s: &str| {
+        Q::json(
+            r,
+            json!({"refId": r, "editorType": "sql", "format": 3, "rawSql": s}),
+        )
+    };
+    let answers = Host::start()
+        .await
+        .query(
+            &d,
+            vec![
+                sql(
+                    "search",
+                    "SELECT concat('t', toString(number)) AS traceID, 'api' AS serviceName, number * 1.5 AS duration FROM numbers(3)",
+                ),
+                sql(
+                    "spans",
+                    "SELECT 't1' AS traceID, concat('s', toString(number)) AS spanID, '' AS parentSpanID, 'api' AS serviceName, 'GET' AS operationName, 1700000000000 + number AS startTime, 1.0 AS duration FROM numbers(2)",
+                ),
+                sql("none", "SELECT 1 AS x"),
+            ],
+        )
+        .await;
+    let search = answers["search"].frame();
+    assert_eq!(search.meta["preferredVisualisationType"], "table");
+    let id = search.field("traceID");
+    assert_eq!(id.values.len(), 3);
+    let link = &id.config.as_ref().expect("trace link")["links"][0];
+    assert_eq!(link["title"], "View trace");
+    assert_eq!(link["internal"]["query"]["traceId"], "${__value.raw}");
+    assert_eq!(link["internal"]["datasourceUid"], "lantern-traces");
+    assert_eq!(
+        answers["spans"].frame().meta["preferredVisualisationType"],
+        "trace"
+    );
+    let none = &answers["none"];
+    assert_eq!(none.status, 400);
+    assert!(none.error.contains("traceID"), "{}", none.error);
+}
