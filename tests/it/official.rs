@@ -623,3 +623,52 @@ async fn raw_traces_without_trace_id_are_a_trace_search() {
     assert_eq!(none.status, 400);
     assert!(none.error.contains("traceID"), "{}", none.error);
 }
+
+/// Lantern's own logs builder saves `editorType: "lantern-builder"`; saves from before the
+/// rename (`editorType: "builder"` with a `builder` object) still run as Lantern's builder, and
+/// neither is mistaken for the official builder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lantern_builder_keeps_its_own_editor_type() {
+    let e = engine();
+    let db = e.database("official_lantern_builder");
+    db.exec(
+        "CREATE TABLE otel_logs (Timestamp DateTime64(9), SeverityText LowCardinality(String), Body String, \
+         ServiceName LowCardinality(String), LogAttributes Map(LowCardinality(String), String)) \
+         ENGINE = MergeTree ORDER BY Timestamp",
+    );
+    db.exec(
+        "INSERT INTO otel_logs SELECT toDateTime64(1700000000 + number, 9), 'INFO', concat('l', toString(number)), \
+         'api', map('k', 'v') FROM numbers(5)",
+    );
+    let d = crate::host::datasource_for(e, &db.name);
+    let builder = json!({"table": "otel_logs", "limit": 100});
+    let q = |r: &str, editor: Option<&str>| {
+        let mut v = json!({"refId": r, "format": 2, "builder": builder});
+        if let Some(t) = editor {
+            v["editorType"] = json!(t);
+        }
+        let mut q = Q::json(r, v);
+        q.from_ms = 1_699_999_000_000;
+        q.to_ms = 1_700_001_000_000;
+        q
+    };
+    let answers = Host::start()
+        .await
+        .query(
+            &d,
+            vec![
+                q("new", Some("lantern-builder")),
+                q("old", Some("builder")),
+                q("bare", None),
+            ],
+        )
+        .await;
+    for r in ["new", "old", "bare"] {
+        let f = answers[r].frame();
+        assert_eq!(f.meta["type"], "log-lines", "{r}");
+        assert_eq!(f.rows(), 5, "{r}");
+        // Lantern's flat labels, not the official map prefixes.
+        assert_eq!(f.field("labels").values[0]["k"], "v", "{r}");
+        assert!(f.executed_sql().contains("`otel_logs`"), "{r}");
+    }
+}
