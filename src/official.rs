@@ -765,7 +765,10 @@ mod tests {
         assert_eq!(b.options.columns[0].name, "a");
         assert!(!b.from_v3);
         assert_eq!(
-            classify(&obj(json!({"editorType": "lantern-builder", "builder": {}}))).unwrap(),
+            classify(&obj(
+                json!({"editorType": "lantern-builder", "builder": {}})
+            ))
+            .unwrap(),
             SavedModel::LanternBuilder
         );
         // Lantern saves from before the rename.
@@ -816,17 +819,22 @@ mod tests {
         let o = BuilderOptions::from_json(&json!({"database": null, "mode": null, "filters": null,
             "meta": null, "columns": [{"name": "a", "alias": null}]}))
         .unwrap();
-        assert_eq!((o.database.as_str(), o.mode, o.filters.len()), ("", None, 0));
+        assert_eq!(
+            (o.database.as_str(), o.mode, o.filters.len()),
+            ("", None, 0)
+        );
     }
 
     #[test]
     fn v3_builder_is_migrated() {
-        let q = obj(json!({"queryType": "builder", "rawSql": "SELECT 1", "format": 0,
+        let q = obj(
+            json!({"queryType": "builder", "rawSql": "SELECT 1", "format": 0,
             "builderOptions": {"mode": "trend", "database": "db", "table": "t", "fields": ["a"],
                 "timeField": "ts", "timeFieldType": "DateTime",
                 "metrics": [{"field": "v", "aggregation": "sum", "alias": "s"}],
                 "filters": [{"key": "ts", "operator": "WITH IN DASHBOARD TIME RANGE", "type": "datetime", "condition": "AND", "filterType": "custom"}],
-                "groupBy": ["a"], "limit": -1}}));
+                "groupBy": ["a"], "limit": -1}}),
+        );
         let SavedModel::Official(b) = classify(&q).unwrap() else {
             panic!()
         };
@@ -835,7 +843,10 @@ mod tests {
         assert_eq!(o.query_type, QueryType::TimeSeries);
         assert_eq!(o.mode, Some(Mode::Trend));
         assert_eq!(
-            o.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            o.columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>(),
             ["a", "ts"]
         );
         assert_eq!(o.columns[1].hint, Some(Hint::Time));
@@ -852,7 +863,9 @@ mod tests {
             FrameStyle::Lantern
         );
         assert_eq!(
-            frame_style(&obj(json!({"rawSql": "x", "format": 2, "pluginVersion": "4.20.0"}))),
+            frame_style(&obj(
+                json!({"rawSql": "x", "format": 2, "pluginVersion": "4.20.0"})
+            )),
             FrameStyle::Official
         );
         assert_eq!(
@@ -860,7 +873,9 @@ mod tests {
             FrameStyle::Official
         );
         assert_eq!(
-            frame_style(&obj(json!({"editorType": "lantern-builder", "pluginVersion": "x"}))),
+            frame_style(&obj(
+                json!({"editorType": "lantern-builder", "pluginVersion": "x"})
+            )),
             FrameStyle::Lantern
         );
     }

@@ -303,7 +303,11 @@ fn official_query(
         1 => Format::Table,
         2 => Format::Logs,
         3 => Format::Traces,
-        n => return Err(invalid(format!("unknown format {n}: use 0 (time series), 1 (table), 2 (logs) or 3 (traces)"))),
+        n => {
+            return Err(invalid(format!(
+                "unknown format {n}: use 0 (time series), 1 (table), 2 (logs) or 3 (traces)"
+            )));
+        }
     };
     let mut q = query.clone();
     q.sql = sql;

@@ -283,9 +283,8 @@ async fn trace_frame(
             write_table(query, fetched, base_meta(sql, "trace"), &to_logs).await
         }
         (Some(id), false) => {
-            let view = move |name: &str| {
-                (name == id).then(|| crate::frames::logs::view_trace_link(links))
-            };
+            let view =
+                move |name: &str| (name == id).then(|| crate::frames::logs::view_trace_link(links));
             write_table(query, fetched, base_meta(sql, "table"), &view).await
         }
         (None, _) => Err(QueryError::Invalid(format!(

@@ -296,7 +296,11 @@ fn min_severity(out: &mut String, level: &str, roles: &LogRoles) {
     let mut conds = Vec::new();
     if let Some(n) = &roles.severity_number {
         let lo = level_spellings(LEVELS[idx]).1.0;
-        conds.push(format!("({} >= {lo} AND {} <= 24)", identifier(n), identifier(n)));
+        conds.push(format!(
+            "({} >= {lo} AND {} <= 24)",
+            identifier(n),
+            identifier(n)
+        ));
     }
     if let Some(t) = &roles.severity_text {
         let mut list: Vec<String> = Vec::new();

@@ -123,11 +123,7 @@ pub fn is_self_contained(text: &str) -> bool {
             b'(' => depth.push(b')'),
             b'[' => depth.push(b']'),
             b'{' => depth.push(b'}'),
-            c @ (b')' | b']' | b'}') => {
-                if depth.pop() != Some(c) {
-                    return false;
-                }
-            }
+            c @ (b')' | b']' | b'}') if depth.pop() != Some(c) => return false,
             b';' | b'#' => return false,
             b'-' if b.get(i + 1) == Some(&b'-') => return false,
             b'/' if b.get(i + 1) == Some(&b'*') => return false,
@@ -403,7 +399,9 @@ pub fn filters_clause(filters: &[Filter], columns: &[SelectedColumn]) -> Result<
                     other => truthy(other),
                 };
                 if is_in {
-                    in_list(v, |i| (text_of(i) == "true" || i == &Value::Bool(true)).to_string())
+                    in_list(v, |i| {
+                        (text_of(i) == "true" || i == &Value::Bool(true)).to_string()
+                    })
                 } else {
                     on.to_string()
                 }
@@ -885,7 +883,11 @@ fn trace_id_query(o: &BuilderOptions) -> Result<String> {
         ));
     }
     let flatten = m.flatten_nested == Some(true);
-    if let Some(p) = m.trace_events_column_prefix.as_deref().filter(|s| !s.is_empty()) {
+    if let Some(p) = m
+        .trace_events_column_prefix
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
         let p = escape_identifier(p);
         select.push(if flatten {
             format!(
@@ -899,7 +901,11 @@ fn trace_id_query(o: &BuilderOptions) -> Result<String> {
             )
         });
     }
-    if let Some(l) = m.trace_links_column_prefix.as_deref().filter(|s| !s.is_empty()) {
+    if let Some(l) = m
+        .trace_links_column_prefix
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
         let l = escape_identifier(l);
         select.push(if flatten {
             format!(
@@ -917,7 +923,10 @@ fn trace_id_query(o: &BuilderOptions) -> Result<String> {
         ("trace_kind", "kind"),
         ("trace_status_message", "statusMessage"),
         ("instrumentation_library_name", "instrumentationLibraryName"),
-        ("instrumentation_library_version", "instrumentationLibraryVersion"),
+        (
+            "instrumentation_library_version",
+            "instrumentationLibraryVersion",
+        ),
         ("trace_state", "traceState"),
     ] {
         if let Some(c) = hinted(o, hint) {
@@ -1011,11 +1020,15 @@ mod tests {
         );
         // A variable, a function and a quoted literal pass through; a broken one does not.
         assert_eq!(
-            w(json!({"key": "m", "type": "String", "operator": "IN", "value": ["$hosts", " 'a'", "f(1)", "x) OR (1"]})),
+            w(
+                json!({"key": "m", "type": "String", "operator": "IN", "value": ["$hosts", " 'a'", "f(1)", "x) OR (1"]})
+            ),
             r"( m IN ($hosts, 'a', f(1), 'x) OR (1') )"
         );
         assert_eq!(
-            w(json!({"key": "M", "mapKey": "k']", "type": "Map(String, String)", "operator": "=", "value": "v"})),
+            w(
+                json!({"key": "M", "mapKey": "k']", "type": "Map(String, String)", "operator": "=", "value": "v"})
+            ),
             r"( M['k\']'] = 'v' )"
         );
         assert_eq!(
@@ -1039,10 +1052,19 @@ mod tests {
 
     #[test]
     fn self_contained_text() {
-        for ok in ["$x", "${x:singlequote}", "f(a, 'b)')", "\"c\"", "'it''s'", "a.b"] {
+        for ok in [
+            "$x",
+            "${x:singlequote}",
+            "f(a, 'b)')",
+            "\"c\"",
+            "'it''s'",
+            "a.b",
+        ] {
             assert!(is_self_contained(ok), "{ok}");
         }
-        for bad in ["a(", "a)", "'x", "a -- c", "a /* c", "a; b", "$$x", "$t$x", "(]"] {
+        for bad in [
+            "a(", "a)", "'x", "a -- c", "a /* c", "a; b", "$$x", "$t$x", "(]",
+        ] {
             assert!(!is_self_contained(bad), "{bad}");
         }
     }
@@ -1066,12 +1088,14 @@ mod tests {
     #[test]
     fn logs_aliases_and_message_search() {
         assert_eq!(
-            gen_sql(json!({"database": "otel", "table": "otel_logs", "queryType": "logs",
+            gen_sql(
+                json!({"database": "otel", "table": "otel_logs", "queryType": "logs",
                 "columns": [{"name": "TimestampTime", "hint": "filter_time"}, {"name": "Timestamp", "hint": "time"},
                             {"name": "Body", "hint": "log_message"}, {"name": "LogAttributes", "hint": "log_attributes", "alias": "x"}],
                 "filters": [{"key": "", "hint": "filter_time", "type": "datetime", "operator": "WITH IN DASHBOARD TIME RANGE"}],
                 "orderBy": [{"name": "", "hint": "filter_time", "dir": "DESC"}, {"name": "", "hint": "time", "dir": "DESC"}],
-                "meta": {"logMessageLike": "it's"}, "limit": 5})),
+                "meta": {"logMessageLike": "it's"}, "limit": 5})
+            ),
             "SELECT Timestamp as \"timestamp\", Body as \"body\", LogAttributes FROM \"otel\".\"otel_logs\" \
              WHERE ( TimestampTime >= $__fromTime AND TimestampTime <= $__toTime ) AND (body LIKE '%it\\'s%') \
              ORDER BY (TimestampTime, timestamp) DESC LIMIT 5"
@@ -1092,8 +1116,10 @@ mod tests {
     #[test]
     fn dangling_group_by_is_left_out() {
         assert_eq!(
-            gen_sql(json!({"database": "d", "table": "t", "queryType": "timeseries", "mode": "trend",
-                "columns": [], "aggregates": [{"aggregateType": "count", "column": "*"}]})),
+            gen_sql(
+                json!({"database": "d", "table": "t", "queryType": "timeseries", "mode": "trend",
+                "columns": [], "aggregates": [{"aggregateType": "count", "column": "*"}]})
+            ),
             r#"SELECT count(*) FROM "d"."t""#
         );
     }

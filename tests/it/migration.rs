@@ -122,7 +122,10 @@ fn grafana_expand(sql: &str, vars: &Value) -> String {
 }
 
 /// A frame's content for comparison: each field's name, kind, labels and values.
-fn content(a: &Answer, what: &str) -> Vec<Vec<(String, BTreeMap<String, String>, Vec<Value>)>> {
+/// One field: name, labels, values.
+type FieldContent = (String, BTreeMap<String, String>, Vec<Value>);
+
+fn content(a: &Answer, what: &str) -> Vec<Vec<FieldContent>> {
     assert!(
         a.error.is_empty(),
         "{what}: {} (status {})",

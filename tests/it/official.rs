@@ -20,8 +20,12 @@ fn conformance_dir() -> PathBuf {
 
 fn vectors() -> Vec<Value> {
     let path = conformance_dir().join("grafana-builder-cases.jsonl");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (CI keeps ../shared beside the clone)", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (CI keeps ../shared beside the clone)",
+            path.display()
+        )
+    });
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap())
@@ -31,7 +35,8 @@ fn vectors() -> Vec<Value> {
 /// The DDL of one variant (`base` or `json_attrs`) of `grafana-builder-tables.sql`, statement by
 /// statement (they end with `;` at the end of a line).
 fn ddl(variant: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(conformance_dir().join("grafana-builder-tables.sql")).unwrap();
+    let text =
+        std::fs::read_to_string(conformance_dir().join("grafana-builder-tables.sql")).unwrap();
     let marker = "-- @variant json_attrs";
     let at = text.find(marker).expect("json_attrs section");
     let part = if variant == "base" {
@@ -59,7 +64,11 @@ fn ddl(variant: &str) -> Vec<String> {
 fn created_table(stmt: &str) -> Option<String> {
     let rest = stmt.strip_prefix("CREATE TABLE ")?;
     let rest = rest.strip_prefix("IF NOT EXISTS ").unwrap_or(rest);
-    Some(rest.split(|c: char| c.is_whitespace() || c == '(').next()?.to_owned())
+    Some(
+        rest.split(|c: char| c.is_whitespace() || c == '(')
+            .next()?
+            .to_owned(),
+    )
 }
 
 /// Runs `sql`; the result's rows (TSV lines) or ClickHouse's error.
@@ -152,12 +161,7 @@ fn expand(sql: &str) -> String {
 
 fn hints(v: &Value) -> Vec<Hint> {
     v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(Hint::of)
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(Value::as_str).map(Hint::of).collect())
         .unwrap_or_default()
 }
 
@@ -194,12 +198,7 @@ fn ours(v: &Value) -> Result<Value, String> {
         "getLimit" => json!(gb::limit_clause(input[0].as_f64())),
         "isStringType" => json!(gb::is_string_type(&s(&input[0]))),
         "concatQueryParts" => {
-            let parts: Vec<String> = input[0]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| s(p))
-                .collect();
+            let parts: Vec<String> = input[0].as_array().unwrap().iter().map(s).collect();
             json!(gb::concat_parts(&parts))
         }
         "migrateCHQuery" => {
@@ -317,11 +316,7 @@ fn builder_vectors_conformance() {
             let want = expected(v);
             // The SQL of a vector (a migration's is its regenerated SQL).
             let sql_of = |v: &Value| -> String {
-                v.get("sql")
-                    .unwrap_or(v)
-                    .as_str()
-                    .unwrap_or("")
-                    .to_owned()
+                v.get("sql").unwrap_or(v).as_str().unwrap_or("").to_owned()
             };
             let mine_text = &sql_of(&mine);
             if v["compare"] == "contains" {
