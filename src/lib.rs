@@ -1,7 +1,7 @@
 //! Lantern: the backend of the `lantern-clickhouse-datasource` Grafana plugin.
 //!
 //! The crate has two layers. The **pure core** is synchronous and deterministic and holds the
-//! domain: [`settings`] (validated datasource settings), [`query`] (saved query models),
+//! domain: [`settings`] (validated datasource settings), [`query`] (saved query models), [`official`] (grafana/clickhouse-datasource's builder model),
 //! [`sql`] (the only module that writes values into SQL), [`macros`] (both plugins' macros), [`otel`] (OpenTelemetry schemas and roles), [`chtype`] (ClickHouse type names) and
 //! [`frames`] (ClickHouse Arrow → Grafana frames). The **I/O edges** talk to the outside:
 //! [`clickhouse`] (HTTP(S) to ClickHouse), [`planner`] (query → SQL and frame shape, reading table schemas), [`service`] (running queries, health),
