@@ -667,3 +667,43 @@ async fn lantern_builder_keeps_its_own_editor_type() {
         assert!(f.executed_sql().contains("`otel_logs`"), "{r}");
     }
 }
+
+/// "Show SQL" (`expand`) for an official builder panel: the saved rawSql expanded, or, without
+/// rawSql, the SQL the backend generates from `builderOptions`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expand_shows_official_builder_sql() {
+    let e = engine();
+    let db = e.database("official_expand");
+    let d = crate::host::datasource_for(e, &db.name);
+    let options = json!({"database": "db", "table": "t", "queryType": "table", "mode": "list",
+        "columns": [{"name": "a"}], "limit": 5,
+        "filters": [{"filterType": "custom", "key": "ts", "type": "DateTime", "condition": "AND",
+                     "operator": "WITH IN DASHBOARD TIME RANGE"},
+                    {"filterType": "custom", "key": "b", "type": "String", "condition": "AND",
+                     "operator": "=", "value": "O'Brien"}]});
+    let host = Host::start().await;
+    let expand = |query: Value| {
+        let body = json!({"query": query, "timeRange": {"from": 1_700_000_000_000i64, "to": 1_700_003_600_000i64}});
+        let host = &host;
+        let d = &d;
+        async move {
+            host.resource(d, "POST", "expand", body.to_string().as_bytes())
+                .await
+        }
+    };
+    let (code, v) = expand(json!({"refId": "A", "editorType": "builder", "rawSql": "",
+        "builderOptions": options}))
+    .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        v["sql"],
+        "SELECT a FROM \"db\".\"t\" WHERE ( ts >= toDateTime(1700000000) AND ts <= toDateTime(1700003600) ) AND ( b = 'O\\'Brien' ) LIMIT 5"
+    );
+    let (code, v) = expand(
+        json!({"refId": "A", "editorType": "builder", "rawSql": "SELECT $__fromTime",
+        "builderOptions": options}),
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["sql"], "SELECT toDateTime(1700000000)");
+}
