@@ -132,6 +132,21 @@ pub fn wrap_subquery(user_sql: &str, outer_select: &str, outer_tail: &str) -> St
     out
 }
 
+/// `DESCRIBE TABLE (<sql>)`: the result columns of a query, without running it.
+pub fn describe_query(user_sql: &str) -> String {
+    let inner = user_sql.trim_end().trim_end_matches(';');
+    // Newlines so a trailing line comment cannot swallow the closing parenthesis.
+    format!("DESCRIBE TABLE (\n{inner}\n)")
+}
+
+/// `KILL QUERY` for one query id, not waiting for the query to stop.
+pub fn kill_query(query_id: &str) -> String {
+    format!(
+        "KILL QUERY WHERE query_id = {} ASYNC",
+        string_literal(query_id)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +189,18 @@ mod tests {
         s.push(' ');
         write_number(&mut s, f64::NAN);
         assert_eq!(s, "42 -1.5 nan");
+    }
+
+    #[test]
+    fn describe_and_kill_are_closed_against_their_input() {
+        assert_eq!(
+            describe_query("SELECT 1 -- c;\n;"),
+            "DESCRIBE TABLE (\nSELECT 1 -- c;\n\n)"
+        );
+        assert_eq!(
+            kill_query("q' OR 1 --"),
+            r"KILL QUERY WHERE query_id = 'q\' OR 1 --' ASYNC"
+        );
     }
 
     #[test]

@@ -12,8 +12,10 @@ mod grafana_frames;
 mod host;
 
 mod architecture;
+mod clusters;
 mod dashboards;
 mod errors;
+mod metrics;
 mod migration;
 mod official;
 mod otel;
@@ -22,4 +24,5 @@ mod readme;
 mod resources;
 mod timeseries;
 mod tls;
+mod trust;
 mod types;

@@ -67,6 +67,8 @@ pub struct ShimOptions {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub tls_client_ca: Option<PathBuf>,
+    /// The user's settings profile `readonly` level (`--readonly`).
+    pub readonly: Option<&'static str>,
 }
 
 /// Starts a shim; panics with its stderr when it does not come up.
@@ -83,6 +85,9 @@ pub fn start_shim(password: &str, opts: &ShimOptions) -> Engine {
     }
     if let Some(ca) = &opts.tls_client_ca {
         cmd.arg("--tls-client-ca").arg(ca);
+    }
+    if let Some(level) = opts.readonly {
+        cmd.args(["--readonly", level]);
     }
     let mut child = cmd
         .stdout(Stdio::piped())
