@@ -191,6 +191,12 @@ pub async fn run_query(
             .map_err(|_| QueryError::Internal("the plugin is shutting down".into()))?;
         let plan = planner::plan(instance, &query, &input.request, &input.query_type).await?;
         metrics.set_format(metrics_format(&plan));
+        if instance.connection.mode() != QueryMode::Writes
+            && let Some(k) = crate::sql::leading_keyword(plan.sql())
+            && crate::sql::ADMIN_KEYWORDS.contains(&k.as_str())
+        {
+            return Err(QueryError::ReadOnly(k));
+        }
         // grafana/clickhouse-datasource's saved queries get its backend's frames.
         let style = crate::official::frame_style(&query.json);
         let links = LinkTarget {

@@ -15,6 +15,7 @@ mod architecture;
 mod clusters;
 mod dashboards;
 mod errors;
+mod lexer;
 mod metrics;
 mod migration;
 mod official;

@@ -69,11 +69,16 @@ pub struct ShimOptions {
     pub tls_client_ca: Option<PathBuf>,
     /// The user's settings profile `readonly` level (`--readonly`).
     pub readonly: Option<&'static str>,
+    /// Data directory (default: a new one).
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Starts a shim; panics with its stderr when it does not come up.
 pub fn start_shim(password: &str, opts: &ShimOptions) -> Engine {
-    let dir = std::env::temp_dir().join(format!("lantern-engine-{}", token()));
+    let dir = opts
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("lantern-engine-{}", token())));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let mut cmd = Command::new(python());
     cmd.arg(manifest_dir().join("tests/support/chshim.py"))
