@@ -536,22 +536,46 @@ fn aggregate_name(a: &crate::official::Aggregate) -> String {
     }
 }
 
-/// The tail clauses shared by the generators: WHERE, GROUP BY, ORDER BY, LIMIT.
-fn tail(parts: &mut Vec<String>, filter: String, group: String, order: String, limit: String) {
-    if !filter.is_empty() {
-        parts.push("WHERE".into());
-        parts.push(filter);
-    }
-    if !group.is_empty() {
-        parts.push("GROUP BY".into());
-        parts.push(group);
-    }
-    if !order.is_empty() {
-        parts.push("ORDER BY".into());
-        parts.push(order);
-    }
-    if !limit.is_empty() {
-        parts.push(limit);
+/// The clauses of a generated query.
+#[derive(Default)]
+struct Clauses {
+    /// `WITH …` before the SELECT (trace lookup), or empty.
+    with: String,
+    select: Vec<String>,
+    filter: String,
+    group: String,
+    order: String,
+    limit: String,
+}
+
+impl Clauses {
+    /// `[WITH …] SELECT … FROM <table> [WHERE …] [GROUP BY …] [ORDER BY …] [LIMIT n]`, joined as
+    /// that generator joins its parts.
+    fn assemble(self, o: &BuilderOptions) -> String {
+        let mut parts = Vec::new();
+        if !self.with.is_empty() {
+            parts.push(self.with);
+        }
+        parts.extend([
+            "SELECT".into(),
+            self.select.join(", "),
+            "FROM".into(),
+            table_identifier(&o.database, &o.table),
+        ]);
+        for (keyword, body) in [
+            ("WHERE", self.filter),
+            ("GROUP BY", self.group),
+            ("ORDER BY", self.order),
+        ] {
+            if !body.is_empty() {
+                parts.push(keyword.into());
+                parts.push(body);
+            }
+        }
+        if !self.limit.is_empty() {
+            parts.push(self.limit);
+        }
+        concat_parts(&parts)
     }
 }
 
@@ -568,20 +592,15 @@ fn table_query(o: &BuilderOptions) -> Result<String> {
     } else {
         String::new()
     };
-    let mut parts = vec![
-        "SELECT".into(),
-        select.join(", "),
-        "FROM".into(),
-        table_identifier(&o.database, &o.table),
-    ];
-    tail(
-        &mut parts,
-        filters_clause(&o.filters, &o.columns)?,
+    Ok(Clauses {
+        select,
+        filter: filters_clause(&o.filters, &o.columns)?,
         group,
-        order_by_clause(&o.order_by, &o.columns, &[]),
-        limit_clause(o.limit),
-    );
-    Ok(concat_parts(&parts))
+        order: order_by_clause(&o.order_by, &o.columns, &[]),
+        limit: limit_clause(o.limit),
+        ..Default::default()
+    }
+    .assemble(o))
 }
 
 fn groups(g: &[String]) -> String {
@@ -647,20 +666,15 @@ fn simple_time_series_query(o: &BuilderOptions) -> Result<String> {
     } else {
         String::new()
     };
-    let mut parts = vec![
-        "SELECT".into(),
-        select.join(", "),
-        "FROM".into(),
-        table_identifier(&o.database, &o.table),
-    ];
-    tail(
-        &mut parts,
-        filters_clause(&o.filters, &columns)?,
+    Ok(Clauses {
+        select,
+        filter: filters_clause(&o.filters, &columns)?,
         group,
-        order_by_clause(&o.order_by, &columns, &[]),
-        limit_clause(o.limit),
-    );
-    Ok(concat_parts(&parts))
+        order: order_by_clause(&o.order_by, &columns, &[]),
+        limit: limit_clause(o.limit),
+        ..Default::default()
+    }
+    .assemble(o))
 }
 
 fn trend_query(o: &BuilderOptions) -> Result<String> {
@@ -687,20 +701,15 @@ fn trend_query(o: &BuilderOptions) -> Result<String> {
         }
         group.push_str("time");
     }
-    let mut parts = vec![
-        "SELECT".into(),
-        select.join(", "),
-        "FROM".into(),
-        table_identifier(&o.database, &o.table),
-    ];
-    tail(
-        &mut parts,
-        filters_clause(&o.filters, &columns)?,
+    Ok(Clauses {
+        select,
+        filter: filters_clause(&o.filters, &columns)?,
         group,
-        order_by_clause(&o.order_by, &columns, &[]),
-        limit_clause(o.limit),
-    );
-    Ok(concat_parts(&parts))
+        order: order_by_clause(&o.order_by, &columns, &[]),
+        limit: limit_clause(o.limit),
+        ..Default::default()
+    }
+    .assemble(o))
 }
 
 fn logs_query(o: &BuilderOptions) -> Result<String> {
@@ -755,20 +764,14 @@ fn logs_query(o: &BuilderOptions) -> Result<String> {
         super::write_string_literal_content(&mut filter, like);
         filter.push_str("%')");
     }
-    let mut parts = vec![
-        "SELECT".into(),
-        select.join(", "),
-        "FROM".into(),
-        table_identifier(&o.database, &o.table),
-    ];
-    tail(
-        &mut parts,
+    Ok(Clauses {
+        select,
         filter,
-        String::new(),
-        order_by_clause(&o.order_by, &columns, &[Hint::FilterTime, Hint::Time]),
-        limit_clause(o.limit),
-    );
-    Ok(concat_parts(&parts))
+        order: order_by_clause(&o.order_by, &columns, &[Hint::FilterTime, Hint::Time]),
+        limit: limit_clause(o.limit),
+        ..Default::default()
+    }
+    .assemble(o))
 }
 
 /// The duration in milliseconds for the saved unit.
@@ -804,20 +807,14 @@ fn trace_search_query(o: &BuilderOptions) -> Result<String> {
             duration(&c.name, o.meta.trace_duration_unit.as_deref())
         ));
     }
-    let mut parts = vec![
-        "SELECT".into(),
-        select.join(", "),
-        "FROM".into(),
-        table_identifier(&o.database, &o.table),
-    ];
-    tail(
-        &mut parts,
-        filters_clause(&o.filters, &o.columns)?,
-        String::new(),
-        order_by_clause(&o.order_by, &o.columns, &[]),
-        limit_clause(o.limit),
-    );
-    Ok(concat_parts(&parts))
+    Ok(Clauses {
+        select,
+        filter: filters_clause(&o.filters, &o.columns)?,
+        order: order_by_clause(&o.order_by, &o.columns, &[]),
+        limit: limit_clause(o.limit),
+        ..Default::default()
+    }
+    .assemble(o))
 }
 
 /// Attributes as `[{key, value}]` maps, or the JSON sentinel the frontend expands.
@@ -935,7 +932,7 @@ fn trace_id_query(o: &BuilderOptions) -> Result<String> {
     }
     let id = super::string_literal(&trace_id);
     let lookup = m.has_trace_timestamp_table == Some(true) && time.is_some();
-    let mut parts = Vec::new();
+    let mut with = String::new();
     let mut filter = String::new();
     if let (true, Some(t)) = (lookup, time) {
         let suffix = m
@@ -944,9 +941,9 @@ fn trace_id_query(o: &BuilderOptions) -> Result<String> {
             .filter(|s| !s.is_empty())
             .unwrap_or("_trace_id_ts");
         let c = table_identifier(&o.database, &format!("{}{suffix}", o.table));
-        parts.push(format!(
+        with = format!(
             "WITH {id} as __gf_trace_id, (SELECT min(Start) FROM {c} WHERE TraceId = __gf_trace_id) as __gf_trace_start, (SELECT max(End) + 1 FROM {c} WHERE TraceId = __gf_trace_id) as __gf_trace_end"
-        ));
+        );
         let t = escape_identifier(&t.name);
         filter.push_str(&format!(
             "traceID = __gf_trace_id AND {t} >= __gf_trace_start AND {t} <= __gf_trace_end"
@@ -959,20 +956,15 @@ fn trace_id_query(o: &BuilderOptions) -> Result<String> {
         filter.push_str(" AND ");
         filter.push_str(&user);
     }
-    parts.extend([
-        "SELECT".into(),
-        select.join(", "),
-        "FROM".into(),
-        table_identifier(&o.database, &o.table),
-    ]);
-    tail(
-        &mut parts,
+    // No LIMIT in trace-ID mode (that plugin dropped it in 4.16).
+    Ok(Clauses {
+        with,
+        select,
         filter,
-        String::new(),
-        order_by_clause(&o.order_by, &o.columns, &[]),
-        String::new(),
-    );
-    Ok(concat_parts(&parts))
+        order: order_by_clause(&o.order_by, &o.columns, &[]),
+        ..Default::default()
+    }
+    .assemble(o))
 }
 
 #[cfg(test)]

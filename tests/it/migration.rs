@@ -33,8 +33,10 @@ fn testdata(name: &str) -> String {
 }
 
 fn load(db: &TestDb) {
-    for stmt in sql_statements(&testdata("fixture.sql")) {
-        db.exec(&stmt);
+    for file in ["../otel/traces_current.sql", "fixture.sql"] {
+        for stmt in sql_statements(&testdata(file)) {
+            db.exec(&stmt);
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 -- The data the migration corpus runs against: requests (a metrics-like table), OTel logs (the
--- 1.2.9 exporter generation, with TimestampTime) and OTel traces with the trace-id lookup table.
--- All rows fall in 2023-11-14 22:13:20 .. +2 h UTC (the corpus' time range).
+-- 1.2.9 exporter generation, with TimestampTime) and OTel traces. The traces tables and the
+-- trace-id lookup are ../otel/traces_current.sql's (loaded first; its rows are from 2024).
+-- The rows below fall in 2023-11-14 22:13:20 .. +2 h UTC (the corpus' time range).
 CREATE TABLE requests (
     ts DateTime, host LowCardinality(String), status UInt16, latency Float64
 ) ENGINE = MergeTree ORDER BY ts
@@ -30,24 +31,6 @@ SELECT toDateTime64(1700000000 + number * 45, 9) + toIntervalMillisecond(number 
        map('service.name', ['cart', 'checkout'][number % 2 + 1], 'k8s.pod.name', concat('pod-', toString(number % 3))),
        map('scope', 'http'), map('http.method', ['GET', 'POST'][number % 2 + 1])
 FROM numbers(120)
-;
-CREATE TABLE otel_traces (
-    Timestamp DateTime64(9), TraceId String, SpanId String, ParentSpanId String, TraceState String,
-    SpanName LowCardinality(String), SpanKind LowCardinality(String), ServiceName LowCardinality(String),
-    ResourceAttributes Map(LowCardinality(String), String), ScopeName String, ScopeVersion String,
-    SpanAttributes Map(LowCardinality(String), String), Duration UInt64,
-    StatusCode LowCardinality(String), StatusMessage String,
-    Events Nested (Timestamp DateTime64(9), Name LowCardinality(String), Attributes Map(LowCardinality(String), String)),
-    Links Nested (TraceId String, SpanId String, TraceState String, Attributes Map(LowCardinality(String), String))
-) ENGINE = MergeTree PARTITION BY toDate(Timestamp)
-ORDER BY (ServiceName, SpanName, toDateTime(Timestamp), Timestamp)
-;
-CREATE TABLE otel_traces_trace_id_ts (
-    TraceId String, Start SimpleAggregateFunction(min, DateTime), End SimpleAggregateFunction(max, DateTime)
-) ENGINE = AggregatingMergeTree ORDER BY (TraceId)
-;
-CREATE MATERIALIZED VIEW otel_traces_trace_id_ts_mv TO otel_traces_trace_id_ts AS
-SELECT TraceId, min(Timestamp) AS Start, max(Timestamp) AS End FROM otel_traces WHERE TraceId != '' GROUP BY TraceId
 ;
 INSERT INTO otel_traces (Timestamp, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName,
     ResourceAttributes, SpanAttributes, Duration, StatusCode, StatusMessage)
