@@ -549,6 +549,24 @@ struct Clauses {
 }
 
 impl Clauses {
+    /// `select` and `group` with the options' filters, ORDER BY and LIMIT, their hints resolved
+    /// against `columns` (as the generator has aliased them).
+    fn of(
+        o: &BuilderOptions,
+        columns: &[SelectedColumn],
+        select: Vec<String>,
+        group: String,
+    ) -> Result<Clauses> {
+        Ok(Clauses {
+            select,
+            filter: filters_clause(&o.filters, columns)?,
+            group,
+            order: order_by_clause(&o.order_by, columns, &[]),
+            limit: limit_clause(o.limit),
+            ..Default::default()
+        })
+    }
+
     /// `[WITH …] SELECT … FROM <table> [WHERE …] [GROUP BY …] [ORDER BY …] [LIMIT n]`, joined as
     /// that generator joins its parts.
     fn assemble(self, o: &BuilderOptions) -> String {
@@ -592,15 +610,7 @@ fn table_query(o: &BuilderOptions) -> Result<String> {
     } else {
         String::new()
     };
-    Ok(Clauses {
-        select,
-        filter: filters_clause(&o.filters, &o.columns)?,
-        group,
-        order: order_by_clause(&o.order_by, &o.columns, &[]),
-        limit: limit_clause(o.limit),
-        ..Default::default()
-    }
-    .assemble(o))
+    Ok(Clauses::of(o, &o.columns, select, group)?.assemble(o))
 }
 
 fn groups(g: &[String]) -> String {
@@ -666,15 +676,7 @@ fn simple_time_series_query(o: &BuilderOptions) -> Result<String> {
     } else {
         String::new()
     };
-    Ok(Clauses {
-        select,
-        filter: filters_clause(&o.filters, &columns)?,
-        group,
-        order: order_by_clause(&o.order_by, &columns, &[]),
-        limit: limit_clause(o.limit),
-        ..Default::default()
-    }
-    .assemble(o))
+    Ok(Clauses::of(o, &columns, select, group)?.assemble(o))
 }
 
 fn trend_query(o: &BuilderOptions) -> Result<String> {
@@ -701,15 +703,7 @@ fn trend_query(o: &BuilderOptions) -> Result<String> {
         }
         group.push_str("time");
     }
-    Ok(Clauses {
-        select,
-        filter: filters_clause(&o.filters, &columns)?,
-        group,
-        order: order_by_clause(&o.order_by, &columns, &[]),
-        limit: limit_clause(o.limit),
-        ..Default::default()
-    }
-    .assemble(o))
+    Ok(Clauses::of(o, &columns, select, group)?.assemble(o))
 }
 
 fn logs_query(o: &BuilderOptions) -> Result<String> {
@@ -807,14 +801,7 @@ fn trace_search_query(o: &BuilderOptions) -> Result<String> {
             duration(&c.name, o.meta.trace_duration_unit.as_deref())
         ));
     }
-    Ok(Clauses {
-        select,
-        filter: filters_clause(&o.filters, &o.columns)?,
-        order: order_by_clause(&o.order_by, &o.columns, &[]),
-        limit: limit_clause(o.limit),
-        ..Default::default()
-    }
-    .assemble(o))
+    Ok(Clauses::of(o, &o.columns, select, String::new())?.assemble(o))
 }
 
 /// Attributes as `[{key, value}]` maps, or the JSON sentinel the frontend expands.
