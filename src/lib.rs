@@ -11,12 +11,15 @@
 //! The flow of a query: `DataQuery JSON → Query → SQL → ClickHouse ArrowStream → normalize →
 //! frame (Arrow IPC file) → DataResponse`.
 
+#![deny(unsafe_code)]
+
 pub mod chtype;
 pub mod clickhouse;
 pub mod error;
 pub mod frames;
 pub mod grpc;
 pub mod instance;
+pub mod live;
 pub mod macros;
 pub mod metrics;
 pub mod official;

@@ -9,6 +9,7 @@ fn core_modules_do_not_import_edges() {
         "official.rs",
         "chtype.rs",
         "error.rs",
+        "live.rs",
         "metrics.rs",
         "sql",
         "frames",
