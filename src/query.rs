@@ -168,6 +168,8 @@ impl Query {
                 "table" => Format::Table,
                 "logs" => Format::Logs,
                 "traces" | "trace" => Format::Traces,
+                // Altinity's annotation editor; the planner shapes the annotation frame.
+                "annotation" => Format::Table,
                 other => {
                     return Err(QueryError::Invalid(format!(
                         "unknown format {other:?}: use time_series, table, logs or traces"

@@ -292,16 +292,75 @@ pub fn level_expression_of(text: Option<String>, number: Option<String>) -> Stri
     out
 }
 
-/// The severity condition for a minimum level.
+/// The severity condition for a minimum level, sargable: a range on the severity number and
+/// `IN` on the raw severity text (each spelling in lower, UPPER and Capitalized case), never a
+/// level expression evaluated per row, so ClickHouse can use skip indexes and the sorting key.
+/// A row passes when either says it is at least `level`.
 fn min_severity(out: &mut String, level: &str, roles: &LogRoles) {
     let idx = LEVELS.iter().position(|l| *l == level).unwrap_or(5);
-    let wanted: Vec<String> = LEVELS[..=idx].iter().map(|l| string_literal(l)).collect();
-    let _ = write!(
-        out,
-        "{} IN ({})",
-        level_expression(roles),
-        wanted.join(", ")
-    );
+    let mut conds = Vec::new();
+    if let Some(n) = &roles.severity_number {
+        let lo = level_spellings(LEVELS[idx]).1.0;
+        conds.push(format!(
+            "({} >= {lo} AND {} <= 24)",
+            identifier(n),
+            identifier(n)
+        ));
+    }
+    if let Some(t) = &roles.severity_text {
+        let mut list: Vec<String> = Vec::new();
+        for l in &LEVELS[..=idx] {
+            for s in level_spellings(l).0 {
+                let cap = s[..1].to_ascii_uppercase() + &s[1..];
+                for v in [s.to_string(), s.to_ascii_uppercase(), cap] {
+                    let lit = string_literal(&v);
+                    if !list.contains(&lit) {
+                        list.push(lit);
+                    }
+                }
+            }
+        }
+        conds.push(format!("{} IN ({})", identifier(t), list.join(", ")));
+    }
+    if conds.is_empty() {
+        // Neither column: no row has a known level.
+        out.push('0');
+    } else {
+        let _ = write!(out, "({})", conds.join(" OR "));
+    }
+}
+
+/// An annotation query (Altinity's `format: "ANNOTATION"`): the user's SQL wrapped so its
+/// result is Grafana's annotation frame: `time` and `time_end`/`timeEnd` as times (Altinity
+/// returns epoch milliseconds), `title`, `text`, and `tags` as comma-separated text (an array of
+/// strings is joined). Other columns pass through. `columns` are the result's (name, type).
+pub fn annotation_query(user_sql: &str, columns: &[(String, crate::chtype::ChType)]) -> String {
+    use crate::chtype::ChType;
+    let list: Vec<String> = columns
+        .iter()
+        .map(|(name, ty)| {
+            let c = identifier(name);
+            let numeric = matches!(
+                ty.base(),
+                ChType::Int(_) | ChType::UInt(_) | ChType::Float(_) | ChType::Decimal { .. }
+            );
+            match name.as_str() {
+                "time" | "time_end" | "timeEnd" => {
+                    let out = if name == "time" { "time" } else { "timeEnd" };
+                    if numeric {
+                        format!("fromUnixTimestamp64Milli(toInt64({c})) AS {out}")
+                    } else {
+                        format!("{c} AS {out}")
+                    }
+                }
+                "tags" if matches!(ty.base(), ChType::Array(_)) => {
+                    format!("arrayStringConcat({c}, ',') AS tags")
+                }
+                _ => c,
+            }
+        })
+        .collect();
+    wrap_subquery(user_sql, &list.join(", "), "")
 }
 
 /// The columns a logs query selects, with the names the logs frame recognises.
@@ -928,7 +987,13 @@ mod tests {
             "{sql}"
         );
         assert!(sql.contains(r"`ServiceName` IN ('cart', 'it\'s')"), "{sql}");
-        assert!(sql.contains("IN ('critical', 'error', 'warning')"), "{sql}");
+        // Sargable: a range on the number, IN on the raw text; no per-row level expression.
+        assert!(
+            sql.contains("((`SeverityNumber` >= 13 AND `SeverityNumber` <= 24) OR `SeverityText` IN ('emerg', 'EMERG', 'Emerg', "),
+            "{sql}"
+        );
+        assert!(sql.contains("'Warning')"), "{sql}");
+        assert!(!sql.contains("multiIf"), "{sql}");
         assert!(sql.contains("if(mapContains(`LogAttributes`, 'k8s.pod.name'), `LogAttributes`['k8s.pod.name'], `ResourceAttributes`['k8s.pod.name']) = 'p-1'"), "{sql}");
         assert!(
             sql.contains("`ResourceAttributes`['region'] IN ('eu', 'us')"),
