@@ -2,6 +2,12 @@
 // webpack config (AMD module, Grafana-provided libraries as externals, module.js.map,
 // plugin.json copied with %VERSION%/%TODAY% replaced). Written by hand: create-plugin's
 // scaffolding fetches templates from the network.
+//
+// Every library Grafana shares with plugins stays external: a second copy inside module.js breaks
+// on a Grafana whose copy differs. `react/jsx-runtime` matters most: SWC's automatic JSX runtime
+// imports it, and React 18's copy bundled here reads React internals that React 19 (Grafana
+// >= 13.2) no longer has ("Cannot read properties of undefined (reading 'ReactCurrentOwner')").
+// The browser suite (browser/) loads module.js on both React versions.
 const path = require('path');
 const fs = require('fs');
 const CopyWebpackPlugin = require('copy-webpack-plugin');
@@ -45,6 +51,8 @@ module.exports = (env = {}) => {
       '@grafana/slate-react',
       'react',
       'react-dom',
+      'react/jsx-runtime',
+      'react/jsx-dev-runtime',
       'react-redux',
       'redux',
       'rxjs',
