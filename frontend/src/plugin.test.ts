@@ -17,7 +17,7 @@ describe('plugin.json', () => {
       tracing: true,
       metrics: true,
       annotations: true,
-      dependencies: { grafanaDependency: '>=11.6.0' },
+      dependencies: { grafanaDependency: '>=13.1.0' },
     });
     expect(pluginJson.id).toMatch(/^[0-9a-z]+-([0-9a-z]+-)?(app|panel|datasource)$/);
     expect(pluginJson.name).not.toBe(pluginJson.id);
