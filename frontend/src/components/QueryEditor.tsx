@@ -46,7 +46,23 @@ export const MODE_OPTIONS: Array<{ label: string; value: EditorMode; description
 
 const DEFAULT_MAX_DATA_POINTS = 1000;
 
-type Expanded = { state: 'idle' } | { state: 'loading' } | { state: 'done'; sql: string; client?: string } | { state: 'error'; error: string };
+type Expanded =
+  | { state: 'idle' }
+  | { state: 'loading' }
+  | { state: 'done'; sql: string; client?: string }
+  | { state: 'error'; error: string }
+  | { state: 'hint'; hint: string };
+
+/** Why there is no SQL to show yet, when the query is not finished (not an error). */
+function pendingHint(query: LanternQuery): string | undefined {
+  if (editorMode(query) === 'trace-id' && (query.traceId ?? '').trim() === '') {
+    return 'Enter a trace id to see the SQL.';
+  }
+  if (editorMode(query) === 'sql' && (query.rawSql ?? '').trim() === '') {
+    return 'Write a query to see the SQL.';
+  }
+  return undefined;
+}
 
 /** The query with the defaults filled in, so what is saved always has editorType and format. */
 function withDefaults(query: LanternQuery): LanternQuery {
@@ -136,6 +152,11 @@ export function QueryEditor(props: Props) {
       setExpanded({ state: 'idle' });
       return;
     }
+    const hint = pendingHint(withDefaults(latest.current.query));
+    if (hint) {
+      setExpanded({ state: 'hint', hint });
+      return;
+    }
     let cancelled = false;
     setExpanded({ state: 'loading' });
     const request = latest.current.data?.request;
@@ -222,13 +243,31 @@ export function QueryEditor(props: Props) {
               {expanded.error}
             </Alert>
           )}
+          {expanded.state === 'hint' && (
+            <div className={styles.hint} data-testid="lantern-expand-hint">
+              {expanded.hint}
+            </div>
+          )}
           {expanded.state === 'done' && (
             <>
               <div className={styles.expandedHeader}>
-                <span className={styles.caption}>{expanded.client ? `Expanded SQL (${expanded.client})` : 'Expanded SQL'}</span>
-                <ClipboardButton icon="copy" size="sm" variant="secondary" getText={() => expanded.sql}>
-                  Copy
-                </ClipboardButton>
+                <span className={styles.caption}>Expanded SQL</span>
+                <div className={styles.buttons}>
+                  <ClipboardButton icon="copy" size="sm" variant="secondary" getText={() => expanded.sql}>
+                    Copy SQL
+                  </ClipboardButton>
+                  {expanded.client && (
+                    <ClipboardButton
+                      icon="copy"
+                      size="sm"
+                      variant="secondary"
+                      getText={() => expanded.client ?? ''}
+                      tooltip="A clickhouse-client command that runs this SQL against the datasource's server (no password)"
+                    >
+                      Copy clickhouse-client command
+                    </ClipboardButton>
+                  )}
+                </div>
               </div>
               <pre className={styles.sql} data-testid="lantern-expanded-sql">
                 {expanded.sql}
@@ -248,6 +287,7 @@ const getStyles = (theme: GrafanaTheme2) => ({
   expanded: css({ display: 'flex', flexDirection: 'column', gap: theme.spacing(0.5) }),
   expandedHeader: css({ display: 'flex', alignItems: 'center', justifyContent: 'space-between' }),
   caption: css({ color: theme.colors.text.secondary }),
+  buttons: css({ display: 'flex', gap: theme.spacing(1) }),
   sql: css({
     fontFamily: theme.typography.fontFamilyMonospace,
     fontSize: theme.typography.bodySmall.fontSize,
