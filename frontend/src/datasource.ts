@@ -2,6 +2,8 @@ import {
   AdHocVariableFilter,
   CoreApp,
   DataQueryRequest,
+  DataFrame,
+  DataLink,
   DataQueryResponse,
   DataSourceGetTagKeysOptions,
   DataSourceGetTagValuesOptions,
@@ -25,12 +27,13 @@ import {
   TypedVariableModel,
 } from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
-import { lastValueFrom } from 'rxjs';
+import { lastValueFrom, map, Observable } from 'rxjs';
 
 import {
   AdHocFilter,
   DEFAULT_QUERY,
   ExpandRequest,
+  Format,
   ExpandResponse,
   LanternOptions,
   LanternQuery,
@@ -66,6 +69,44 @@ export class DataSource
     // Annotations use the regular query editor and go through the backend like any query.
     this.annotations = {};
     this.variables = new LanternVariableSupport(this);
+  }
+
+  /**
+   * Runs the queries through the backend. Trace search results get a "View trace" data link on
+   * their trace id column (unless the backend already set links), opening the trace in Grafana's
+   * trace view with this datasource's Trace ID query.
+   */
+  query(request: DataQueryRequest<LanternQuery>): Observable<DataQueryResponse> {
+    const searches = new Set(request.targets.filter((t) => t.queryType === 'trace-search').map((t) => t.refId));
+    const response = super.query(request);
+    if (searches.size === 0) {
+      return response;
+    }
+    return response.pipe(
+      map((res) => ({
+        ...res,
+        data: res.data.map((frame: DataFrame) => (searches.has(frame.refId ?? '') ? this.withTraceLink(frame) : frame)),
+      }))
+    );
+  }
+
+  /** A frame whose `traceID` field links to the trace view (fields that already have links are kept). */
+  private withTraceLink(frame: DataFrame): DataFrame {
+    const link: DataLink = {
+      title: 'View trace',
+      url: '',
+      internal: {
+        datasourceUid: this.uid,
+        datasourceName: this.name,
+        query: { refId: 'trace', editorType: 'builder', queryType: 'traces', format: Format.TRACES, traceId: '${__value.raw}' },
+      },
+    };
+    return {
+      ...frame,
+      fields: frame.fields.map((f) =>
+        f.name === 'traceID' && !(f.config?.links?.length ?? 0) ? { ...f, config: { ...f.config, links: [link] } } : f
+      ),
+    };
   }
 
   getDefaultQuery(_app: CoreApp): Partial<LanternQuery> {
