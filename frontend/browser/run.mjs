@@ -23,6 +23,7 @@ const setDir = path.join(here, setName);
 const dist = path.resolve(args.dist ?? path.join(here, '..', 'dist'));
 const devhost = args.devhost ?? '127.0.0.1:3100';
 const shots = args.screenshots ? path.resolve(args.screenshots) : undefined;
+const chPort = args['ch-port'] ?? '8123';
 const PLUGIN_ID = 'lantern-clickhouse-datasource';
 
 const req = createRequire(path.join(setDir, 'package.json'));
@@ -87,7 +88,14 @@ const server = http.createServer((rq, res) => {
   } else if (p.startsWith(`/public/plugins/${PLUGIN_ID}/`)) {
     sendFile(res, path.join(dist, p.slice(`/public/plugins/${PLUGIN_ID}/`.length)));
   } else if (p.startsWith('/public/build/img/icons/')) {
-    sendFile(res, path.join(icons, p.slice('/public/build/img/icons/'.length)));
+    // Grafana serves its whole icon set; the npm package has part of it. A missing icon is a
+    // blank one (the host's gap, not the plugin's).
+    const file = path.join(icons, p.slice('/public/build/img/icons/'.length));
+    if (fs.existsSync(file)) {
+      sendFile(res, file);
+    } else {
+      res.writeHead(200, { 'Content-Type': 'image/svg+xml' }).end('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"/>');
+    }
   } else if (p.startsWith('/public/fonts/')) {
     // Grafana's fonts are not in the npm packages; the browser falls back to system fonts.
     res.writeHead(204).end();
@@ -180,7 +188,7 @@ async function setMode(label) {
 
 log(`Grafana packages ${grafanaVersion}, React ${reactVersion}, Chromium ${context.browser()?.version() ?? ''}`);
 const { default: steps } = await import(path.join(here, 'steps.mjs'));
-await steps({ tab, step, expect, shot, open, queryJson, runAndWait, setMode, devhost, log });
+await steps({ tab, step, expect, shot, open, queryJson, runAndWait, setMode, devhost, chPort, base, log });
 
 await context.close();
 server.close();
