@@ -183,7 +183,7 @@ async function runAndWait(testid) {
   await tab.getByTestId(testid).first().waitFor();
 }
 async function setMode(label) {
-  await tab.getByRole('radiogroup', { name: 'Query type' }).getByText(label, { exact: true }).click();
+  await tab.getByRole('radio', { name: label, exact: true }).check();
 }
 
 log(`Grafana packages ${grafanaVersion}, React ${reactVersion}, Chromium ${context.browser()?.version() ?? ''}`);

@@ -1,8 +1,13 @@
 // The flows the browser suite drives, in order, on one page of the host (see run.mjs).
 // Every step fails on a console error or an uncaught exception in the page.
 
-const LOGS_SQL =
-  'SELECT Timestamp, Body, SeverityText, ServiceName, TraceId, ResourceAttributes FROM otel.otel_logs WHERE $__timeFilter(Timestamp) ORDER BY Timestamp DESC LIMIT 50';
+const LOGS_SQL = [
+  'SELECT Timestamp, Body, SeverityText, ServiceName, TraceId, ResourceAttributes',
+  'FROM otel.otel_logs',
+  'WHERE $__timeFilter(Timestamp)',
+  'ORDER BY Timestamp DESC',
+  'LIMIT 50',
+].join('\n');
 
 export default async function steps(t) {
   const { tab, step, expect, shot, open, queryJson, runAndWait, setMode, log } = t;
@@ -78,5 +83,137 @@ export default async function steps(t) {
     q = await queryJson();
     expect(JSON.stringify(q.filters) === JSON.stringify([{ key: 'k8s.pod.name', operator: '!=', value }]), `filters ${JSON.stringify(q.filters)}`);
     t.sqlPod = value;
+  });
+
+  // ---- Explore: logs builder -------------------------------------------------------------------
+  await step('logs builder: logs tables first in the table picker, run, rows', async () => {
+    await open('explore');
+    await setMode('Logs builder');
+    await tab.getByTestId('logs-frame').first().waitFor();
+    await tab.getByLabel('Table', { exact: true }).click();
+    const first = tab.getByRole('option').first();
+    await first.waitFor();
+    const text = await first.textContent();
+    expect(/^otel_logs/.test(text) && /logs table/.test(text), `first table option: ${text}`);
+    await tab.keyboard.press('Escape');
+    const q = await queryJson();
+    expect(q.editorType === 'builder' && q.queryType === 'logs' && q.format === 2, `query ${JSON.stringify(q)}`);
+    expect((await tab.getByTestId('log-row').count()) > 0, 'no log rows');
+  });
+
+  await step('logs builder: log volume', async () => {
+    const text = await tab.getByTestId('log-volume').textContent();
+    expect(/\w+=[1-9]\d*/.test(text), `log volume: ${text}`);
+    t.volumeAll = Number(await tab.getByTestId('log-volume').getAttribute('data-total'));
+  });
+
+  await step('logs builder: filter for a label keeps only its rows; filter out drops them', async () => {
+    const label = tab.getByTestId('log-label').filter({ hasText: 'k8s.pod.name=' }).first();
+    const value = (await label.getAttribute('data-value')) ?? '';
+    expect(value !== '', 'no k8s.pod.name label');
+    await label.getByRole('button', { name: 'Filter for value k8s.pod.name' }).click();
+    await tab.waitForFunction((v) => JSON.stringify(window.__lantern.query.builder?.filters ?? []).includes(v), value);
+    let q = await queryJson();
+    expect(
+      JSON.stringify(q.builder.filters) === JSON.stringify([{ key: 'k8s.pod.name', op: '=', value }]),
+      `filters ${JSON.stringify(q.builder.filters)}`
+    );
+    await tab.waitForFunction((v) => {
+      const labels = [...document.querySelectorAll('[data-testid=log-label][data-key="k8s.pod.name"]')];
+      return labels.length > 0 && labels.every((l) => l.getAttribute('data-value') === v);
+    }, value);
+    expect((await tab.getByRole('button', { name: 'Filter for value k8s.pod.name' }).first().getAttribute('aria-pressed')) === 'true', 'queryHasFilter');
+    // The log volume follows the filter.
+    await tab.getByTestId('log-volume').waitFor();
+    const filtered = Number(await tab.getByTestId('log-volume').getAttribute('data-total'));
+    expect(filtered > 0 && filtered < t.volumeAll, `log volume ${filtered} of ${t.volumeAll} after the filter`);
+    await shot('logs-builder', tab.getByTestId('query-editor-row'));
+    await shot('explore-logs', tab.getByTestId('explore-page'));
+    await tab.getByRole('button', { name: 'Filter out value k8s.pod.name' }).first().click();
+    await tab.waitForFunction(() => (window.__lantern.query.builder?.filters ?? []).some((f) => f.op === '!='));
+    q = await queryJson();
+    expect(JSON.stringify(q.builder.filters) === JSON.stringify([{ key: 'k8s.pod.name', op: '!=', value }]), `filters ${JSON.stringify(q.builder.filters)}`);
+    await tab.waitForFunction((v) => {
+      const labels = [...document.querySelectorAll('[data-testid=log-label][data-key="k8s.pod.name"]')];
+      return labels.length > 0 && labels.every((l) => l.getAttribute('data-value') !== v);
+    }, value);
+  });
+
+  await step('logs builder: a click on a level adds a level filter (modifyQuery ADD_FILTER)', async () => {
+    await open('explore');
+    await setMode('Logs builder');
+    await tab.getByTestId('log-row').first().waitFor();
+    const level = tab.getByTestId('log-level').first();
+    const value = (await level.textContent()).trim();
+    await level.click();
+    await tab.waitForFunction(() => (window.__lantern.query.builder?.filters ?? []).length === 1);
+    const q = await queryJson();
+    expect(JSON.stringify(q.builder.filters) === JSON.stringify([{ key: 'level', op: '=', value }]), `filters ${JSON.stringify(q.builder.filters)}`);
+    await tab.waitForFunction(() => window.__lantern.lastRequest?.builder?.filters?.length === 1);
+    expect((await tab.getByTestId('query-error').count()) === 0, 'the level filter query failed');
+  });
+
+  await step('logs builder: log context of a row', async () => {
+    await open('explore');
+    await setMode('Logs builder');
+    await tab.getByTestId('log-row').first().waitFor();
+    await tab.getByTestId('log-context').first().click();
+    const ctx = tab.getByTestId('log-context-rows');
+    await ctx.waitFor();
+    const n = Number(await ctx.getAttribute('data-rows'));
+    expect(n > 0, `context rows: ${n}`);
+  });
+
+  await step('ad hoc filters: key and value suggestions (tag-keys / tag-values)', async () => {
+    const probe = await fetch(`${t.base}/api/datasources/uid/lantern/resources/tag-keys`);
+    if (probe.status === 404) {
+      log('SKIP ad hoc suggestions: the backend has no tag-keys resource yet');
+      return;
+    }
+    await tab.getByTestId('adhoc-keys').click();
+    await tab.getByTestId('adhoc').waitFor();
+    await tab.getByLabel('Ad hoc key').click();
+    await tab.getByRole('option', { name: 'k8s.pod.name', exact: true }).click();
+    await tab.waitForFunction(() => document.querySelector('[data-testid=adhoc-values]')?.textContent?.length > 0);
+    const values = await tab.getByTestId('adhoc-values').textContent();
+    expect(values.split(', ').length > 0, `values ${values}`);
+  });
+
+  // ---- Explore: traces -------------------------------------------------------------------------
+  await step('trace id: without an id Show SQL is a hint, not an error', async () => {
+    await open('explore');
+    await setMode('Trace ID');
+    await tab.getByLabel('Show SQL').check({ force: true });
+    await tab.getByTestId('lantern-expand-hint').waitFor();
+    expect((await tab.getByText('Could not expand the query').count()) === 0, 'an expand error is shown');
+  });
+
+  await step('logs -> trace: the View trace link of a log line opens the trace in the Trace ID editor', async () => {
+    await setMode('Logs builder');
+    await tab.getByTestId('log-row').first().waitFor();
+    const links = await tab.evaluate(() => window.__lantern.links);
+    const logsLink = links.find((l) => l.field === 'traceID' && l.value);
+    expect(logsLink, `no trace link on log rows: ${JSON.stringify(links).slice(0, 300)}`);
+    await tab.evaluate((l) => window.__lantern.openLink(l), logsLink);
+    await tab.getByTestId('trace-frame').first().waitFor();
+    expect((await tab.getByRole('radio', { name: 'Trace ID' }).isChecked()), 'not in the Trace ID editor');
+    const rows = Number(await tab.getByTestId('trace-frame').first().getAttribute('data-rows'));
+    expect(rows > 0, 'empty trace');
+    const q = await queryJson();
+    expect(q.traceId === logsLink.value, `traceId ${q.traceId}`);
+  });
+
+  await step('trace search: rows link to the trace view', async () => {
+    await setMode('Trace search');
+    await tab.getByTestId('table-frame').first().waitFor();
+    await tab.getByTestId('data-link').first().waitFor();
+    await shot('trace-search', tab.getByTestId('explore-page'));
+    const links = await tab.evaluate(() => window.__lantern.links);
+    const link = links.find((l) => l.field === 'traceID' && l.value);
+    expect(link, 'no trace link on trace search rows');
+    await tab.evaluate((l) => window.__lantern.openLink(l), link);
+    await tab.getByTestId('trace-frame').first().waitFor();
+    expect((await tab.getByRole('radio', { name: 'Trace ID' }).isChecked()), 'not in the Trace ID editor');
+    await shot('trace-view-query', tab.getByTestId('explore-page'));
   });
 }

@@ -217,8 +217,18 @@ const templateSrv = {
 
 // ---- Status for the test runner --------------------------------------------------------------
 
+interface LinkTarget {
+  field: string;
+  value: string;
+  link: grafanaData.DataLink;
+}
+
 interface HostState {
   ready: boolean;
+  /** Data links of the shown frames (first rows), as Explore renders them. */
+  links?: LinkTarget[];
+  /** Follows an internal data link the way Explore does: its query, interpolated, becomes the query. */
+  openLink?: (l: LinkTarget) => void;
   query?: unknown;
   lastRequest?: unknown;
   options?: unknown;
@@ -346,6 +356,7 @@ function ExplorePage(props: { plugin: DataSourcePlugin<any, any, any, any>; ds: 
     const req = request([q], range);
     hostState.lastRequest = q;
     setContext(undefined);
+    setVolume(undefined);
     const response = await lastValueFrom(ds.query(req) as Observable<DataQueryResponse>);
     setData({ state: response.error ? LoadingState.Error : LoadingState.Done, series: response.data, timeRange: range, request: req, errors: response.errors, error: response.error });
     // Explore's log volume: the supplementary request of a logs query.
@@ -391,6 +402,21 @@ function ExplorePage(props: { plugin: DataSourcePlugin<any, any, any, any>; ds: 
   };
 
   const frames = data?.series ?? [];
+  hostState.links = frames.flatMap((frame) =>
+    frame.fields.flatMap((f) =>
+      (f.config?.links ?? []).flatMap((link) =>
+        Array.from({ length: Math.min(frame.length, 10) }, (_, i) => ({ field: f.name, value: String(f.values[i] ?? ''), link }))
+      )
+    )
+  );
+  hostState.openLink = (l: LinkTarget) => {
+    const target = l.link.internal?.query;
+    if (!target) {
+      throw new Error(`not an internal link: ${JSON.stringify(l.link)}`);
+    }
+    const text = JSON.stringify(target).split('${__value.raw}').join(l.value.replace(/["\\]/g, (c) => `\\${c}`));
+    change({ ...JSON.parse(text), datasource: { uid: l.link.internal?.datasourceUid, type: PLUGIN_ID } });
+  };
   return (
     <section data-testid="explore-page" style={{ padding: 16 }}>
       <h2>Explore</h2>
@@ -426,7 +452,14 @@ function ExplorePage(props: { plugin: DataSourcePlugin<any, any, any, any>; ds: 
         </div>
       )}
       {volume && (
-        <div data-testid="log-volume">
+        <div
+          data-testid="log-volume"
+          data-total={volume.data.reduce(
+            (n: number, f: DataFrame) =>
+              n + (f.fields.find((x) => x.type === FieldType.number)?.values ?? []).reduce((a: number, b: unknown) => a + Number(b ?? 0), 0),
+            0
+          )}
+        >
           Log volume:{' '}
           {volume.data
             .map((f: DataFrame) => {
@@ -466,7 +499,7 @@ function ExplorePage(props: { plugin: DataSourcePlugin<any, any, any, any>; ds: 
                       {Object.entries(row.labels)
                         .slice(0, 6)
                         .map(([k, v]) => (
-                          <span key={k} style={{ marginRight: 8 }} data-testid="log-label" data-key={k}>
+                          <span key={k} style={{ marginRight: 8 }} data-testid="log-label" data-key={k} data-value={String(v)}>
                             {k}={String(v)}{' '}
                             <button
                               aria-label={`Filter for value ${k}`}
