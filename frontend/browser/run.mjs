@@ -1,8 +1,11 @@
 // Lantern's browser suite: the built dist/module.js in real Chromium against the real @grafana/*
 // packages of one package set (grafana-13.1: React 18; grafana-13.x: the newest 13.x, React 19).
 //
-//   node browser/run.mjs --set grafana-13.x --devhost 127.0.0.1:23100 [--dist dist] [--screenshots dir]
+//   node browser/run.mjs --set grafana-13.x --devhost 127.0.0.1:23100 --ch-port 8123 [--dist dist]
+//        [--screenshots dir] [--expect-load-failure TEXT]
 //
+// --expect-load-failure is the negative control: it passes only when module.js fails to load
+// with an error containing TEXT (a deliberately broken build must turn the suite red).
 // Bundles host/host.tsx with the set's own esbuild and packages, serves it with dist/ (as
 // public/plugins/<id>/) and proxies /api/ to the devhost, then drives the page with
 // playwright-core and Debian's Chromium. Any console error or uncaught exception fails the run.
@@ -187,8 +190,20 @@ async function setMode(label) {
 }
 
 log(`Grafana packages ${grafanaVersion}, React ${reactVersion}, Chromium ${context.browser()?.version() ?? ''}`);
-const { default: steps } = await import(path.join(here, 'steps.mjs'));
-await steps({ tab, step, expect, shot, open, queryJson, runAndWait, setMode, devhost, chPort, base, log });
+const expectFailure = args['expect-load-failure'];
+if (expectFailure) {
+  await step(`negative control: ${dist}/module.js fails to load with "${expectFailure}"`, async () => {
+    await tab.goto(`${base}/?page=config`);
+    await tab.waitForFunction(() => window.__lantern && (window.__lantern.ready || window.__lantern.errors.length > 0));
+    const errors = await tab.evaluate(() => window.__lantern.errors);
+    expect(errors.some((e) => e.includes(expectFailure)), `module.js loaded (errors: ${JSON.stringify(errors)})`);
+    log(`red as expected: ${errors[0].split('\n')[0]}`);
+    problems.length = 0;
+  });
+} else {
+  const { default: steps } = await import(path.join(here, 'steps.mjs'));
+  await steps({ tab, step, expect, shot, open, queryJson, runAndWait, setMode, devhost, chPort, base, log });
+}
 
 await context.close();
 server.close();
