@@ -11,6 +11,7 @@
 //! | GET | `columns?database=db&table=t` | `[{"name", "type"}]` |
 //! | GET | `schema?database=db&table=t` | the table's OTel classification and column roles |
 //! | POST | `expand` | `{"sql", "client"}` for a query model and time range |
+//! | GET | `macros` | the macro catalogue `[{"name", "dialect", "args", "doc", "output"}]` (editor completion) |
 
 use std::sync::Arc;
 
@@ -51,6 +52,7 @@ enum Route {
     Columns,
     Schema,
     Expand,
+    Macros,
 }
 
 impl Route {
@@ -61,13 +63,16 @@ impl Route {
             "columns" => Some(Route::Columns),
             "schema" => Some(Route::Schema),
             "expand" => Some(Route::Expand),
+            "macros" => Some(Route::Macros),
             _ => None,
         }
     }
 
     fn method(&self) -> &'static str {
         match self {
-            Route::Databases | Route::Tables | Route::Columns | Route::Schema => "GET",
+            Route::Databases | Route::Tables | Route::Columns | Route::Schema | Route::Macros => {
+                "GET"
+            }
             Route::Expand => "POST",
         }
     }
@@ -84,7 +89,9 @@ pub async fn handle(
     let Some(route) = Route::parse(path) else {
         return Reply::error(
             404,
-            format!("unknown resource {path:?}; known: databases, tables, columns, schema, expand"),
+            format!(
+                "unknown resource {path:?}; known: databases, tables, columns, schema, expand, macros"
+            ),
         );
     };
     if !method.eq_ignore_ascii_case(route.method()) {
@@ -149,6 +156,7 @@ pub async fn handle(
             .await
         }
         Route::Expand => return expand(&instance, body).await,
+        Route::Macros => Ok(macro_catalogue()),
         Route::Schema => {
             let table = param("table");
             if table.is_empty() {
@@ -218,6 +226,32 @@ async fn expand(instance: &Instance, body: &[u8]) -> Reply {
         200,
         json!({ "sql": sql, "client": client_command(instance, &sql) }),
     )
+}
+
+/// The macro catalogue for the SQL editor's completion: name (with its sigil), dialect
+/// (`grafana`: grafana/clickhouse-datasource's `$__` macros; `altinity`: Altinity's `$` macros;
+/// `template`: variables, conditionals, ad hoc filters), accepted argument count, one-line doc and
+/// output shape, in documentation order.
+fn macro_catalogue() -> Value {
+    use crate::macros::Family;
+    let entries: Vec<Value> = crate::macros::catalog()
+        .iter()
+        .map(|d| {
+            let dialect = match d.family {
+                Family::Grafana => "grafana",
+                Family::Altinity => "altinity",
+                Family::Template => "template",
+            };
+            json!({
+                "name": d.name,
+                "dialect": dialect,
+                "args": d.arity.to_string(),
+                "doc": d.doc,
+                "output": d.output,
+            })
+        })
+        .collect();
+    Value::Array(entries)
 }
 
 /// A clickhouse-client command line that runs `sql` as the datasource's user.
@@ -290,6 +324,24 @@ mod tests {
         assert_eq!(Route::parse("tables"), Some(Route::Tables));
         assert_eq!(Route::parse("/expand/"), Some(Route::Expand));
         assert_eq!(Route::parse("tables/../secrets"), None);
+        assert_eq!(Route::parse("macros"), Some(Route::Macros));
+    }
+
+    #[test]
+    fn macro_catalogue_lists_both_dialects_with_docs() {
+        let v = macro_catalogue();
+        let all = v.as_array().unwrap();
+        assert_eq!(all.len(), crate::macros::catalog().len());
+        let find = |name: &str| all.iter().find(|m| m["name"] == name).cloned();
+        let tf = find("$__timeFilter").expect("$__timeFilter");
+        assert_eq!(tf["dialect"], "grafana");
+        assert_eq!(tf["args"], "1");
+        assert!(!tf["doc"].as_str().unwrap().is_empty());
+        assert!(all.iter().any(|m| m["dialect"] == "altinity"), "{v}");
+        assert!(
+            all.iter()
+                .all(|m| m["doc"].as_str().is_some_and(|d| !d.is_empty()))
+        );
     }
 
     #[test]
