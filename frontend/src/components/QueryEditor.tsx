@@ -14,6 +14,7 @@ import {
 } from '@grafana/ui';
 import type { Monaco, MonacoEditor } from '@grafana/ui';
 
+import { CompletionKind, SqlCompletion } from '../completion';
 import type { DataSource } from '../datasource';
 import { EditorMode, editorMode, switchMode } from '../queryModel';
 import {
@@ -80,6 +81,47 @@ function withDefaults(query: LanternQuery): LanternQuery {
   };
 }
 
+const COMPLETION_KINDS: Record<CompletionKind, keyof Monaco['languages']['CompletionItemKind']> = {
+  macro: 'Function',
+  database: 'Module',
+  table: 'Class',
+  column: 'Field',
+  mapKey: 'Property',
+};
+
+/** Lantern's completion (completion.ts) for this editor's model only; removed with the editor. */
+function registerCompletion(editor: MonacoEditor, monaco: Monaco, completion: SqlCompletion) {
+  const provider = monaco.languages.registerCompletionItemProvider('sql', {
+    triggerCharacters: ['$', '.', "'"],
+    provideCompletionItems: async (model, position) => {
+      if (model.id !== editor.getModel()?.id) {
+        return { suggestions: [] };
+      }
+      const before = model.getValueInRange({ startLineNumber: 1, startColumn: 1, endLineNumber: position.lineNumber, endColumn: position.column });
+      const { items, replace } = await completion.suggest(before, model.getValue());
+      const range = {
+        startLineNumber: position.lineNumber,
+        endLineNumber: position.lineNumber,
+        startColumn: Math.max(1, position.column - replace),
+        endColumn: position.column,
+      };
+      return {
+        suggestions: items.map((item, i) => ({
+          label: item.label,
+          kind: monaco.languages.CompletionItemKind[COMPLETION_KINDS[item.kind]],
+          detail: item.detail,
+          documentation: item.documentation ? { value: item.documentation } : undefined,
+          insertText: item.insertText,
+          // Keep the resource order (macros in documentation order, columns in table order).
+          sortText: String(i).padStart(5, '0'),
+          range,
+        })),
+      };
+    },
+  });
+  editor.onDidDispose(() => provider.dispose());
+}
+
 export function QueryEditor(props: Props) {
   const { datasource, range, data } = props;
   const query = withDefaults(props.query);
@@ -106,6 +148,7 @@ export function QueryEditor(props: Props) {
 
   const onEditorDidMount = (editor: MonacoEditor, monaco: Monaco) => {
     editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.Enter, () => commitSql(editor.getValue(), true));
+    registerCompletion(editor, monaco, new SqlCompletion(latest.current.datasource));
   };
 
   const onModeChange = (next: EditorMode) => {
