@@ -85,6 +85,38 @@ export default async function steps(t) {
     t.sqlPod = value;
   });
 
+  await step('SQL editor: completion offers macros with docs, tables and columns with types', async () => {
+    await open('explore');
+    const editor = tab.locator('.monaco-editor').first();
+    await editor.waitFor();
+    await editor.click();
+    const widget = tab.locator('.suggest-widget');
+    const pick = async (label) => {
+      const row = widget.locator('.monaco-list-row', { hasText: label }).first();
+      await row.waitFor();
+      return row;
+    };
+    await tab.keyboard.insertText('SELECT Timestamp FROM otel.');
+    await tab.keyboard.press('Control+Space');
+    await pick('otel_logs');
+    await tab.keyboard.press('Escape');
+    await tab.keyboard.insertText('otel_logs WHERE $__time');
+    await tab.keyboard.press('Control+Space');
+    const macro = await pick('$__timeFilter');
+    expect(/grafana macro/.test(await widget.textContent()), 'macro detail missing');
+    await shot('sql-completion', tab.getByTestId('explore-page'));
+    await macro.click();
+    await tab.keyboard.press('Escape');
+    await tab.keyboard.insertText('(Times');
+    await tab.keyboard.press('Control+Space');
+    await pick('Timestamp');
+    expect(/DateTime64/.test(await widget.textContent()), `column type missing: ${await widget.textContent()}`);
+    await tab.keyboard.press('Enter');
+    await tab.keyboard.press('Escape');
+    const text = await tab.evaluate(() => document.querySelector('.monaco-editor .view-lines').innerText.replace(/\s+/g, ' '));
+    expect(text.includes('WHERE $__timeFilter(Timestamp'), `editor text: ${text}`);
+  });
+
   // ---- Explore: logs builder -------------------------------------------------------------------
   await step('logs builder: logs tables first in the table picker, run, rows', async () => {
     await open('explore');
