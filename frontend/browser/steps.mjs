@@ -117,6 +117,28 @@ export default async function steps(t) {
     expect(text.includes('WHERE $__timeFilter(Timestamp'), `editor text: ${text}`);
   });
 
+  await step('SQL editor: Format SQL uses ClickHouse and keeps macros; unparsable SQL is an error, not a change', async () => {
+    await open('explore');
+    const editor = tab.locator('.monaco-editor').first();
+    await editor.waitFor();
+    await editor.click();
+    await tab.keyboard.insertText("select Timestamp, Body from otel.otel_logs where $__timeFilter(Timestamp) and Body != '$x' limit 5");
+    await tab.getByRole('button', { name: 'Format SQL' }).click();
+    await tab.waitForFunction(() => (window.__lantern.query.rawSql ?? '').startsWith('SELECT'));
+    const q = await queryJson();
+    expect(
+      q.rawSql === "SELECT\n    Timestamp,\n    Body\nFROM otel.otel_logs\nWHERE $__timeFilter(Timestamp) AND (Body != '$x')\nLIMIT 5",
+      `formatted: ${JSON.stringify(q.rawSql)}`
+    );
+    await editor.click();
+    await tab.keyboard.press('Control+a');
+    await tab.keyboard.insertText('select from where');
+    await tab.getByRole('button', { name: 'Format SQL' }).click();
+    await tab.getByText('Could not format the SQL').waitFor();
+    const text = await tab.evaluate(() => document.querySelector('.monaco-editor .view-lines').innerText.replace(/\s+/g, ' ').trim());
+    expect(text === 'select from where', `editor text changed: ${text}`);
+  });
+
   // ---- Explore: logs builder -------------------------------------------------------------------
   await step('logs builder: logs tables first in the table picker, run, rows', async () => {
     await open('explore');

@@ -12,6 +12,7 @@ import {
   DataSourceWithQueryModificationSupport,
   DataSourceWithSupplementaryQueriesSupport,
   DataSourceWithToggleableQueryFiltersSupport,
+  getDefaultTimeRange,
   dateTime,
   LogRowContextOptions,
   LogRowContextQueryDirection,
@@ -42,6 +43,7 @@ import {
   TemplateVarValue,
 } from './types';
 import { addFilter, hasFilter, toggleFilter } from './filters';
+import { formatQuerySql, protect, restore } from './format';
 import { interpolateSql, resolveConditionals, VariableFormatter } from './interpolate';
 import { editorMode, hasContent, isLogsQuery } from './queryModel';
 import { LanternVariableSupport } from './variables';
@@ -88,6 +90,45 @@ export class DataSource
         data: res.data.map((frame: DataFrame) => (searches.has(frame.refId ?? '') ? this.withTraceLink(frame) : frame)),
       }))
     );
+  }
+
+  /**
+   * "Format SQL": the SQL as ClickHouse's `formatQuery` writes it, with macros and template
+   * variables kept as written (see format.ts). Rejects with ClickHouse's message when it cannot
+   * parse the query.
+   */
+  async formatSql(sql: string): Promise<string> {
+    const { text, originals } = protect(sql);
+    const target: LanternQuery = {
+      refId: 'format',
+      editorType: 'sql',
+      rawSql: formatQuerySql(text),
+      format: Format.TABLE,
+      queryType: 'table',
+    };
+    const range = getDefaultTimeRange();
+    const response = await lastValueFrom(
+      super.query({
+        targets: [target],
+        range,
+        requestId: 'lantern-format-sql',
+        interval: '1s',
+        intervalMs: 1000,
+        scopedVars: {},
+        timezone: 'utc',
+        app: CoreApp.Unknown,
+        startTime: Date.now(),
+      })
+    );
+    const error = response.error ?? response.errors?.[0];
+    if (error) {
+      throw new Error(error.message ?? 'ClickHouse could not format the query');
+    }
+    const formatted = response.data?.[0]?.fields?.[0]?.values?.[0];
+    if (typeof formatted !== 'string') {
+      throw new Error('ClickHouse returned no formatted query');
+    }
+    return restore(formatted, originals);
   }
 
   /** A frame whose `traceID` field links to the trace view (fields that already have links are kept). */

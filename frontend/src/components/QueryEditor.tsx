@@ -4,6 +4,7 @@ import React, { useEffect, useRef, useState } from 'react';
 import { getDefaultTimeRange, GrafanaTheme2, QueryEditorProps } from '@grafana/data';
 import {
   Alert,
+  Button,
   ClipboardButton,
   CodeEditor,
   InlineField,
@@ -146,7 +147,33 @@ export function QueryEditor(props: Props) {
     }
   };
 
+  const editorRef = useRef<MonacoEditor | undefined>(undefined);
+  const [formatError, setFormatError] = useState<string | undefined>();
+  const [formatting, setFormatting] = useState(false);
+  const formatSql = async () => {
+    const editor = editorRef.current;
+    if (!editor || formatting) {
+      return;
+    }
+    setFormatError(undefined);
+    setFormatting(true);
+    try {
+      const formatted = await latest.current.datasource.formatSql(editor.getValue());
+      const model = editor.getModel();
+      if (model) {
+        // An edit (not setValue) keeps Ctrl+Z.
+        editor.executeEdits('lantern-format-sql', [{ range: model.getFullModelRange(), text: formatted }]);
+      }
+      commitSql(formatted, false);
+    } catch (e) {
+      setFormatError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setFormatting(false);
+    }
+  };
+
   const onEditorDidMount = (editor: MonacoEditor, monaco: Monaco) => {
+    editorRef.current = editor;
     editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.Enter, () => commitSql(editor.getValue(), true));
     registerCompletion(editor, monaco, new SqlCompletion(latest.current.datasource));
   };
@@ -263,7 +290,23 @@ export function QueryEditor(props: Props) {
             onBlur={(sql: string) => commitSql(sql, false)}
             onEditorDidMount={onEditorDidMount}
           />
-          <div className={styles.hint}>Ctrl+Enter (⌘+Enter) runs the query; leaving the editor runs it when it changed.</div>
+          <div className={styles.editorFooter}>
+            <span className={styles.hint}>Ctrl+Enter (⌘+Enter) runs the query; leaving the editor runs it when it changed.</span>
+            <Button
+              size="sm"
+              variant="secondary"
+              icon={formatting ? 'spinner' : 'brackets-curly'}
+              onClick={() => void formatSql()}
+              tooltip="Format with ClickHouse's formatQuery; macros and variables are kept, comments are removed (Ctrl+Z undoes)"
+            >
+              Format SQL
+            </Button>
+          </div>
+          {formatError && (
+            <Alert severity="error" title="Could not format the SQL" onRemove={() => setFormatError(undefined)}>
+              {formatError}
+            </Alert>
+          )}
         </>
       )}
       {mode === 'logs' && (
@@ -326,6 +369,7 @@ export function QueryEditor(props: Props) {
 const getStyles = (theme: GrafanaTheme2) => ({
   root: css({ display: 'flex', flexDirection: 'column', gap: theme.spacing(1) }),
   toolbar: css({ display: 'flex', flexWrap: 'wrap', gap: theme.spacing(1), alignItems: 'center' }),
+  editorFooter: css({ display: 'flex', alignItems: 'center', justifyContent: 'space-between', gap: theme.spacing(1) }),
   hint: css({ color: theme.colors.text.secondary, fontSize: theme.typography.bodySmall.fontSize }),
   expanded: css({ display: 'flex', flexDirection: 'column', gap: theme.spacing(0.5) }),
   expandedHeader: css({ display: 'flex', alignItems: 'center', justifyContent: 'space-between' }),
