@@ -8,7 +8,8 @@ import { Format, LanternOptions, LanternQuery } from '../types';
 import { QueryEditor } from './QueryEditor';
 
 // Monaco does not load in jsdom: stand in a textarea that honours the same props, including the
-// Ctrl+Enter command the editor registers through onEditorDidMount.
+// Ctrl+Enter command the editor registers through onEditorDidMount. Completion needs the real
+// Monaco: the browser suite drives it (frontend/browser).
 jest.mock('@grafana/ui', () => {
   const actual = jest.requireActual('@grafana/ui');
   const ReactLib = jest.requireActual('react');
@@ -26,8 +27,11 @@ jest.mock('@grafana/ui', () => {
         addCommand: (keybinding: number, handler: () => void) => {
           (commands.current as Record<number, () => void>)[keybinding] = handler;
         },
+        getModel: () => null,
+        onDidDispose: () => {},
       };
-      props.onEditorDidMount?.(editor, { KeyMod: { CtrlCmd: 2048 }, KeyCode: { Enter: 3 } });
+      const languages = { registerCompletionItemProvider: () => ({ dispose: () => {} }), CompletionItemKind: {} };
+      props.onEditorDidMount?.(editor, { KeyMod: { CtrlCmd: 2048 }, KeyCode: { Enter: 3 }, languages });
       // eslint-disable-next-line react-hooks/exhaustive-deps
     }, []);
     return ReactLib.createElement('textarea', {
