@@ -268,6 +268,5 @@ export default async function steps(t) {
     await tab.evaluate((l) => window.__lantern.openLink(l), link);
     await tab.getByTestId('trace-frame').first().waitFor();
     expect((await tab.getByRole('radio', { name: 'Trace ID' }).isChecked()), 'not in the Trace ID editor');
-    await shot('trace-view-query', tab.getByTestId('explore-page'));
   });
 }

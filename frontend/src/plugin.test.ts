@@ -32,6 +32,17 @@ describe('plugin.json', () => {
       expect(fs.existsSync(path.resolve(__dirname, logo))).toBe(true);
     }
   });
+
+  it('lists the committed screenshots (PNG files the build copies into img/)', () => {
+    const shots: Array<{ name: string; path: string }> = pluginJson.info.screenshots;
+    expect(shots.length).toBeGreaterThan(0);
+    for (const shot of shots) {
+      expect(shot.name).not.toBe('');
+      expect(shot.path).toMatch(/^img\/screenshots\/[a-z0-9-]+\.png$/);
+      const file = fs.readFileSync(path.resolve(__dirname, shot.path));
+      expect(file.subarray(1, 4).toString()).toBe('PNG');
+    }
+  });
 });
 
 describe('module', () => {

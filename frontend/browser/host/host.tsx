@@ -555,7 +555,7 @@ function FrameTable({ frame }: { frame: DataFrame }) {
               return (
                 <td key={f.name} style={{ padding: '2px 8px' }}>
                   {link ? (
-                    <a data-testid="data-link" data-link={JSON.stringify(link)} data-value={text} href="#">
+                    <a data-testid="data-link" data-link={JSON.stringify(link)} data-value={text} href="#" style={{ color: "#6e9fff" }}>
                       {text}
                     </a>
                   ) : (
