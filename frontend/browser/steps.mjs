@@ -203,7 +203,11 @@ export default async function steps(t) {
     await tab.waitForFunction(() => (window.__lantern.query.builder?.filters ?? []).length === 1);
     const q = await queryJson();
     expect(JSON.stringify(q.builder.filters) === JSON.stringify([{ key: 'level', op: '=', value }]), `filters ${JSON.stringify(q.builder.filters)}`);
-    await tab.waitForFunction(() => window.__lantern.lastRequest?.builder?.filters?.length === 1);
+    // Every row shown has that level.
+    await tab.waitForFunction((v) => {
+      const levels = [...document.querySelectorAll('[data-testid=log-level]')].map((l) => l.textContent.trim());
+      return levels.length > 0 && levels.every((l) => l === v);
+    }, value);
     expect((await tab.getByTestId('query-error').count()) === 0, 'the level filter query failed');
   });
 
