@@ -66,9 +66,11 @@ await esbuild.build({
     },
   ],
 });
+// The provisioned datasource's jsonData, as Grafana hands it to the frontend (the devhost's settings).
+const jsonData = { host: '127.0.0.1', port: Number(chPort), protocol: 'http', username: 'default', defaultDatabase: 'otel' };
 const page = `<!doctype html><html><head><meta charset="utf-8"><title>Lantern browser suite (${setName})</title>
 <link rel="icon" href="data:,"><link rel="stylesheet" href="/host.css"></head>
-<body><div id="root"></div><script>window.__hostGrafanaVersion=${JSON.stringify(grafanaVersion)}</script><script src="/host.js"></script></body></html>`;
+<body><div id="root"></div><script>window.__hostGrafanaVersion=${JSON.stringify(grafanaVersion)};window.__hostJsonData=${JSON.stringify(jsonData)}</script><script src="/host.js"></script></body></html>`;
 
 // ---- 2. server: host page, plugin files, Grafana's icons, /api -> devhost ---------------------
 const icons = path.join(path.dirname(req.resolve('@grafana/ui/package.json')), 'dist', 'public', 'img', 'icons');

@@ -589,7 +589,8 @@ async function main() {
       type: PLUGIN_ID,
       name: 'Lantern ClickHouse',
       meta,
-      jsonData: {},
+      // The devhost's datasource settings, as Grafana hands them to the frontend.
+      jsonData: (window as unknown as { __hostJsonData?: object }).__hostJsonData ?? {},
       access: 'proxy',
       readOnly: false,
     };
