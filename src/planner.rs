@@ -485,8 +485,10 @@ pub async fn table_schema(
         .get(&key)
         && at.elapsed() < SCHEMA_TTL
     {
+        crate::metrics::global().cache_hit(crate::metrics::Cache::Schema);
         return Ok(schema.clone());
     }
+    crate::metrics::global().cache_miss(crate::metrics::Cache::Schema);
     let db = if database.is_empty() {
         "currentDatabase()".to_owned()
     } else {
@@ -498,14 +500,16 @@ pub async fn table_schema(
         "SELECT name, type, default_kind FROM system.columns WHERE database = {db} AND table = {t} ORDER BY position"
     );
     let tables_sql = format!(
-        "SELECT partition_key, sorting_key, primary_key, database FROM system.tables WHERE database = {db} AND name = {t}"
+        "SELECT {} FROM system.tables WHERE database = {db} AND name = {t}",
+        otel::engine::TABLE_COLUMNS
     );
     let (columns, tables) = tokio::join!(conn.json_rows(&columns_sql), conn.json_rows(&tables_sql));
     let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_owned();
     let tables = tables?;
-    let t_row = tables.first().cloned().unwrap_or_default();
+    let own = otel::engine::TableRow::from_json(tables.first().map_or(&[][..], |r| &r[..]));
+    let keys = storage_keys(conn.as_ref(), &own).await;
     let schema = Arc::new(TableSchema {
-        database: text(t_row.get(3)),
+        database: own.database.clone(),
         table: table.to_owned(),
         columns: columns?
             .iter()
@@ -515,9 +519,14 @@ pub async fn table_schema(
                 default_kind: text(r.get(2)),
             })
             .collect(),
-        partition_key: text(t_row.first()),
-        sorting_key: text(t_row.get(1)),
-        primary_key: text(t_row.get(2)),
+        keys_from: if keys == own {
+            String::new()
+        } else {
+            keys.qualified_name()
+        },
+        partition_key: keys.partition_key,
+        sorting_key: keys.sorting_key,
+        primary_key: keys.primary_key,
     });
     instance
         .schemas
@@ -525,6 +534,43 @@ pub async fn table_schema(
         .unwrap_or_else(|p| p.into_inner())
         .insert(key, (Instant::now(), schema.clone()));
     Ok(schema)
+}
+
+/// The keys that prune reads of `own`: its own, or for a `Distributed`/`Merge` table those of
+/// the table that stores its rows (followed up to [`otel::engine::MAX_HOPS`] tables). A table
+/// that cannot be followed keeps its own (empty) keys, with a warning: the time filter still
+/// applies, only pruning by key is lost.
+async fn storage_keys(
+    conn: &dyn crate::upstream::Upstream,
+    own: &otel::engine::TableRow,
+) -> otel::engine::TableRow {
+    let mut row = own.clone();
+    for _ in 0..otel::engine::MAX_HOPS {
+        let next = match row.underlying() {
+            Ok(Some(next)) => next,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(table = %row.qualified_name(), error = %e, "keys of the underlying table unknown");
+                break;
+            }
+        };
+        match conn.json_rows(&next.lookup_sql()).await {
+            Ok(rows) if !rows.is_empty() => row = otel::engine::TableRow::from_json(&rows[0]),
+            Ok(_) => {
+                tracing::warn!(table = %row.qualified_name(), underlying = ?next, "the underlying table is not on this server; its keys are unknown");
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(table = %row.qualified_name(), error = %e, "cannot read the underlying table's keys");
+                break;
+            }
+        }
+    }
+    if row.underlying().is_ok_and(|u| u.is_some()) {
+        // Still a Distributed/Merge table: it has no keys, so its own (empty) ones stand.
+        return own.clone();
+    }
+    row
 }
 
 /// Reads a table's classification for the `schema` resource.
@@ -546,6 +592,7 @@ pub async fn describe_table(
         Some(Classified::Logs(g, r)) => serde_json::json!({
             "kind": "logs", "generation": g.name(), "time": r.time,
             "keyTimes": r.key_times.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>(),
+            "keysFrom": schema.keys_from,
             "body": r.body, "severityText": r.severity_text, "severityNumber": r.severity_number,
             "service": r.service, "traceId": r.trace_id, "spanId": r.span_id, "maps": r.maps,
             "labelColumns": r.label_columns,
@@ -554,6 +601,7 @@ pub async fn describe_table(
         Some(Classified::Traces(g, r)) => serde_json::json!({
             "kind": "traces", "generation": g.name(), "time": r.time, "duration": r.duration,
             "keyTimes": r.key_times.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>(),
+            "keysFrom": schema.keys_from,
         }),
         None => serde_json::json!({"kind": "other"}),
     })

@@ -12,12 +12,16 @@ mod grafana_frames;
 mod host;
 
 mod architecture;
+mod clusters;
 mod dashboards;
 mod errors;
+mod lexer;
+mod metrics;
 mod otel;
 mod protocol;
 mod readme;
 mod resources;
 mod timeseries;
 mod tls;
+mod trust;
 mod types;
