@@ -9,6 +9,19 @@ const LOGS_SQL = [
   'LIMIT 50',
 ].join('\n');
 
+/** Whether the backend applies a SQL query's `filters` (by wrapping the SQL). */
+async function backendWrapsSqlFilters(t) {
+  const body = {
+    from: 'now-1h',
+    to: 'now',
+    queries: [{ refId: 'probe', editorType: 'sql', rawSql: 'SELECT 1 AS x', format: 1, filters: [{ key: 'x', operator: '=', value: '2' }] }],
+  };
+  const res = await fetch(`${t.base}/api/ds/query`, { method: 'POST', body: JSON.stringify(body) });
+  const json = await res.json();
+  const frame = json.results?.probe?.frames?.[0];
+  return Boolean(json.results?.probe?.error) || (frame?.data?.values?.[0]?.length ?? 1) === 0;
+}
+
 export default async function steps(t) {
   const { tab, step, expect, shot, open, queryJson, runAndWait, setMode, log } = t;
 
@@ -76,6 +89,15 @@ export default async function steps(t) {
     expect(q.rawSql === LOGS_SQL, 'the SQL was edited');
     expect(JSON.stringify(q.filters) === JSON.stringify([{ key: 'k8s.pod.name', operator: '=', value }]), `filters ${JSON.stringify(q.filters)}`);
     await tab.getByTestId('log-row').first().waitFor();
+    if (await backendWrapsSqlFilters(t)) {
+      // The backend keeps only the rows of the filter (it wraps the SQL).
+      await tab.waitForFunction((v) => {
+        const labels = [...document.querySelectorAll('[data-testid=log-label][data-key="k8s.pod.name"]')];
+        return labels.length > 0 && labels.every((l) => l.getAttribute('data-value') === v);
+      }, value);
+    } else {
+      log('SKIP SQL filter rows: the backend does not apply "filters" to SQL queries yet');
+    }
     const pressed = await tab.getByRole('button', { name: 'Filter for value k8s.pod.name' }).first().getAttribute('aria-pressed');
     expect(pressed === 'true', 'queryHasFilter is not reflected');
     await tab.getByRole('button', { name: 'Filter out value k8s.pod.name' }).first().click();
@@ -109,9 +131,9 @@ export default async function steps(t) {
     await tab.keyboard.press('Escape');
     await tab.keyboard.insertText('(Times');
     await tab.keyboard.press('Control+Space');
-    await pick('Timestamp');
-    expect(/DateTime64/.test(await widget.textContent()), `column type missing: ${await widget.textContent()}`);
-    await tab.keyboard.press('Enter');
+    const column = await pick('Timestamp');
+    await widget.getByText('DateTime64(9) · otel_logs').first().waitFor();
+    await column.click();
     await tab.keyboard.press('Escape');
     const text = await tab.evaluate(() => document.querySelector('.monaco-editor .view-lines').innerText.replace(/\s+/g, ' '));
     expect(text.includes('WHERE $__timeFilter(Timestamp'), `editor text: ${text}`);

@@ -23,6 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+mkdir -p "$work/clickhouse"
 .venv/bin/python tests/support/chshim.py --host 127.0.0.1 --port "$CH_PORT" --path "$work/clickhouse" >"$work/chshim.out" 2>"$work/chshim.log" &
 pids+=($!)
 for _ in $(seq 1 150); do

@@ -225,7 +225,7 @@ interface LinkTarget {
 
 interface HostState {
   ready: boolean;
-  /** Data links of the shown frames (first rows), as Explore renders them. */
+  /** Data links of the shown frames' rows, as Explore renders them. */
   links?: LinkTarget[];
   /** Follows an internal data link the way Explore does: its query, interpolated, becomes the query. */
   openLink?: (l: LinkTarget) => void;
@@ -405,7 +405,7 @@ function ExplorePage(props: { plugin: DataSourcePlugin<any, any, any, any>; ds: 
   hostState.links = frames.flatMap((frame) =>
     frame.fields.flatMap((f) =>
       (f.config?.links ?? []).flatMap((link) =>
-        Array.from({ length: Math.min(frame.length, 10) }, (_, i) => ({ field: f.name, value: String(f.values[i] ?? ''), link }))
+        Array.from({ length: frame.length }, (_, i) => ({ field: f.name, value: String(f.values[i] ?? ''), link }))
       )
     )
   );
@@ -496,9 +496,7 @@ function ExplorePage(props: { plugin: DataSourcePlugin<any, any, any, any>; ds: 
                       Show context
                     </button>
                     <div style={{ fontSize: 11 }}>
-                      {Object.entries(row.labels)
-                        .slice(0, 6)
-                        .map(([k, v]) => (
+                      {Object.entries(row.labels).map(([k, v]) => (
                           <span key={k} style={{ marginRight: 8 }} data-testid="log-label" data-key={k} data-value={String(v)}>
                             {k}={String(v)}{' '}
                             <button
