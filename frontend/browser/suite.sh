@@ -22,26 +22,27 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
+# wait_for URL LOG: until URL answers (30 s at most); else print LOG and fail.
+wait_for() {
+  for _ in $(seq 1 150); do
+    curl -fsS "$1" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  cat "$2"
+  return 1
+}
 
 mkdir -p "$work/clickhouse"
 .venv/bin/python tests/support/chshim.py --host 127.0.0.1 --port "$CH_PORT" --path "$work/clickhouse" >"$work/chshim.out" 2>"$work/chshim.log" &
 pids+=($!)
-for _ in $(seq 1 150); do
-  curl -fsS "http://127.0.0.1:$CH_PORT/ping" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -fsS "http://127.0.0.1:$CH_PORT/ping" >/dev/null || { cat "$work/chshim.log"; exit 1; }
+wait_for "http://127.0.0.1:$CH_PORT/ping" "$work/chshim.log"
 .venv/bin/python tests/support/load_sql.py "http://127.0.0.1:$CH_PORT" provisioning/clickhouse/otel-demo.sql
 
 cargo build --locked -q --example devhost --bin gpx_lantern
 LANTERN_PLUGIN=target/debug/gpx_lantern LANTERN_CH_PORT=$CH_PORT LANTERN_DEVHOST=$DEVHOST \
   ./target/debug/examples/devhost >"$work/devhost.out" 2>"$work/devhost.log" &
 pids+=($!)
-for _ in $(seq 1 150); do
-  curl -fsS "http://$DEVHOST/api/health" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -fsS "http://$DEVHOST/api/health" >/dev/null || { cat "$work/devhost.log"; exit 1; }
+wait_for "http://$DEVHOST/api/health" "$work/devhost.log"
 
 shots=()
 [ -n "${LANTERN_SCREENSHOTS:-}" ] && shots=(--screenshots "$LANTERN_SCREENSHOTS")

@@ -1,8 +1,8 @@
 import { dateTime } from '@grafana/data';
 
-import { DataSource } from './datasource';
 import { addFilter, hasFilter, toggleFilter } from './filters';
 import { switchMode } from './queryModel';
+import { testDatasource } from './testing';
 import { Format, LanternQuery } from './types';
 
 const sql = (extra: Partial<LanternQuery> = {}): LanternQuery => ({
@@ -21,16 +21,7 @@ const builder = (filters?: LanternQuery['builder']): LanternQuery => ({
   builder: filters ?? {},
 });
 
-const ds = new DataSource({
-  id: 1,
-  uid: 'lantern',
-  type: 'lantern-clickhouse-datasource',
-  name: 'Lantern',
-  access: 'proxy',
-  readOnly: false,
-  jsonData: { logs: { defaultDatabase: 'otel', defaultTable: 'otel_logs' } },
-  meta: { id: 'lantern-clickhouse-datasource' },
-} as never);
+const ds = testDatasource({ logs: { defaultDatabase: 'otel', defaultTable: 'otel_logs' } });
 
 describe('filters from a click', () => {
   it('adds SQL filters to the structured list and never edits the SQL', () => {

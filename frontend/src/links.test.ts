@@ -2,19 +2,10 @@ import { CoreApp, DataQueryRequest, dateTime } from '@grafana/data';
 import { BackendSrv, setBackendSrv, setTemplateSrv } from '@grafana/runtime';
 import { lastValueFrom, of } from 'rxjs';
 
-import { DataSource } from './datasource';
+import { testDatasource } from './testing';
 import { Format, LanternQuery } from './types';
 
-const ds = new DataSource({
-  id: 1,
-  uid: 'lantern',
-  type: 'lantern-clickhouse-datasource',
-  name: 'Lantern',
-  access: 'proxy',
-  readOnly: false,
-  jsonData: {},
-  meta: { id: 'lantern-clickhouse-datasource' },
-} as never);
+const ds = testDatasource({});
 
 /** The backend's answer: one trace search frame (traceID without links) per refId. */
 function answer(refIds: string[], links?: unknown[]) {
