@@ -239,7 +239,23 @@ const hostState: HostState = { ready: false, errors: [] };
 
 // ---- The page --------------------------------------------------------------------------------
 
-type AnyDs = grafanaData.DataSourceApi<any, any> & Record<string, any>;
+/** The datasource methods the host calls, as Grafana's Explore calls them (the plugin must have them). */
+interface AnyDs {
+  query(request: DataQueryRequest<any>): Observable<DataQueryResponse>;
+  testDatasource(): Promise<{ status: string; message: string }>;
+  getDefaultQuery?(app: CoreApp): object;
+  getSupplementaryRequest?(
+    type: SupplementaryQueryType,
+    request: DataQueryRequest<any>,
+    options: { type: SupplementaryQueryType }
+  ): DataQueryRequest<any> | undefined;
+  getLogRowContext(row: LogRowModel, options: object, query: any): Promise<DataQueryResponse>;
+  toggleQueryFilter(query: any, filter: grafanaData.ToggleFilterAction): any;
+  modifyQuery(query: any, action: grafanaData.QueryFixAction): any;
+  queryHasFilter?(query: any, filter: grafanaData.QueryFilterOptions): boolean;
+  getTagKeys(options: object): Promise<Array<{ text: string }>>;
+  getTagValues(options: object): Promise<Array<{ text: string }>>;
+}
 
 function lastHour(): TimeRange {
   const to = dateTime();
@@ -421,7 +437,7 @@ function ExplorePage(props: { plugin: DataSourcePlugin<any, any, any, any>; ds: 
     <section data-testid="explore-page" style={{ padding: 16 }}>
       <h2>Explore</h2>
       <div data-testid="query-editor-row" style={{ border: '1px solid #333', padding: 8 }}>
-        <QueryEditor datasource={ds} query={query} onChange={onChange} onRunQuery={() => void run()} range={range} data={data} app={CoreApp.Explore} />
+        <QueryEditor datasource={ds as never} query={query} onChange={onChange} onRunQuery={() => void run()} range={range} data={data} app={CoreApp.Explore} />
       </div>
       <div style={{ margin: '8px 0', display: 'flex', gap: 8 }}>
         <Button onClick={() => void run()} data-testid="run-query">
@@ -592,11 +608,11 @@ async function main() {
       access: 'proxy',
       readOnly: false,
     };
-    const ds = new plugin.DataSourceClass(instanceSettings) as AnyDs;
+    const ds = new plugin.DataSourceClass(instanceSettings) as unknown as AnyDs;
     setBackendSrv(backendSrv);
     setTemplateSrv(templateSrv);
     setDataSourceSrv({
-      get: async () => ds,
+      get: async () => ds as never,
       getList: () => [instanceSettings],
       getInstanceSettings: () => instanceSettings,
       reload: async () => {},
