@@ -146,6 +146,14 @@ pub fn filter_target(
     let r = ColumnRef::parse(key, &roles.maps);
     match &r {
         ColumnRef::Column(c) if columns.iter().any(|x| x == c) => (column_ref(&r), None),
+        // `level` (Explore's level of a row, a click on it) is the row's level as the frame shows
+        // it, unless the table has a column of that name.
+        ColumnRef::Column(c)
+            if c == "level"
+                && (roles.severity_text.is_some() || roles.severity_number.is_some()) =>
+        {
+            (level_expression(roles), None)
+        }
         ColumnRef::MapKey(..) => (column_ref(&r), None),
         ColumnRef::Column(attr) => {
             // A bare attribute key: the first map (log, resource, scope) that has it.
@@ -935,6 +943,41 @@ mod tests {
         from_ns: 1_000_000_000_500,
         to_ns: 2_000_000_000_000,
     };
+
+    #[test]
+    fn builder_level_filter_is_the_row_level() {
+        let b = LogsBuilder {
+            filters: vec![Filter {
+                key: "level".into(),
+                op: "=".into(),
+                value: "error".into(),
+                values: vec![],
+            }],
+            ..Default::default()
+        };
+        let roles = roles();
+        let cols = vec!["Body".to_owned()];
+        let target = LogsTable {
+            database: "otel",
+            table: "otel_logs",
+            roles: &roles,
+            time_kind: TimeKind::Precise(9),
+            columns: &cols,
+        };
+        let sql = logs_query(&b, target, R).unwrap();
+        assert!(
+            sql.contains(&format!("{} = 'error'", level_expression(&roles))),
+            "{sql}"
+        );
+        // A table with a column named level filters that column.
+        let cols = vec!["Body".to_owned(), "level".to_owned()];
+        let target = LogsTable {
+            columns: &cols,
+            ..target
+        };
+        let sql = logs_query(&b, target, R).unwrap();
+        assert!(sql.contains("`level` = 'error'"), "{sql}");
+    }
 
     #[test]
     fn builder_sql_filters_and_escapes() {
