@@ -619,6 +619,20 @@ fn proc_kib(pid: u32, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time (user + system) a process has used, from `/proc/<pid>/stat` (USER_HZ ticks, 100 a
+/// second on Linux).
+fn proc_cpu(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
+    let ticks: u64 = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
 fn kib_to_mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -1005,6 +1019,7 @@ fn bench_concurrency64() {
         rt.block_on(plugin_burst(&limit64, &req, n));
         // Each side's bursts, each burst's latencies.
         let (mut raw, mut p32, mut p64) = (Vec::new(), Vec::new(), Vec::new());
+        let cpu_before = proc_cpu(default_limit.child.id());
         for i in 0..rounds {
             for step in 0..3 {
                 match (i + step) % 3 {
@@ -1014,6 +1029,11 @@ fn bench_concurrency64() {
                 }
             }
         }
+        let cpu = proc_cpu(default_limit.child.id()).saturating_sub(cpu_before);
+        println!(
+            "concurrency64 [{name}]: the plugin's CPU (user + system, limit 32) {:.2} ms a query",
+            ms(cpu) / (rounds * n) as f64
+        );
         // p50/p99 over every sample of a side, and the median over its bursts of each burst's
         // p99 (a load spike from outside hits one burst, not the figure).
         let figures = |bursts: &Vec<Vec<Duration>>| {
