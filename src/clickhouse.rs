@@ -327,29 +327,21 @@ pub(crate) fn classify(e: clickhouse::error::Error, url: &str) -> QueryError {
         E::TimedOut => QueryError::Timeout(Duration::ZERO),
         E::Network(source) => {
             let chain = error_chain(source.as_ref());
-            let lower = chain.to_ascii_lowercase();
-            if lower.contains("certificate")
-                || lower.contains("tls")
-                || lower.contains("handshake")
-                || lower.contains("invalidcontenttype")
-                || lower.contains("corrupt message")
-            {
-                QueryError::Tls {
+            match transport_cause(source.as_ref()) {
+                Transport::Tls => QueryError::Tls {
                     url: url.to_owned(),
                     message: chain,
-                }
-            } else if lower.contains("invalid http version") || lower.contains("invalid http") {
-                QueryError::Tls {
+                },
+                Transport::NotHttp => QueryError::Tls {
                     url: url.to_owned(),
                     message: format!(
-                        "{chain} (the server seems to speak HTTPS: turn on secure / use https)"
+                        "{chain} (the answer is not HTTP: the server seems to speak HTTPS; turn on secure / use https)"
                     ),
-                }
-            } else {
-                QueryError::Network {
+                },
+                Transport::Other => QueryError::Network {
                     url: url.to_owned(),
                     message: chain,
-                }
+                },
             }
         }
         other => {
@@ -363,6 +355,47 @@ pub(crate) fn classify(e: clickhouse::error::Error, url: &str) -> QueryError {
                 }
             }
         }
+    }
+}
+
+/// What a transport failure was, read from the error's typed sources (never its text).
+#[derive(Debug, PartialEq, Eq)]
+enum Transport {
+    /// rustls failed: handshake, certificate, alert, a plain-HTTP answer to a TLS hello.
+    Tls,
+    /// The answer could not be parsed as HTTP (a TLS server answering a plain request).
+    NotHttp,
+    /// Anything else: refused, reset, unreachable, closed.
+    Other,
+}
+
+fn transport_cause(e: &(dyn std::error::Error + 'static)) -> Transport {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut not_http = false;
+    while let Some(err) = cur {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return Transport::Tls;
+        }
+        // io::Error's source() skips the error it wraps: look inside, through nested io::Errors.
+        let mut io = err.downcast_ref::<std::io::Error>();
+        while let Some(inner) = io.and_then(std::io::Error::get_ref) {
+            if inner.downcast_ref::<rustls::Error>().is_some() {
+                return Transport::Tls;
+            }
+            io = inner.downcast_ref::<std::io::Error>();
+        }
+        if err
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_parse)
+        {
+            not_http = true;
+        }
+        cur = err.source();
+    }
+    if not_http {
+        Transport::NotHttp
+    } else {
+        Transport::Other
     }
 }
 
@@ -534,6 +567,22 @@ mod tests {
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
         assert_eq!(base64(b"alice:s3cr3t"), "YWxpY2U6czNjcjN0");
+    }
+
+    #[test]
+    fn transport_failures_are_told_apart_by_type() {
+        // As tokio-rustls and hyper-rustls nest it.
+        let tls = std::io::Error::other(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        ));
+        assert_eq!(transport_cause(&tls), Transport::Tls);
+        // The text says "certificate", but nothing in it is a TLS error.
+        let refused = std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "certificate store refused the connection",
+        );
+        assert_eq!(transport_cause(&refused), Transport::Other);
     }
 
     #[test]

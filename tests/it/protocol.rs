@@ -15,7 +15,7 @@ async fn logs_are_hclog_json_on_stderr() {
     let ds = datasource_for(e, "default");
     host.query(&ds, vec![Q::sql("A", "SELECT 1"), Q::sql("B", "SELEC")])
         .await;
-    std::thread::sleep(Duration::from_millis(100));
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let lines = host.stderr_lines();
     assert!(
         lines.iter().any(|l| l.contains("lantern plugin serving")),

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::engine::engine;
-use crate::host::{Host, datasource_for};
+use crate::host::{Host, datasource, datasource_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schema_browsing() {
@@ -58,6 +58,18 @@ async fn expand_and_route_errors() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "SELECT 'it''s' AS x");
     assert!(!client.contains(&e.password) || e.password.is_empty());
+    // Whatever the engine's own password, a datasource's password never reaches the command.
+    let secret = "canary-Pa55-w0rd";
+    let (h, p) = e.host();
+    let with_secret = datasource(
+        json!({"host": h, "port": p, "username": "someone"}),
+        &[("password", secret)],
+    );
+    let (code, v) = host
+        .resource(&with_secret, "POST", "expand", body.to_string().as_bytes())
+        .await;
+    assert_eq!(code, 200, "{v}");
+    assert!(!v.to_string().contains(secret), "{v}");
 
     let (code, v) = host.resource(&ds, "POST", "expand", b"{}").await;
     assert_eq!(code, 400);

@@ -105,11 +105,10 @@ async fn plain_http_against_tls_port_is_an_error() {
     );
     let (status, message, details) = host.check_health(&ds).await;
     assert_eq!(status, 2, "{message}");
-    let category = details["category"].as_str().unwrap();
-    assert!(
-        ["tls", "network", "timeout"].contains(&category),
-        "{category}: {message}"
-    );
+    // A TLS server that just closes the connection on a plain request: by the error's type
+    // that is a closed connection, nothing TLS-specific reached the client.
+    assert_eq!(details["category"], "network", "{message}");
+    assert!(message.contains("closed"), "{message}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,10 +134,7 @@ async fn client_certificate_for_mutual_tls() {
     );
     let (status, message, details) = host.check_health(&without).await;
     assert_eq!(status, 2, "{message}");
-    assert!(
-        ["tls", "network"].contains(&details["category"].as_str().unwrap()),
-        "{message}"
-    );
+    assert_eq!(details["category"], "tls", "{message}");
     assert!(
         !host
             .stderr_lines()
