@@ -15,6 +15,7 @@ mod architecture;
 mod clusters;
 mod dashboards;
 mod errors;
+mod failover;
 mod metrics;
 mod otel;
 mod protocol;
