@@ -163,17 +163,6 @@ impl Recent {
     }
 }
 
-/// The first value of the first row as text (`SELECT version()`).
-pub fn first_text(rows: &[Vec<serde_json::Value>]) -> String {
-    rows.first()
-        .and_then(|r| r.first())
-        .map(|v| match v {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
-        .unwrap_or_default()
-}
-
 /// The error of a request that no host answered: the one error, or each host's in one message
 /// (of the first host's kind, so health checks still categorize it).
 fn all_failed(mut errors: Vec<(String, QueryError)>) -> QueryError {
@@ -427,7 +416,11 @@ impl Upstream for Failover {
                 tasks.spawn(async move {
                     let r = shared.hosts[i].rows("SELECT version()").await;
                     shared.outcome(i, r.as_ref().err());
-                    (i, r.map(|rows| first_text(&rows)).map_err(|f| f.error))
+                    (
+                        i,
+                        r.map(|rows| crate::upstream::first_text(&rows))
+                            .map_err(|f| f.error),
+                    )
                 });
             }
             let mut out: Vec<Option<HostProbe>> =

@@ -107,7 +107,7 @@ pub trait Upstream: Send + Sync + std::fmt::Debug {
             let version = self
                 .json_rows("SELECT version()")
                 .await
-                .map(|rows| crate::failover::first_text(&rows));
+                .map(|rows| first_text(&rows));
             vec![HostProbe {
                 url: self.url(),
                 version,
@@ -141,6 +141,17 @@ pub struct HostProbe {
     pub url: String,
     /// Its `version()`, or why it did not answer.
     pub version: Result<String, QueryError>,
+}
+
+/// The first value of the first row as text (`SELECT version()`).
+pub(crate) fn first_text(rows: &[Vec<serde_json::Value>]) -> String {
+    rows.first()
+        .and_then(|r| r.first())
+        .map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .unwrap_or_default()
 }
 
 /// Where an [`ArrowStream`]'s bytes come from.
