@@ -586,4 +586,216 @@ mod tests {
         assert_eq!(f.url(), "http://a:9000, http://b:9000, https://c:8443/x");
         assert_eq!(f.mode(), QueryMode::ReadOnly);
     }
+
+    /// Engine-free servers that fail in each way a request can, for the retry decisions.
+    mod wire {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        /// How a server answers everything but the access probe.
+        #[derive(Clone, Copy, Debug)]
+        pub(super) enum Reply {
+            /// Reads the request and closes the connection: no status.
+            Hangup,
+            /// 200 and the first bytes of an Arrow stream, then the connection closes.
+            CutBody,
+            /// A ClickHouse exception.
+            Exception,
+            /// One JSON row.
+            Rows,
+        }
+
+        /// A server on a loopback port; counts the requests other than the access probe.
+        pub(super) struct Server {
+            pub(super) port: u16,
+            pub(super) requests: Arc<AtomicUsize>,
+            pub(super) kills: Arc<AtomicUsize>,
+        }
+
+        impl Server {
+            pub(super) fn requests(&self) -> usize {
+                self.requests.load(Ordering::SeqCst)
+            }
+            pub(super) fn kills(&self) -> usize {
+                self.kills.load(Ordering::SeqCst)
+            }
+        }
+
+        /// A port nothing listens on.
+        pub(super) async fn dead_port() -> u16 {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            l.local_addr().unwrap().port()
+        }
+
+        async fn read_request(sock: &mut tokio::net::TcpStream) -> String {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        return text;
+                    }
+                }
+                match sock.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return text,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+        }
+
+        pub(super) async fn serve(reply: Reply) -> Server {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let requests = Arc::new(AtomicUsize::new(0));
+            let kills = Arc::new(AtomicUsize::new(0));
+            let (r, k) = (requests.clone(), kills.clone());
+            tokio::spawn(async move {
+                while let Ok((mut sock, _)) = listener.accept().await {
+                    let (r, k) = (r.clone(), k.clone());
+                    tokio::spawn(async move {
+                        let req = read_request(&mut sock).await;
+                        const ROW: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\n[0]\n";
+                        let resp: &[u8] = if req.contains("getSetting") {
+                            ROW
+                        } else if req.contains("KILL") {
+                            k.fetch_add(1, Ordering::SeqCst);
+                            ROW
+                        } else {
+                            r.fetch_add(1, Ordering::SeqCst);
+                            match reply {
+                                Reply::Rows => ROW,
+                                Reply::Hangup => b"",
+                                Reply::CutBody => b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n\xff\xff\xff\xff",
+                                Reply::Exception => b"HTTP/1.1 404 Not Found\r\nX-ClickHouse-Exception-Code: 60\r\nContent-Length: 56\r\nConnection: close\r\n\r\nCode: 60. DB::Exception: Unknown table. (UNKNOWN_TABLE)\n",
+                            }
+                        };
+                        let _ = sock.write_all(resp).await;
+                        let _ = sock.shutdown().await;
+                    });
+                }
+            });
+            Server {
+                port,
+                requests,
+                kills,
+            }
+        }
+    }
+
+    use wire::{Reply, dead_port, serve};
+
+    fn settings(ports: &[u16]) -> Settings {
+        let more: Vec<String> = ports[1..]
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        let json =
+            serde_json::json!({"host": "127.0.0.1", "port": ports[0], "additionalHosts": more});
+        let json = json.to_string();
+        Settings::from_instance(&crate::settings::InstanceInput {
+            json_data: json.as_bytes(),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn how_far_a_request_got_is_read_from_the_error_type() {
+        let reach = |port: u16| async move {
+            let conn = Connection::new(&settings(&[port])).unwrap();
+            conn.rows("SELECT 1").await.err().map(|f| f.reach)
+        };
+        assert_eq!(reach(dead_port().await).await, Some(Reach::NotConnected));
+        assert_eq!(
+            reach(serve(Reply::Hangup).await.port).await,
+            Some(Reach::NoAnswer)
+        );
+        assert_eq!(
+            reach(serve(Reply::CutBody).await.port).await,
+            Some(Reach::Answered)
+        );
+        assert_eq!(
+            reach(serve(Reply::Exception).await.port).await,
+            Some(Reach::Answered)
+        );
+        assert_eq!(reach(serve(Reply::Rows).await.port).await, None);
+    }
+
+    #[tokio::test]
+    async fn a_request_moves_on_only_while_no_answer_began() {
+        // Refused, then hung up before a status: the third host answers.
+        let (hangup, rows) = (serve(Reply::Hangup).await, serve(Reply::Rows).await);
+        let f = Failover::new(&settings(&[dead_port().await, hangup.port, rows.port])).unwrap();
+        assert_eq!(
+            f.json_rows("SELECT 1").await.unwrap(),
+            [[serde_json::json!(0)]]
+        );
+        assert_eq!((hangup.requests(), rows.requests()), (1, 1));
+        let t = Instant::now();
+        let tracker = lock(&f.shared.tracker);
+        assert_eq!(
+            (
+                tracker.is_up(0, t),
+                tracker.is_up(1, t),
+                tracker.is_up(2, t)
+            ),
+            (false, false, true)
+        );
+        drop(tracker);
+
+        // An exception is the answer: the next host is not asked.
+        let (exception, rows) = (serve(Reply::Exception).await, serve(Reply::Rows).await);
+        let f = Failover::new(&settings(&[exception.port, rows.port])).unwrap();
+        let e = f.json_rows("SELECT 1").await.unwrap_err();
+        assert_eq!(e.exception_code(), Some(60), "{e}");
+        assert_eq!((exception.requests(), rows.requests()), (1, 0));
+
+        // A data query whose answer broke after its first bytes fails; the next host is not asked.
+        let (cut, rows) = (serve(Reply::CutBody).await, serve(Reply::Rows).await);
+        let f = Failover::new(&settings(&[cut.port, rows.port])).unwrap();
+        let opts = RequestOptions::default();
+        let mut stream = f.arrow("SELECT 1", &opts).await.unwrap();
+        let e = loop {
+            match stream.next_batch().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("a cut answer ended cleanly"),
+                Err(e) => break e,
+            }
+        };
+        assert!(matches!(e, QueryError::Network { .. }), "{e:?}");
+        assert_eq!((cut.requests(), rows.requests()), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn a_kill_goes_to_the_host_that_ran_the_query() {
+        let (a, b) = (serve(Reply::Rows).await, serve(Reply::Rows).await);
+        let f = Failover::new(&settings(&[dead_port().await, a.port, b.port])).unwrap();
+        let opts = RequestOptions {
+            query_id: "q-1".into(),
+            ..Default::default()
+        };
+        let mut stream = f.arrow("SELECT 1", &opts).await.unwrap();
+        let _ = stream.next_batch().await; // JSON is not Arrow: the host still ran it
+        let ran_on_a = a.requests() == 1;
+        assert_eq!(a.requests() + b.requests(), 1);
+        f.kill("q-1").await.unwrap();
+        assert_eq!(
+            (a.kills(), b.kills()),
+            if ran_on_a { (1, 0) } else { (0, 1) }
+        );
+        // An id no longer known goes to every host that answers.
+        f.kill("q-unknown").await.unwrap();
+        assert!(a.kills() + b.kills() >= 2);
+    }
 }
