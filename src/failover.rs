@@ -696,12 +696,15 @@ mod tests {
     use wire::{Reply, dead_port, serve};
 
     fn settings(ports: &[u16]) -> Settings {
+        settings_with(ports, false)
+    }
+
+    fn settings_with(ports: &[u16], allow_writes: bool) -> Settings {
         let more: Vec<String> = ports[1..]
             .iter()
             .map(|p| format!("127.0.0.1:{p}"))
             .collect();
-        let json =
-            serde_json::json!({"host": "127.0.0.1", "port": ports[0], "additionalHosts": more});
+        let json = serde_json::json!({"host": "127.0.0.1", "port": ports[0], "additionalHosts": more, "allowWrites": allow_writes});
         let json = json.to_string();
         Settings::from_instance(&crate::settings::InstanceInput {
             json_data: json.as_bytes(),
@@ -797,5 +800,19 @@ mod tests {
         // An id no longer known goes to every host that answers.
         f.kill("q-unknown").await.unwrap();
         assert!(a.kills() + b.kills() >= 2);
+    }
+
+    #[tokio::test]
+    async fn with_writes_allowed_a_request_that_left_is_not_sent_again() {
+        let (hangup, rows) = (serve(Reply::Hangup).await, serve(Reply::Rows).await);
+        let f = Failover::new(&settings_with(&[hangup.port, rows.port], true)).unwrap();
+        assert_eq!(f.mode(), QueryMode::Writes);
+        let e = f.json_rows("SELECT 1").await.unwrap_err();
+        assert!(matches!(e, QueryError::Network { .. }), "{e:?}");
+        assert_eq!((hangup.requests(), rows.requests()), (1, 0));
+        // A host that refuses connections never got the request: the next one is asked.
+        let rows = serve(Reply::Rows).await;
+        let f = Failover::new(&settings_with(&[dead_port().await, rows.port], true)).unwrap();
+        assert!(f.json_rows("SELECT 1").await.is_ok());
     }
 }
