@@ -745,17 +745,8 @@ mod tests {
             [[serde_json::json!(0)]]
         );
         assert_eq!((hangup.requests(), rows.requests()), (1, 1));
-        let t = Instant::now();
-        let tracker = lock(&f.shared.tracker);
-        assert_eq!(
-            (
-                tracker.is_up(0, t),
-                tracker.is_up(1, t),
-                tracker.is_up(2, t)
-            ),
-            (false, false, true)
-        );
-        drop(tracker);
+        let up = |i: usize| lock(&f.shared.tracker).is_up(i, Instant::now());
+        assert_eq!((up(0), up(1), up(2)), (false, false, true));
 
         // An exception is the answer: the next host is not asked.
         let (exception, rows) = (serve(Reply::Exception).await, serve(Reply::Rows).await);
