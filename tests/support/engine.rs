@@ -142,15 +142,7 @@ pub fn engine() -> &'static Engine {
             };
         }
         let e = start_shim(&token(), &ShimOptions::default());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while e.http("GET", "/ping", "").map(|(s, _)| s) != Ok(200) {
-            assert!(
-                Instant::now() < deadline,
-                "engine at {} does not answer /ping",
-                e.url
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        e.wait_ready();
         e
     })
 }
@@ -169,20 +161,25 @@ pub fn start_engines(n: usize) -> Vec<Engine> {
             .collect()
     });
     for e in &started {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while e.http("GET", "/ping", "").map(|(s, _)| s) != Ok(200) {
-            assert!(
-                Instant::now() < deadline,
-                "engine at {} does not answer /ping",
-                e.url
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        e.wait_ready();
     }
     started
 }
 
 impl Engine {
+    /// Waits until the engine answers `/ping`.
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.http("GET", "/ping", "").map(|(s, _)| s) != Ok(200) {
+            assert!(
+                Instant::now() < deadline,
+                "engine at {} does not answer /ping",
+                self.url
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Stops this engine's process (a crashed server: its port refuses connections).
     pub fn stop(&mut self) {
         let mut child = self.child.take().expect("an engine started by these tests");
