@@ -81,6 +81,11 @@ pub enum QueryError {
     /// The query did not finish in time.
     #[error("query timed out after {0:?} (datasource setting queryTimeout)")]
     Timeout(std::time::Duration),
+    /// A statement refused because queries run read-only (`allowWrites` is off).
+    #[error(
+        "{0} statements are refused: Lantern runs queries read-only (the datasource's allowWrites setting is off)"
+    )]
+    ReadOnly(String),
     /// Grafana's deadline for the request passed first.
     #[error("query stopped after {0:?}: Grafana's deadline for the request passed")]
     Deadline(std::time::Duration),
@@ -103,6 +108,7 @@ impl QueryError {
             | QueryError::Invalid(_)
             | QueryError::Macro(_)
             | QueryError::Settings(_) => 400,
+            QueryError::ReadOnly(_) => 403,
             QueryError::Upstream { code, .. } => status_for_exception(*code),
             QueryError::BadResponse { .. }
             | QueryError::Network { .. }
@@ -131,6 +137,7 @@ impl QueryError {
             | QueryError::Tls { .. }
             | QueryError::Timeout(_)
             | QueryError::Deadline(_)
+            | QueryError::ReadOnly(_)
             | QueryError::Frame(
                 FrameError::Unsupported { .. }
                 | FrameError::OutOfRange { .. }

@@ -11,6 +11,8 @@
 //! The flow of a query: `DataQuery JSON → Query → SQL → ClickHouse ArrowStream → normalize →
 //! frame (Arrow IPC file) → DataResponse`.
 
+#![deny(unsafe_code)]
+
 pub mod chtype;
 pub mod clickhouse;
 pub mod error;

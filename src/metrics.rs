@@ -137,6 +137,7 @@ impl ErrorCategory {
             // ClickHouse's own status mapping decides what is an authentication or permission
             // refusal (codes 194 → 401; 192, 193, 497, 512, 516 → 403).
             QueryError::Upstream { .. } if matches!(e.status(), 401 | 403) => ErrorCategory::Auth,
+            QueryError::ReadOnly(_) => ErrorCategory::Auth,
             QueryError::Upstream { .. } => ErrorCategory::Server,
             QueryError::BadResponse { .. } | QueryError::Network { .. } => ErrorCategory::Network,
             QueryError::Tls { .. } => ErrorCategory::Tls,

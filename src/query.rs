@@ -232,6 +232,8 @@ impl Query {
                 dashboard: req.dashboard.clone(),
                 user: req.user.clone(),
             },
+            // Wired by the planner from the table's schema (macros::Column; see MacroContext).
+            table_columns: None,
         })
     }
 
@@ -353,6 +355,7 @@ fn variables(obj: &Map<String, Value>) -> Result<BTreeMap<String, Variable>, Que
                         .get("customAllValue")
                         .and_then(scalar_text)
                         .filter(|s| !s.is_empty()),
+                    flags_known: o.contains_key("multi") || o.contains_key("includeAll"),
                     values,
                 }
             }

@@ -131,10 +131,15 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Request options: the id, and settings that stop the server's work when we stop reading.
-    fn options(&self, timeout: Duration) -> RequestOptions {
-        RequestOptions {
-            query_id: self.query_id.clone(),
+    /// Request options: the id, and settings that stop the server's work when we stop reading;
+    /// `binary_strings` asks for String columns as Arrow binary (shown lossily).
+    fn options(&self, timeout: Duration, binary_strings: bool) -> RequestOptions {
+        let mut options = RequestOptions {
+            query_id: if binary_strings {
+                format!("{}-binary", self.query_id)
+            } else {
+                self.query_id.clone()
+            },
             settings: vec![
                 (
                     "cancel_http_readonly_queries_on_client_close".into(),
@@ -145,8 +150,19 @@ impl Run<'_> {
                     timeout.as_secs().saturating_add(1).to_string(),
                 ),
             ],
+        };
+        if binary_strings {
+            options
+                .settings
+                .push(("output_format_arrow_string_as_string".into(), "0".into()));
         }
+        options
     }
+}
+
+/// The decoder's complaint about a string that is not UTF-8.
+fn is_invalid_utf8(message: &str) -> bool {
+    message.contains("Invalid UTF8") || message.contains("invalid utf-8")
 }
 
 /// Runs one query and returns its encoded frames; `metrics` learns the query's format.
@@ -174,26 +190,49 @@ pub async fn run_query(
             .map_err(|_| QueryError::Internal("the plugin is shutting down".into()))?;
         let plan = planner::plan(instance, &query, &input.request, &input.query_type).await?;
         metrics.set_format(metrics_format(&plan));
+        if instance.connection.mode() != QueryMode::Writes
+            && let Some(k) = crate::sql::leading_keyword(plan.sql())
+            && crate::sql::ADMIN_KEYWORDS.contains(&k.as_str())
+        {
+            return Err(QueryError::ReadOnly(k));
+        }
         let links = LinkTarget {
             datasource_uid: input.request.datasource_uid.clone(),
             datasource_name: input.request.datasource_name.clone(),
         };
-        let options = run.options(timeout);
-        match &plan {
-            Plan::Table { sql, visualisation } => {
-                table_frame(&run, &options, sql, visualisation, None).await
+        // Strings arrive as Arrow Utf8, which the decoder validates. A result with invalid UTF-8
+        // runs once more with strings as binary, which are shown lossily.
+        let mut binary_strings = false;
+        loop {
+            let options = run.options(timeout, binary_strings);
+            let result = match &plan {
+                Plan::Table { sql, visualisation } => {
+                    table_frame(&run, &options, sql, visualisation, None).await
+                }
+                Plan::Trace { sql } => {
+                    let logs = &instance.settings.logs;
+                    table_frame(&run, &options, sql, "trace", Some((&links, logs))).await
+                }
+                Plan::TimeSeries { sql } => {
+                    time_series_frames(&run, &options, sql, &input.request, false).await
+                }
+                Plan::Volume { sql } => {
+                    time_series_frames(&run, &options, sql, &input.request, true).await
+                }
+                Plan::Logs { sql } => logs_frame(&run, &options, sql, &links).await,
+            };
+            match result {
+                Err(QueryError::Decode(m)) if is_invalid_utf8(&m) && !binary_strings => {
+                    tracing::info!(query_id = %run.query_id, "invalid UTF-8 in the result: running it with binary strings");
+                    binary_strings = true;
+                }
+                Err(QueryError::Decode(m)) if is_invalid_utf8(&m) => {
+                    return Err(QueryError::Invalid(format!(
+                        "ClickHouse sent invalid UTF-8 in a String column and the user's profile does not let Lantern ask for binary strings ({m}); wrap the column in toValidUTF8()"
+                    )));
+                }
+                other => return other,
             }
-            Plan::Trace { sql } => {
-                let logs = &instance.settings.logs;
-                table_frame(&run, &options, sql, "trace", Some((&links, logs))).await
-            }
-            Plan::TimeSeries { sql } => {
-                time_series_frames(&run, &options, sql, &input.request, false).await
-            }
-            Plan::Volume { sql } => {
-                time_series_frames(&run, &options, sql, &input.request, true).await
-            }
-            Plan::Logs { sql } => logs_frame(&run, &options, sql, &links).await,
         }
     };
     let result = tokio::time::timeout(timeout, work).await;
@@ -292,15 +331,21 @@ async fn fetch(
             None => upstream.describe(sql).await.map(Arc::new),
         }
     };
-    let (types, stream) = tokio::join!(describe, upstream.arrow(sql, options));
-    let mut results = Results {
-        stream: stream?,
-        kill: KillOnDrop {
-            upstream: upstream.clone(),
-            query_id: options.query_id.clone(),
-            armed: !options.query_id.is_empty(),
-        },
+    // Armed before the request: a server that buffers its answer runs the whole query before
+    // the first byte, and a cancel in that time must reach it too.
+    let mut kill = KillOnDrop {
+        upstream: upstream.clone(),
+        query_id: options.query_id.clone(),
+        armed: !options.query_id.is_empty(),
     };
+    let (types, stream) = tokio::join!(describe, upstream.arrow(sql, options));
+    let stream = stream.inspect_err(|e| {
+        // The server answered with its error: the query is over there.
+        if matches!(e, QueryError::Upstream { .. }) {
+            kill.armed = false;
+        }
+    })?;
+    let mut results = Results { stream, kill };
     let first = results.next().await?;
     let first_batch = started.elapsed();
     let Some(schema) = results.stream.schema() else {

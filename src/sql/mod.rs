@@ -138,6 +138,36 @@ pub fn describe_query(user_sql: &str) -> String {
     format!("DESCRIBE TABLE (\n{inner}\n)")
 }
 
+/// The first keyword of a statement as ClickHouse's lexer reads it (comments, blanks and opening
+/// parentheses skipped), upper-cased; `None` when the statement starts with anything else.
+pub fn leading_keyword(sql: &str) -> Option<String> {
+    let regions = crate::macros::scan::regions(sql);
+    let mut i = 0;
+    let b = sql.as_bytes();
+    loop {
+        if let Some((r, kind)) = regions.iter().find(|(r, _)| r.start == i) {
+            if !kind.is_comment() {
+                return None;
+            }
+            i = r.end;
+        } else if i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'(') {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    let word: String = sql[i..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    (!word.is_empty()).then(|| word.to_ascii_uppercase())
+}
+
+/// Statements ClickHouse's read-only mode lets through although they act on the server: `KILL`
+/// (a user's own queries) and some `SYSTEM` commands (26.9 runs `SYSTEM STOP MERGES` under
+/// readonly=1). Lantern refuses them itself unless writes are allowed.
+pub const ADMIN_KEYWORDS: &[&str] = &["KILL", "SYSTEM"];
+
 /// `KILL QUERY` for one query id, not waiting for the query to stop.
 pub fn kill_query(query_id: &str) -> String {
     format!(
@@ -188,6 +218,23 @@ mod tests {
         s.push(' ');
         write_number(&mut s, f64::NAN);
         assert_eq!(s, "42 -1.5 nan");
+    }
+
+    #[test]
+    fn the_leading_keyword_is_read_past_comments() {
+        for (sql, want) in [
+            ("SELECT 1", Some("SELECT")),
+            (
+                "  -- c\n# x\n/* a /* b */ c */ (kill query where 1)",
+                Some("KILL"),
+            ),
+            ("#!shebang\nsystem stop merges", Some("SYSTEM")),
+            ("// c\nWITH 1 AS x SELECT x", Some("WITH")),
+            ("'KILL'", None),
+            ("", None),
+        ] {
+            assert_eq!(leading_keyword(sql).as_deref(), want, "{sql:?}");
+        }
     }
 
     #[test]

@@ -60,6 +60,32 @@ pub fn grafana_env() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A QueryData request for `queries` against `ds`.
+pub fn request(
+    ds: &pluginv2::DataSourceInstanceSettings,
+    queries: Vec<Q>,
+    headers: HashMap<String, String>,
+) -> pluginv2::QueryDataRequest {
+    pluginv2::QueryDataRequest {
+        plugin_context: Some(context(ds)),
+        headers,
+        queries: queries
+            .into_iter()
+            .map(|q| pluginv2::DataQuery {
+                ref_id: q.ref_id,
+                max_data_points: q.max_data_points,
+                interval_ms: q.interval_ms,
+                time_range: Some(pluginv2::TimeRange {
+                    from_epoch_ms: q.from_ms,
+                    to_epoch_ms: q.to_ms,
+                }),
+                json: serde_json::to_vec(&q.json).unwrap(),
+                query_type: String::new(),
+            })
+            .collect(),
+    }
+}
+
 /// One query's answer, decoded.
 #[derive(Debug)]
 pub struct Answer {
@@ -219,24 +245,7 @@ impl Host {
         headers: HashMap<String, String>,
     ) -> HashMap<String, Answer> {
         let sent: Vec<String> = queries.iter().map(|q| q.ref_id.clone()).collect();
-        let req = pluginv2::QueryDataRequest {
-            plugin_context: Some(context(ds)),
-            headers,
-            queries: queries
-                .into_iter()
-                .map(|q| pluginv2::DataQuery {
-                    ref_id: q.ref_id,
-                    max_data_points: q.max_data_points,
-                    interval_ms: q.interval_ms,
-                    time_range: Some(pluginv2::TimeRange {
-                        from_epoch_ms: q.from_ms,
-                        to_epoch_ms: q.to_ms,
-                    }),
-                    json: serde_json::to_vec(&q.json).unwrap(),
-                    query_type: String::new(),
-                })
-                .collect(),
-        };
+        let req = request(ds, queries, headers);
         let resp = self.raw_query(req).await;
         let mut got: Vec<&String> = resp.responses.keys().collect();
         got.sort();
@@ -281,6 +290,25 @@ impl Host {
                 )
             })
             .collect()
+    }
+
+    /// Sends a QueryData request with a gRPC deadline (`grpc-timeout`), as Grafana does.
+    pub async fn raw_query_deadline(
+        &self,
+        req: pluginv2::QueryDataRequest,
+        deadline: Duration,
+    ) -> Result<QueryDataResponse, tonic::Status> {
+        let mut grpc =
+            tonic::client::Grpc::new(self.channel.clone()).max_decoding_message_size(usize::MAX);
+        grpc.ready().await.expect("channel ready");
+        let codec: tonic::codec::ProstCodec<pluginv2::QueryDataRequest, QueryDataResponse> =
+            tonic::codec::ProstCodec::default();
+        let path = http::uri::PathAndQuery::from_static("/pluginv2.Data/QueryData");
+        let mut request = tonic::Request::new(req);
+        request.set_timeout(deadline);
+        grpc.unary(request, path, codec)
+            .await
+            .map(|r| r.into_inner())
     }
 
     pub async fn raw_query(&self, req: pluginv2::QueryDataRequest) -> QueryDataResponse {
