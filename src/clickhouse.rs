@@ -232,7 +232,7 @@ impl Connection {
 /// How far a failed request got: [`crate::failover`] sends a request to another server only
 /// while no answer has begun.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reach {
+pub(crate) enum Reach {
     /// No connection (refused, DNS, connect timeout, TLS handshake): the request never left.
     NotConnected,
     /// Sent, but the connection failed before an HTTP status came back.
@@ -243,11 +243,11 @@ pub enum Reach {
 
 /// A failed request and how far it got.
 #[derive(Debug)]
-pub struct Failed {
+pub(crate) struct Failed {
     /// What went wrong.
-    pub error: QueryError,
+    pub(crate) error: QueryError,
     /// How far the request got.
-    pub reach: Reach,
+    pub(crate) reach: Reach,
 }
 
 impl From<QueryError> for Failed {

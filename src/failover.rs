@@ -42,7 +42,7 @@ const REMEMBERED_QUERIES: usize = 1024;
 /// Which turn a request takes: data and metadata queries rotate separately, so the DESCRIBE
 /// beside each data query does not make every data query land on the same host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lane {
+pub(crate) enum Lane {
     /// ArrowStream queries.
     Data,
     /// Metadata queries (JSON rows, DESCRIBE, the access probe).
@@ -51,7 +51,7 @@ pub enum Lane {
 
 /// Up/down state of the hosts and the round-robin turns: pure, time is passed in.
 #[derive(Debug)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     hosts: Vec<HostState>,
     turns: [usize; 2],
 }
@@ -66,7 +66,7 @@ struct HostState {
 
 impl Tracker {
     /// `n` hosts, all up.
-    pub fn new(n: usize) -> Tracker {
+    pub(crate) fn new(n: usize) -> Tracker {
         Tracker {
             hosts: vec![HostState::default(); n],
             turns: [0; 2],
@@ -74,13 +74,13 @@ impl Tracker {
     }
 
     /// Whether host `i` is up at `now` (never failed, answered since, or its back-off is over).
-    pub fn is_up(&self, i: usize, now: Instant) -> bool {
+    pub(crate) fn is_up(&self, i: usize, now: Instant) -> bool {
         self.hosts[i].down_until.is_none_or(|t| t <= now)
     }
 
     /// The hosts to try, in order, for one request of `lane`: the hosts that are up, starting
     /// at this lane's turn, then the hosts that are down, soonest back first.
-    pub fn order(&mut self, lane: Lane, now: Instant) -> Vec<usize> {
+    pub(crate) fn order(&mut self, lane: Lane, now: Instant) -> Vec<usize> {
         let (up, mut down): (Vec<usize>, Vec<usize>) =
             (0..self.hosts.len()).partition(|&i| self.is_up(i, now));
         down.sort_by_key(|&i| self.hosts[i].down_until);
@@ -96,7 +96,7 @@ impl Tracker {
     }
 
     /// Host `i` could not be reached: down for a back-off that doubles with each failure.
-    pub fn failed(&mut self, i: usize, now: Instant) {
+    pub(crate) fn failed(&mut self, i: usize, now: Instant) {
         let h = &mut self.hosts[i];
         let backoff = BACKOFF_FIRST
             .saturating_mul(1 << h.failures.min(16))
@@ -106,13 +106,13 @@ impl Tracker {
     }
 
     /// Host `i` answered: up, its back-off forgotten.
-    pub fn answered(&mut self, i: usize) {
+    pub(crate) fn answered(&mut self, i: usize) {
         self.hosts[i] = HostState::default();
     }
 }
 
 /// Whether a request that failed this far may go to another host.
-pub fn may_retry(reach: Reach, mode: QueryMode) -> bool {
+pub(crate) fn may_retry(reach: Reach, mode: QueryMode) -> bool {
     match reach {
         Reach::NotConnected => true,
         // A request that left may have run: only a read-only one is sent again.
@@ -123,14 +123,14 @@ pub fn may_retry(reach: Reach, mode: QueryMode) -> bool {
 
 /// Which host ran which query id, for `kill`; the oldest ids are forgotten first.
 #[derive(Debug, Default)]
-pub struct Recent {
+pub(crate) struct Recent {
     hosts: HashMap<String, usize>,
     order: VecDeque<String>,
 }
 
 impl Recent {
     /// Remembers that `query_id` runs on host `i` (a retry moves it).
-    pub fn put(&mut self, query_id: &str, i: usize) {
+    pub(crate) fn put(&mut self, query_id: &str, i: usize) {
         if query_id.is_empty() {
             return;
         }
@@ -148,18 +148,8 @@ impl Recent {
     }
 
     /// The host that ran `query_id`, if remembered.
-    pub fn get(&self, query_id: &str) -> Option<usize> {
+    pub(crate) fn get(&self, query_id: &str) -> Option<usize> {
         self.hosts.get(query_id).copied()
-    }
-
-    /// How many ids are remembered.
-    pub fn len(&self) -> usize {
-        self.hosts.len()
-    }
-
-    /// True when no id is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.hosts.is_empty()
     }
 }
 
@@ -537,10 +527,10 @@ mod tests {
         r.put("q0", 2);
         assert_eq!(r.get("q0"), Some(2));
         r.put("", 1);
-        assert_eq!(r.len(), 1);
+        assert_eq!(r.hosts.len(), 1);
         for i in 0..REMEMBERED_QUERIES * 2 {
             r.put(&format!("q{}", i + 1), i % 3);
-            assert!(r.len() <= REMEMBERED_QUERIES);
+            assert!(r.hosts.len() <= REMEMBERED_QUERIES && r.order.len() == r.hosts.len());
         }
         assert_eq!(r.get("q0"), None, "the oldest id is forgotten");
         assert_eq!(
