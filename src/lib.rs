@@ -20,6 +20,7 @@ pub mod failover;
 pub mod frames;
 pub mod grpc;
 pub mod instance;
+pub mod live;
 pub mod macros;
 pub mod metrics;
 pub mod otel;

@@ -1130,3 +1130,288 @@ fn failed(e: &QueryError) -> Health {
         details: json!({ "category": category, "hint": hint, "exceptionCode": e.exception_code() }),
     }
 }
+
+#[cfg(test)]
+mod flow_tests {
+    //! The query flow against the fake upstream: no engine, every failure mode on demand.
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use arrow_array::{ArrayRef, BinaryArray, Int64Array, RecordBatch, StringArray};
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::settings::{InstanceInput, Settings};
+    use crate::upstream::fake::{Answer, FakeUpstream, Request, Step, arrow_body};
+
+    fn instance(fake: Arc<FakeUpstream>, json: &str) -> Instance {
+        let settings = Settings::from_instance(&InstanceInput {
+            json_data: json.as_bytes(),
+            ..Default::default()
+        })
+        .unwrap();
+        Instance::new(settings, fake)
+    }
+
+    fn input(json: serde_json::Value) -> QueryInput {
+        QueryInput {
+            ref_id: "A".into(),
+            json: serde_json::to_vec(&json).unwrap(),
+            request: RequestContext {
+                from_ms: 0,
+                to_ms: 3_600_000,
+                interval_ms: 1000,
+                max_data_points: 100,
+                ..Default::default()
+            }
+            .clamped(),
+            query_type: String::new(),
+        }
+    }
+
+    fn numbers(from: i64, n: i64) -> RecordBatch {
+        RecordBatch::try_from_iter([(
+            "n",
+            Arc::new(Int64Array::from_iter_values(from..from + n)) as ArrayRef,
+        )])
+        .unwrap()
+    }
+
+    async fn run(inst: &Instance, json: serde_json::Value) -> Result<Vec<Frame>, QueryError> {
+        let running = tokio::sync::Semaphore::new(4);
+        let mut m = crate::metrics::global().query_started();
+        run_query(inst, &input(json), &running, None, &mut m).await
+    }
+
+    fn killed(fake: &FakeUpstream) -> Vec<String> {
+        fake.requests()
+            .into_iter()
+            .filter_map(|r| match r {
+                Request::Kill(id) => Some(id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn query_ids(fake: &FakeUpstream) -> Vec<String> {
+        fake.requests()
+            .into_iter()
+            .filter_map(|r| match r {
+                Request::Arrow(_, o) => Some(o.query_id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Yields until spawned kill tasks have run.
+    async fn settle() {
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    fn decode(frame: &Frame) -> (Vec<RecordBatch>, String) {
+        let reader =
+            arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(frame.to_vec()), None)
+                .unwrap();
+        let meta = reader.schema().metadata()["meta"].clone();
+        (reader.map(Result::unwrap).collect(), meta)
+    }
+
+    fn fake() -> Arc<FakeUpstream> {
+        let fake = Arc::new(FakeUpstream::new(Duration::from_millis(300)));
+        fake.on(
+            "DESCRIBE",
+            Answer::Error("Code: 62. DB::Exception: no. (SYNTAX_ERROR)".into()),
+        );
+        fake
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_request_kills_its_server_query() {
+        let fake = fake();
+        fake.on("SELECT", Answer::Body(vec![Step::Hang]));
+        let inst = Arc::new(instance(fake.clone(), r#"{"host":"h"}"#));
+        let running = Arc::new(tokio::sync::Semaphore::new(4));
+        let request = run_queries(
+            Ok(inst),
+            vec![input(
+                serde_json::json!({"rawSql": "SELECT 1", "format": 1}),
+            )],
+            running,
+            None,
+        );
+        // Grafana gives up: the request future is dropped while the query runs.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), request)
+                .await
+                .is_err()
+        );
+        settle().await;
+        assert_eq!(killed(&fake), query_ids(&fake));
+        assert_eq!(killed(&fake).len(), 1);
+        assert_eq!(fake.open_bodies(), 0, "the body was dropped");
+    }
+
+    #[tokio::test]
+    async fn a_timeout_is_a_504_and_kills_the_server_query() {
+        let fake = fake();
+        fake.on("SELECT", Answer::Body(vec![Step::Hang]));
+        let inst = instance(fake.clone(), r#"{"host":"h"}"#);
+        let e = run(
+            &inst,
+            serde_json::json!({"rawSql": "SELECT 1", "format": 1}),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, QueryError::Timeout(_)), "{e:?}");
+        assert_eq!(e.status(), 504);
+        settle().await;
+        assert_eq!(killed(&fake), query_ids(&fake));
+    }
+
+    #[tokio::test]
+    async fn an_exception_mid_stream_is_the_querys_error_and_nothing_is_killed() {
+        let fake = fake();
+        let mut steps = arrow_body(&[numbers(0, 10)], 1 << 20);
+        steps.push(Step::Fail(
+            "Code: 241. DB::Exception: Memory limit exceeded. (MEMORY_LIMIT_EXCEEDED)".into(),
+        ));
+        fake.on("SELECT", Answer::Body(steps));
+        let inst = instance(fake.clone(), r#"{"host":"h"}"#);
+        let e = run(
+            &inst,
+            serde_json::json!({"rawSql": "SELECT 1", "format": 1}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.exception_code(), Some(241));
+    }
+
+    #[tokio::test]
+    async fn a_completed_query_is_not_killed_and_names_its_query_id() {
+        let fake = fake();
+        fake.on("SELECT", Answer::Body(arrow_body(&[numbers(0, 10)], 7)));
+        let inst = instance(fake.clone(), r#"{"host":"h"}"#);
+        let frames = run(
+            &inst,
+            serde_json::json!({"rawSql": "SELECT 1", "format": 1}),
+        )
+        .await
+        .unwrap();
+        let (batches, meta) = decode(&frames[0]);
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 10);
+        let id = &query_ids(&fake)[0];
+        assert!(meta.contains(id.as_str()), "{meta}");
+        settle().await;
+        assert!(killed(&fake).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_result_over_the_row_cap_is_cut_with_a_notice_and_its_query_killed() {
+        let fake = fake();
+        let batches: Vec<RecordBatch> = (0..5).map(|i| numbers(i * 1000, 1000)).collect();
+        let mut steps = arrow_body(&batches, 1 << 20);
+        steps.push(Step::Hang);
+        fake.on("SELECT", Answer::Body(steps));
+        let inst = instance(fake.clone(), r#"{"host":"h","maxResultRows":2500}"#);
+        let frames = run(
+            &inst,
+            serde_json::json!({"rawSql": "SELECT 1", "format": 1}),
+        )
+        .await
+        .unwrap();
+        let (batches, meta) = decode(&frames[0]);
+        let values: Vec<i64> = batches
+            .iter()
+            .flat_map(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(values, (0..2500).collect::<Vec<_>>());
+        assert!(meta.contains("cut at 2500 rows"), "{meta}");
+        settle().await;
+        assert_eq!(
+            killed(&fake).len(),
+            1,
+            "reading stopped; the rest is killed"
+        );
+        // A query may lower the cap, never raise it.
+        let frames = run(
+            &inst,
+            serde_json::json!({"rawSql": "SELECT 1", "format": 1, "maxResultRows": 10_000}),
+        )
+        .await
+        .unwrap();
+        let (batches, _) = decode(&frames[0]);
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2500);
+    }
+
+    #[tokio::test]
+    async fn invalid_utf8_reruns_with_binary_strings_and_is_shown_lossily() {
+        let fake = fake();
+        // A Utf8 column whose bytes are made invalid after encoding (the decoder validates).
+        let marker = RecordBatch::try_from_iter([(
+            "s",
+            Arc::new(StringArray::from(vec!["MARK-é"])) as ArrayRef,
+        )])
+        .unwrap();
+        let mut bytes: Vec<u8> = Vec::new();
+        for s in arrow_body(&[marker], 1 << 20) {
+            if let Step::Bytes(b) = s {
+                bytes.extend_from_slice(&b);
+            }
+        }
+        let at = bytes.windows(5).position(|w| w == b"MARK-").unwrap();
+        bytes[at + 5] = 0xFF;
+        fake.on_request(
+            |_, o| {
+                !o.settings
+                    .iter()
+                    .any(|(k, _)| k == "output_format_arrow_string_as_string")
+            },
+            Answer::Body(vec![Step::Bytes(Bytes::from(bytes))]),
+        );
+        let binary = RecordBatch::try_from_iter([(
+            "s",
+            Arc::new(BinaryArray::from(vec![&b"MARK-\xFF\xA9"[..]])) as ArrayRef,
+        )])
+        .unwrap();
+        fake.on_request(|_, _| true, Answer::Body(arrow_body(&[binary], 1 << 20)));
+        let inst = instance(fake.clone(), r#"{"host":"h"}"#);
+        let frames = run(
+            &inst,
+            serde_json::json!({"rawSql": "SELECT s", "format": 1}),
+        )
+        .await
+        .unwrap();
+        let (batches, _) = decode(&frames[0]);
+        let col = batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert_eq!(col.value(0), "MARK-\u{FFFD}\u{FFFD}");
+        assert_eq!(query_ids(&fake).len(), 2, "one rerun");
+    }
+
+    #[tokio::test]
+    async fn admin_statements_are_refused_before_reaching_the_server() {
+        let fake = fake();
+        let inst = instance(fake.clone(), r#"{"host":"h"}"#);
+        for sql in ["KILL QUERY WHERE 1", "/* x */ system stop merges"] {
+            let e = run(&inst, serde_json::json!({"rawSql": sql, "format": 1}))
+                .await
+                .unwrap_err();
+            assert_eq!(e.status(), 403, "{sql}: {e}");
+        }
+        assert!(query_ids(&fake).is_empty());
+    }
+}

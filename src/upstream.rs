@@ -301,7 +301,7 @@ pub mod fake {
         Kill(String),
     }
 
-    type Matcher = Box<dyn Fn(&str) -> bool + Send + Sync>;
+    type Matcher = Box<dyn Fn(&str, &RequestOptions) -> bool + Send + Sync>;
 
     /// The fake server.
     #[derive(Default)]
@@ -331,10 +331,19 @@ pub mod fake {
         /// Answers queries whose SQL contains `needle` (first match wins, in order added).
         pub fn on(&self, needle: &str, answer: Answer) -> &Self {
             let needle = needle.to_owned();
+            self.on_request(move |sql, _| sql.contains(&needle), answer)
+        }
+
+        /// Answers requests `matches` accepts (SQL and options).
+        pub fn on_request(
+            &self,
+            matches: impl Fn(&str, &RequestOptions) -> bool + Send + Sync + 'static,
+            answer: Answer,
+        ) -> &Self {
             self.answers
                 .lock()
                 .unwrap()
-                .push((Box::new(move |sql: &str| sql.contains(&needle)), answer));
+                .push((Box::new(matches), answer));
             self
         }
 
@@ -348,12 +357,12 @@ pub mod fake {
             *self.open.lock().unwrap()
         }
 
-        fn answer(&self, sql: &str) -> Answer {
+        fn answer(&self, sql: &str, options: &RequestOptions) -> Answer {
             self.answers
                 .lock()
                 .unwrap()
                 .iter()
-                .find(|(m, _)| m(sql))
+                .find(|(m, _)| m(sql, options))
                 .map(|(_, a)| a.clone())
                 .unwrap_or_else(|| {
                     Answer::Error(format!(
@@ -416,7 +425,7 @@ pub mod fake {
                     .lock()
                     .unwrap()
                     .push(Request::Arrow(sql.to_owned(), options.clone()));
-                match self.answer(sql) {
+                match self.answer(sql, options) {
                     Answer::Body(steps) => {
                         *self.open.lock().unwrap() += 1;
                         let body = Body {
@@ -440,7 +449,7 @@ pub mod fake {
         ) -> BoxFuture<'a, Result<Vec<Vec<serde_json::Value>>, QueryError>> {
             Box::pin(async move {
                 self.log.lock().unwrap().push(Request::Rows(sql.to_owned()));
-                match self.answer(sql) {
+                match self.answer(sql, &RequestOptions::default()) {
                     Answer::Rows(rows) => Ok(rows),
                     Answer::Error(text) => Err(error(&text)),
                     Answer::Body(_) => Err(QueryError::Internal(

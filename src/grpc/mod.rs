@@ -11,6 +11,7 @@
 pub(crate) mod log;
 pub(crate) mod proto;
 pub(crate) mod services;
+pub(crate) mod stream;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -112,6 +113,7 @@ async fn serve() -> anyhow::Result<()> {
         .add_service(pluginv2::resource_server::ResourceServer::new(
             services.clone(),
         ))
+        .add_service(stream::StreamService::server(services.clone()))
         .add_service(ControllerService(services))
         .serve_with_incoming_shutdown(incoming, async move {
             tokio::select! {

@@ -33,7 +33,7 @@ pub(crate) struct Services {
 }
 
 impl Services {
-    fn instance(
+    pub(crate) fn instance(
         &self,
         ctx: Option<&pluginv2::PluginContext>,
     ) -> Result<Arc<service::Instance>, SettingsError> {

@@ -11,6 +11,7 @@
 //!   never append to it, so an `OR` or a trailing comment inside the user SQL cannot escape them.
 
 pub mod build;
+pub mod explore;
 
 use std::fmt::Write;
 

@@ -295,8 +295,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             )
         data = result.bytes() if result is not None else b""
         summary = {
-            "read_rows": str(result.rows_read() if result is not None else 0),
-            "read_bytes": str(result.bytes_read() if result is not None else 0),
+            # Rows and bytes read from tables, as a server reports them (not the result's rows).
+            "read_rows": str(storage_stat(result, "storage_rows_read", "rows_read")),
+            "read_bytes": str(storage_stat(result, "storage_bytes_read", "bytes_read")),
             "written_rows": "0",
             "written_bytes": "0",
             "total_rows_to_read": str(result.rows_read() if result is not None else 0),
@@ -389,6 +390,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 lock.release()
             else:
                 conn.close()
+
+
+def storage_stat(result, name, fallback):
+    """A statistic of a chdb result: the storage one when this chdb has it, else the older one."""
+    if result is None:
+        return 0
+    stat = getattr(result, name, None) or getattr(result, fallback)
+    return stat()
 
 
 def translate_query_id(sql):

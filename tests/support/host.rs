@@ -360,6 +360,64 @@ impl Host {
         )
     }
 
+    /// `SubscribeStream` on a channel path with subscription data: (status, error message of a
+    /// refused call or empty).
+    pub async fn subscribe_stream(
+        &self,
+        ds: &pluginv2::DataSourceInstanceSettings,
+        path: &str,
+        data: &Value,
+    ) -> Result<i32, tonic::Status> {
+        let mut client = pluginv2::stream_client::StreamClient::new(self.channel.clone());
+        client
+            .subscribe_stream(pluginv2::SubscribeStreamRequest {
+                plugin_context: Some(context(ds)),
+                path: path.into(),
+                data: serde_json::to_vec(data).unwrap().into(),
+            })
+            .await
+            .map(|r| r.into_inner().status)
+    }
+
+    /// `RunStream` as Grafana calls it for the first subscriber; dropping the returned stream
+    /// ends the call, as Grafana does when the last subscriber leaves.
+    pub async fn run_stream(
+        &self,
+        ds: &pluginv2::DataSourceInstanceSettings,
+        path: &str,
+        data: &Value,
+    ) -> Result<tonic::Streaming<pluginv2::StreamPacket>, tonic::Status> {
+        let mut client = pluginv2::stream_client::StreamClient::new(self.channel.clone());
+        client
+            .run_stream(pluginv2::RunStreamRequest {
+                plugin_context: Some(context(ds)),
+                path: path.into(),
+                data: serde_json::to_vec(data).unwrap().into(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// `PublishStream`: the status the plugin answers.
+    pub async fn publish_stream(
+        &self,
+        ds: &pluginv2::DataSourceInstanceSettings,
+        path: &str,
+        data: &Value,
+    ) -> i32 {
+        let mut client = pluginv2::stream_client::StreamClient::new(self.channel.clone());
+        client
+            .publish_stream(pluginv2::PublishStreamRequest {
+                plugin_context: Some(context(ds)),
+                path: path.into(),
+                data: serde_json::to_vec(data).unwrap(),
+            })
+            .await
+            .expect("PublishStream call")
+            .into_inner()
+            .status
+    }
+
     /// Calls `Diagnostics/CollectMetrics` as Grafana's metrics endpoint does; returns the
     /// Prometheus text (which must be UTF-8).
     pub async fn collect_metrics(
