@@ -77,6 +77,7 @@ async fn every_query_succeeds_with_one_of_three_engines_stopped() {
     // All up: the queries spread over the three.
     let (served, errors) = run(&host, &ds, sql, 30, 5).await;
     assert!(errors.is_empty(), "{errors:?}");
+    eprintln!("failover: 30 queries, three engines up: served {served:?}");
     assert_eq!(served.len(), 3, "every engine serves: {served:?}");
 
     // One stops while the plugin holds pooled connections to it.
