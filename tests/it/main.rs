@@ -20,6 +20,8 @@ mod failover;
 mod lexer;
 mod live;
 mod metrics;
+mod migration;
+mod official;
 mod otel;
 mod protocol;
 mod readme;
