@@ -119,7 +119,7 @@ impl Connection {
 
     /// What the server lets this datasource's user do with settings, probed once per instance
     /// (`getSetting('readonly')`, sent with no settings: a readonly=1 user may send none).
-    async fn probe_access(&self) -> Result<Access, QueryError> {
+    async fn probe_access(&self) -> Result<Access, Failed> {
         self.access
             .get_or_try_init(|| async {
                 let rows = self
@@ -138,7 +138,7 @@ impl Connection {
 
     /// The settings every request of this instance carries: the read-only level Lantern asks for
     /// and `customSettings`, as far as the user's profile lets it change settings.
-    async fn base_settings(&self) -> Result<Vec<(String, String)>, QueryError> {
+    async fn base_settings(&self) -> Result<Vec<(String, String)>, Failed> {
         let access = self.probe_access().await?;
         let mut out = Vec::new();
         if access == Access::Locked {
@@ -161,7 +161,7 @@ impl Connection {
         &self,
         sql: &str,
         settings: &[(String, String)],
-    ) -> Result<Vec<Vec<serde_json::Value>>, QueryError> {
+    ) -> Result<Vec<Vec<serde_json::Value>>, Failed> {
         let fut = async {
             let mut query = self.client.query_raw(sql);
             for (k, v) in settings {
@@ -169,29 +169,112 @@ impl Connection {
             }
             let mut cursor = query
                 .fetch_bytes("JSONCompactEachRow")
-                .map_err(|e| self.classify(e))?;
-            let bytes = cursor.collect().await.map_err(|e| self.classify(e))?;
+                .map_err(|e| self.failed(e))?;
+            let bytes = cursor.collect().await.map_err(|e| self.failed(e))?;
             bytes
                 .split(|b| *b == b'\n')
                 .filter(|l| !l.is_empty())
                 .map(|l| {
                     serde_json::from_slice::<Vec<serde_json::Value>>(l).map_err(|e| {
-                        QueryError::BadResponse {
+                        Failed::from(QueryError::BadResponse {
                             url: self.url.clone(),
                             message: format!("unreadable row: {e}"),
-                        }
+                        })
                     })
                 })
                 .collect()
         };
         match tokio::time::timeout(self.query_timeout, fut).await {
             Ok(r) => r,
-            Err(_) => Err(QueryError::Timeout(self.query_timeout)),
+            Err(_) => Err(QueryError::Timeout(self.query_timeout).into()),
         }
     }
 
-    fn classify(&self, e: clickhouse::error::Error) -> QueryError {
-        readonly_hint(classify(e, &self.url))
+    fn failed(&self, e: clickhouse::error::Error) -> Failed {
+        let reach = reach(&e);
+        Failed {
+            error: readonly_hint(classify(e, &self.url)),
+            reach,
+        }
+    }
+
+    /// Starts `sql` as an ArrowStream query; the request goes out on the cursor's first read.
+    pub(crate) async fn open(&self, sql: &str, options: &RequestOptions) -> Result<Cursor, Failed> {
+        let base = self.base_settings().await?;
+        let mut query = self.client.query_raw(sql);
+        if !options.query_id.is_empty() {
+            query = query.with_setting("query_id", options.query_id.as_str());
+        }
+        for (k, v) in &base {
+            query = query.with_setting(k, v);
+        }
+        if self.probe_access().await? != Access::Locked {
+            for (k, v) in &options.settings {
+                query = query.with_setting(k, v);
+            }
+        }
+        let cursor = query
+            .fetch_bytes("ArrowStream")
+            .map_err(|e| self.failed(e))?;
+        Ok(Cursor {
+            cursor,
+            url: self.url.clone(),
+        })
+    }
+
+    /// [`Upstream::json_rows`], telling how far a failure got.
+    pub(crate) async fn rows(&self, sql: &str) -> Result<Vec<Vec<serde_json::Value>>, Failed> {
+        let base = self.base_settings().await?;
+        self.rows_with(sql, &base).await
+    }
+}
+
+/// How far a failed request got: [`crate::failover`] sends a request to another server only
+/// while no answer has begun.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// No connection (refused, DNS, connect timeout, TLS handshake): the request never left.
+    NotConnected,
+    /// Sent, but the connection failed before an HTTP status came back.
+    NoAnswer,
+    /// The server answered (a status, an exception, bytes), or the time ran out.
+    Answered,
+}
+
+/// A failed request and how far it got.
+#[derive(Debug)]
+pub(crate) struct Failed {
+    /// What went wrong.
+    pub(crate) error: QueryError,
+    /// How far the request got.
+    pub(crate) reach: Reach,
+}
+
+impl From<QueryError> for Failed {
+    fn from(error: QueryError) -> Failed {
+        Failed {
+            error,
+            reach: Reach::Answered,
+        }
+    }
+}
+
+impl From<Failed> for QueryError {
+    fn from(f: Failed) -> QueryError {
+        f.error
+    }
+}
+
+/// How far a request got, from the error's type: hyper-util's client errors come only from the
+/// response future, i.e. before any status; body errors are hyper's own.
+fn reach(e: &clickhouse::error::Error) -> Reach {
+    let clickhouse::error::Error::Network(source) = e else {
+        return Reach::Answered;
+    };
+    match source.downcast_ref::<hyper_util::client::legacy::Error>() {
+        Some(e) if e.is_connect() => Reach::NotConnected,
+        Some(_) => Reach::NoAnswer,
+        None => Reach::Answered,
     }
 }
 
@@ -226,29 +309,8 @@ impl Upstream for Connection {
         options: &'a RequestOptions,
     ) -> BoxFuture<'a, Result<ArrowStream, QueryError>> {
         Box::pin(async move {
-            let base = self.base_settings().await?;
-            let mut query = self.client.query_raw(sql);
-            if !options.query_id.is_empty() {
-                query = query.with_setting("query_id", options.query_id.as_str());
-            }
-            for (k, v) in &base {
-                query = query.with_setting(k, v);
-            }
-            if self.probe_access().await? != Access::Locked {
-                for (k, v) in &options.settings {
-                    query = query.with_setting(k, v);
-                }
-            }
-            let cursor = query
-                .fetch_bytes("ArrowStream")
-                .map_err(|e| self.classify(e))?;
-            Ok(ArrowStream::new(
-                Box::new(Cursor {
-                    cursor,
-                    url: self.url.clone(),
-                }),
-                self.url.clone(),
-            ))
+            let cursor = self.open(sql, options).await?;
+            Ok(ArrowStream::new(Box::new(cursor), self.url.clone()))
         })
     }
 
@@ -256,10 +318,7 @@ impl Upstream for Connection {
         &'a self,
         sql: &'a str,
     ) -> BoxFuture<'a, Result<Vec<Vec<serde_json::Value>>, QueryError>> {
-        Box::pin(async move {
-            let base = self.base_settings().await?;
-            self.rows_with(sql, &base).await
-        })
+        Box::pin(async move { Ok(self.rows(sql).await?) })
     }
 
     fn kill<'a>(&'a self, query_id: &'a str) -> BoxFuture<'a, Result<(), QueryError>> {
@@ -267,6 +326,7 @@ impl Upstream for Connection {
             self.rows_with(&crate::sql::kill_query(query_id), &[])
                 .await
                 .map(|_| ())
+                .map_err(QueryError::from)
         })
     }
 
@@ -279,7 +339,7 @@ impl Upstream for Connection {
     }
 
     fn access(&self) -> BoxFuture<'_, Result<Access, QueryError>> {
-        Box::pin(self.probe_access())
+        Box::pin(async { Ok(self.probe_access().await?) })
     }
 
     fn mode(&self) -> QueryMode {
@@ -296,19 +356,24 @@ impl Upstream for Connection {
 /// A response body from the `clickhouse` crate; its cursor detects mid-stream exceptions (both
 /// the tagged format of servers >= 25.11 and the older appended `Code: …`), so result bytes are
 /// never sniffed here and data can never look like an error.
-struct Cursor {
+pub(crate) struct Cursor {
     cursor: clickhouse::query::BytesCursor,
     url: String,
 }
 
+impl Cursor {
+    /// The next chunk (the first read sends the request), telling how far a failure got.
+    pub(crate) async fn next_attempt(&mut self) -> Result<Option<bytes::Bytes>, Failed> {
+        self.cursor.next().await.map_err(|e| Failed {
+            reach: reach(&e),
+            error: readonly_hint(classify(e, &self.url)),
+        })
+    }
+}
+
 impl ChunkSource for Cursor {
     fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<bytes::Bytes>, QueryError>> {
-        Box::pin(async move {
-            self.cursor
-                .next()
-                .await
-                .map_err(|e| readonly_hint(classify(e, &self.url)))
-        })
+        Box::pin(async move { Ok(self.next_attempt().await?) })
     }
 
     fn received_bytes(&self) -> u64 {

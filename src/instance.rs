@@ -126,9 +126,13 @@ impl Plugin {
             return Ok(inst.clone());
         }
         let settings = Settings::from_instance(input)?;
-        let connection = Connection::new(&settings)?;
+        let connection: Arc<dyn Upstream> = if settings.additional_hosts.is_empty() {
+            Arc::new(Connection::new(&settings)?)
+        } else {
+            Arc::new(crate::failover::Failover::new(&settings)?)
+        };
         tracing::info!(uid = %key.uid, url = %connection.url(), "datasource instance ready");
-        let inst = Arc::new(Instance::new(settings, Arc::new(connection)));
+        let inst = Arc::new(Instance::new(settings, connection));
         cache.insert(key.uid.clone(), (key.updated, inst.clone()));
         Ok(inst)
     }

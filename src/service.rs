@@ -1054,6 +1054,40 @@ pub async fn check_health(instance: Result<Arc<Instance>, SettingsError>) -> Hea
         Err(e) => return failed(&QueryError::Settings(e)),
     };
     let conn = &instance.connection;
+    // Every host answers a probe first; health is OK while at least one does.
+    let probes = conn.probe_hosts().await;
+    let hosts: Vec<serde_json::Value> = probes
+        .iter()
+        .map(|p| match &p.version {
+            Ok(v) => json!({ "url": p.url, "ok": true, "version": v }),
+            Err(e) => json!({ "url": p.url, "ok": false, "error": e.to_string() }),
+        })
+        .collect();
+    let down: Vec<&str> = probes
+        .iter()
+        .filter(|p| p.version.is_err())
+        .map(|p| p.url.as_str())
+        .collect();
+    let up_text = format!("{} of {} hosts up", probes.len() - down.len(), probes.len());
+    let with_hosts = |mut h: Health| {
+        h.details["hosts"] = json!(hosts);
+        if probes.len() > 1 {
+            h.message = format!("{up_text}. {}", h.message);
+        }
+        h
+    };
+    if down.len() == probes.len() {
+        let errors = probes.iter().filter_map(|p| p.version.as_ref().err());
+        let mut h = match errors.clone().next() {
+            Some(e) => failed(e),
+            None => failed(&QueryError::Internal("no host to probe".into())),
+        };
+        if probes.len() > 1 {
+            let each = errors.map(|e| e.to_string()).collect::<Vec<_>>().join("; ");
+            h.message = format!("{each}. {}", h.details["hint"].as_str().unwrap_or(""));
+        }
+        return with_hosts(h);
+    }
     let info = conn
         .json_rows(
             "SELECT version(), currentUser(), toString(getSetting('readonly')), currentDatabase()",
@@ -1061,7 +1095,7 @@ pub async fn check_health(instance: Result<Arc<Instance>, SettingsError>) -> Hea
         .await;
     let row = match info {
         Ok(rows) => rows.into_iter().next().unwrap_or_default(),
-        Err(e) => return failed(&e),
+        Err(e) => return with_hosts(failed(&e)),
     };
     let text = |i: usize| row.get(i).and_then(|v| v.as_str()).unwrap_or("").to_owned();
     let (version, user, readonly, database) = (text(0), text(1), text(2), text(3));
@@ -1075,12 +1109,12 @@ pub async fn check_health(instance: Result<Arc<Instance>, SettingsError>) -> Hea
         .await
     {
         Ok(rows) => rows.into_iter().filter_map(|r| r.first().and_then(|v| v.as_str()).map(str::to_owned)).collect(),
-        Err(e) => return failed(&e),
+        Err(e) => return with_hosts(failed(&e)),
     };
     // `readonly` above is the level queries run with; the profile's own level was probed first.
     let profile = match conn.access().await {
         Ok(a) => a,
-        Err(e) => return failed(&e),
+        Err(e) => return with_hosts(failed(&e)),
     };
     let (mode, mode_text) = match (conn.mode(), profile) {
         (_, Access::Locked) => (
@@ -1109,9 +1143,16 @@ pub async fn check_health(instance: Result<Arc<Instance>, SettingsError>) -> Hea
     } else {
         format!("OpenTelemetry tables in {database}: {}", tables.join(", "))
     };
-    Health {
+    let down_text = if down.is_empty() {
+        String::new()
+    } else {
+        format!(" (down: {})", down.join(", "))
+    };
+    with_hosts(Health {
         ok: true,
-        message: format!("Connected to ClickHouse {version} as {user}; {mode_text}; {otel}."),
+        message: format!(
+            "Connected to ClickHouse {version} as {user}; {mode_text}; {otel}.{down_text}"
+        ),
         details: json!({
             "version": version,
             "user": user,
@@ -1125,7 +1166,7 @@ pub async fn check_health(instance: Result<Arc<Instance>, SettingsError>) -> Hea
             "database": database,
             "otelTables": tables,
         }),
-    }
+    })
 }
 
 /// The category of a failed health check, with a one-line hint.

@@ -152,6 +152,106 @@ pub struct Settings {
     pub logs: SignalDefaults,
     /// Traces defaults (`traces`: `defaultDatabase`, `defaultTable`).
     pub traces: SignalDefaults,
+    /// More servers of the same cluster (`additionalHosts`), tried in turn with `host`.
+    pub additional_hosts: Vec<Endpoint>,
+}
+
+/// Where one server is: everything but the host may be shared with the datasource's `host`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `http` or `https`.
+    pub protocol: Protocol,
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// URL path prefix, `""` or starting with `/`.
+    pub path: String,
+}
+
+/// At most this many `additionalHosts` (each is a connection pool).
+const MAX_ADDITIONAL_HOSTS: usize = 31;
+
+/// `additionalHosts`: a list, or one comma-separated string, of `host[:port]` (sharing the
+/// datasource's protocol, port and path) or full `http(s)://host[:port][/path]` URLs.
+fn additional_hosts(j: &Json<'_>, main: &Endpoint) -> Result<Vec<Endpoint>, SettingsError> {
+    const KEY: &str = "additionalHosts";
+    let items: Vec<Option<&str>> = match j.0.get(KEY) {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::String(s)) => s.split(',').map(Some).collect(),
+        Some(Value::Array(a)) => a.iter().map(Value::as_str).collect(),
+        Some(other) => {
+            return Err(err(
+                KEY,
+                format!("must be a list of hosts or URLs, got {}", kind(other)),
+            ));
+        }
+    };
+    let mut out: Vec<Endpoint> = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let key = format!("{KEY}[{i}]");
+        let text = item.ok_or_else(|| err(&key, "must be a string"))?.trim();
+        if text.is_empty() {
+            continue; // an empty row the config editor left behind, or a trailing comma
+        }
+        let e = if text.contains("://") {
+            let (protocol, host, port, path) = parse_url(text).map_err(|e| err(&key, e.reason))?;
+            Endpoint {
+                protocol,
+                host,
+                port,
+                path,
+            }
+        } else {
+            let (host, port) = match text.strip_prefix('[') {
+                Some(rest) => {
+                    let (h, after) = rest
+                        .split_once(']')
+                        .ok_or_else(|| err(&key, "has an unclosed [ in the host"))?;
+                    (h, after.strip_prefix(':'))
+                }
+                // One colon separates a port; more are an IPv6 address without one.
+                None => match text.split_once(':') {
+                    Some((h, p)) if !p.contains(':') => (h, Some(p)),
+                    _ => (text, None),
+                },
+            };
+            let port = match port {
+                None => main.port,
+                Some(p) => match p.parse::<u16>() {
+                    Ok(p) if p > 0 => p,
+                    _ => return Err(err(&key, format!("port {p:?} must be 1–65535"))),
+                },
+            };
+            Endpoint {
+                protocol: main.protocol,
+                host: host.to_owned(),
+                port,
+                path: main.path.clone(),
+            }
+        };
+        if e.host.is_empty()
+            || e.host
+                .chars()
+                .any(|c| c.is_whitespace() || c == '/' || c == '@')
+        {
+            return Err(err(
+                &key,
+                format!("{text:?} is not host[:port] or an http(s):// URL"),
+            ));
+        }
+        if e == *main || out.contains(&e) {
+            return Err(err(&key, format!("{text:?} repeats a host already listed")));
+        }
+        if out.len() == MAX_ADDITIONAL_HOSTS {
+            return Err(err(
+                KEY,
+                format!("at most {MAX_ADDITIONAL_HOSTS} additional hosts"),
+            ));
+        }
+        out.push(e);
+    }
+    Ok(out)
 }
 
 /// Where a signal's table is by default, and column-role overrides for custom schemas.
@@ -201,6 +301,28 @@ fn signal_defaults(
 }
 
 impl Settings {
+    /// The datasource's `host` as an [`Endpoint`].
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            protocol: self.protocol,
+            host: self.host.clone(),
+            port: self.port,
+            path: self.path.clone(),
+        }
+    }
+
+    /// These settings for another server of the same datasource.
+    pub fn for_endpoint(&self, e: &Endpoint) -> Settings {
+        Settings {
+            protocol: e.protocol,
+            host: e.host.clone(),
+            port: e.port,
+            path: e.path.clone(),
+            additional_hosts: Vec::new(),
+            ..self.clone()
+        }
+    }
+
     /// The server's base URL, e.g. `https://ch.example:8443/proxy`.
     pub fn url(&self) -> String {
         let scheme = match self.protocol {
@@ -486,6 +608,19 @@ impl Settings {
             headers.push(validate_header(&key, name, value)?);
         }
 
+        let main = Endpoint {
+            protocol,
+            host,
+            port,
+            path,
+        };
+        let additional_hosts = additional_hosts(&j, &main)?;
+        let Endpoint {
+            protocol,
+            host,
+            port,
+            path,
+        } = main;
         Ok(Settings {
             protocol,
             host,
@@ -512,6 +647,7 @@ impl Settings {
             headers,
             logs: signal_defaults(obj, "logs")?,
             traces: signal_defaults(obj, "traces")?,
+            additional_hosts,
         })
     }
 }
@@ -911,5 +1047,96 @@ mod tests {
             assert!(!dbg.contains(secret), "{secret} leaked in {dbg}");
         }
         assert!(dbg.contains("[redacted]"));
+    }
+
+    #[test]
+    fn additional_hosts_share_protocol_port_and_path_unless_a_url_says_otherwise() {
+        let s = parse(
+            r#"{"host":"ch1","port":9123,"secure":true,"path":"/p",
+                "additionalHosts":["ch2","ch3:9000","[::1]:8443","http://ch4/q/",""," fe80::1 "]}"#,
+            &[],
+        )
+        .unwrap();
+        let urls: Vec<String> = s
+            .additional_hosts
+            .iter()
+            .map(|e| s.for_endpoint(e).url())
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "https://ch2:9123/p",
+                "https://ch3:9000/p",
+                "https://[::1]:8443/p",
+                "http://ch4:8123/q",
+                "https://[fe80::1]:9123/p",
+            ]
+        );
+        // Altinity users paste several URLs into one field.
+        let s = parse(
+            r#"{"host":"a","additionalHosts":"http://b:8123, https://c:8443,"}"#,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.additional_hosts.len(), 2);
+        assert_eq!(
+            s.for_endpoint(&s.additional_hosts[1]).url(),
+            "https://c:8443"
+        );
+        assert!(
+            parse(r#"{"host":"a"}"#, &[])
+                .unwrap()
+                .additional_hosts
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn bad_additional_hosts_name_the_key_and_index() {
+        for (json, key) in [
+            (r#"{"host":"a","additionalHosts":5}"#, "additionalHosts"),
+            (
+                r#"{"host":"a","additionalHosts":["b",7]}"#,
+                "additionalHosts[1]",
+            ),
+            (
+                r#"{"host":"a","additionalHosts":["b:0"]}"#,
+                "additionalHosts[0]",
+            ),
+            (
+                r#"{"host":"a","additionalHosts":"b, c:x"}"#,
+                "additionalHosts[1]",
+            ),
+            (
+                r#"{"host":"a","additionalHosts":["ftp://b"]}"#,
+                "additionalHosts[0]",
+            ),
+            (
+                r#"{"host":"a","additionalHosts":["u:p@b"]}"#,
+                "additionalHosts[0]",
+            ),
+            (
+                r#"{"host":"a","additionalHosts":["http://u:p@b"]}"#,
+                "additionalHosts[0]",
+            ),
+            (
+                r#"{"host":"a","additionalHosts":["b/path"]}"#,
+                "additionalHosts[0]",
+            ),
+            (
+                r#"{"host":"a","additionalHosts":["b","b"]}"#,
+                "additionalHosts[1]",
+            ),
+            (
+                r#"{"host":"a","additionalHosts":["a:8123"]}"#,
+                "additionalHosts[0]",
+            ),
+        ] {
+            let e = parse(json, &[]).unwrap_err();
+            assert_eq!(e.key, key, "{json}: {e}");
+        }
+        let many: Vec<String> = (0..40).map(|i| format!("h{i}")).collect();
+        let json = serde_json::json!({"host": "a", "additionalHosts": many}).to_string();
+        assert_eq!(parse(&json, &[]).unwrap_err().key, "additionalHosts");
     }
 }

@@ -101,6 +101,20 @@ pub trait Upstream: Send + Sync + std::fmt::Debug {
     /// The read-only mode Lantern asks for.
     fn mode(&self) -> QueryMode;
 
+    /// Asks each server behind this upstream for its version (one entry for a single server).
+    fn probe_hosts(&self) -> BoxFuture<'_, Vec<HostProbe>> {
+        Box::pin(async move {
+            let version = self
+                .json_rows("SELECT version()")
+                .await
+                .map(|rows| first_text(&rows));
+            vec![HostProbe {
+                url: self.url(),
+                version,
+            }]
+        })
+    }
+
     /// The result column types of `sql`, from `DESCRIBE TABLE (sql)`.
     fn describe<'a>(
         &'a self,
@@ -118,6 +132,26 @@ pub trait Upstream: Send + Sync + std::fmt::Debug {
                 .collect())
         })
     }
+}
+
+/// One server's answer to a health probe.
+#[derive(Debug)]
+pub struct HostProbe {
+    /// The server URL, without credentials.
+    pub url: String,
+    /// Its `version()`, or why it did not answer.
+    pub version: Result<String, QueryError>,
+}
+
+/// The first value of the first row as text (`SELECT version()`).
+pub(crate) fn first_text(rows: &[Vec<serde_json::Value>]) -> String {
+    rows.first()
+        .and_then(|r| r.first())
+        .map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .unwrap_or_default()
 }
 
 /// Where an [`ArrowStream`]'s bytes come from.

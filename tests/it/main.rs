@@ -16,6 +16,7 @@ mod clusters;
 mod dashboards;
 mod errors;
 mod explore;
+mod failover;
 mod lexer;
 mod live;
 mod metrics;

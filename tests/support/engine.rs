@@ -152,20 +152,51 @@ pub fn engine() -> &'static Engine {
             };
         }
         let e = start_shim(&token(), &ShimOptions::default());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while e.http("GET", "/ping", "").map(|(s, _)| s) != Ok(200) {
-            assert!(
-                Instant::now() < deadline,
-                "engine at {} does not answer /ping",
-                e.url
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        e.wait_ready();
         e
     })
 }
 
+/// Starts `n` engines of their own, independent of the shared one (their own processes and
+/// data), all with one password, each answering `/ping`; for tests that stop a server.
+pub fn start_engines(n: usize) -> Vec<Engine> {
+    let password = token();
+    let started: Vec<Engine> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|_| s.spawn(|| start_shim(&password, &ShimOptions::default())))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("engine start"))
+            .collect()
+    });
+    for e in &started {
+        e.wait_ready();
+    }
+    started
+}
+
 impl Engine {
+    /// Waits until the engine answers `/ping`.
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.http("GET", "/ping", "").map(|(s, _)| s) != Ok(200) {
+            assert!(
+                Instant::now() < deadline,
+                "engine at {} does not answer /ping",
+                self.url
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops this engine's process (a crashed server: its port refuses connections).
+    pub fn stop(&mut self) {
+        let mut child = self.child.take().expect("an engine started by these tests");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
     pub fn host(&self) -> (String, u16) {
         let rest = self
             .url
