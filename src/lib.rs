@@ -4,7 +4,7 @@
 //! domain: [`settings`] (validated datasource settings), [`query`] (saved query models),
 //! [`sql`] (the only module that writes values into SQL), [`macros`] (both plugins' macros), [`otel`] (OpenTelemetry schemas and roles), [`chtype`] (ClickHouse type names) and
 //! [`frames`] (ClickHouse Arrow → Grafana frames). The **I/O edges** talk to the outside:
-//! [`clickhouse`] (HTTP(S) to ClickHouse), [`planner`] (query → SQL and frame shape, reading table schemas), [`service`] (running queries, health),
+//! [`clickhouse`] (HTTP(S) to ClickHouse; `net` resolves its host names and holds its CA roots), [`planner`] (query → SQL and frame shape, reading table schemas), [`service`] (running queries, health),
 //! [`resources`] (CallResource routes) and [`grpc`] (the go-plugin process and gRPC services).
 //! Edges depend on the core, never the other way round; `tests/` checks it.
 //!
@@ -17,6 +17,7 @@ pub mod error;
 pub mod frames;
 pub mod grpc;
 pub mod macros;
+mod net;
 pub mod otel;
 pub mod planner;
 pub mod query;
