@@ -15,6 +15,7 @@ mod architecture;
 mod dashboards;
 mod errors;
 mod otel;
+mod packaging;
 mod protocol;
 mod readme;
 mod resources;
