@@ -88,7 +88,8 @@ fn add_roots(roots: &mut RootCertStore, system: Vec<CertificateDer<'static>>) {
 #[derive(Clone)]
 pub(crate) struct Resolver {
     hosts: Arc<Hosts>,
-    dns: TokioResolver,
+    /// `Err`: why no DNS resolver could be made (reported by every lookup that needs DNS).
+    dns: Result<TokioResolver, Arc<str>>,
 }
 
 impl Resolver {
@@ -110,19 +111,9 @@ impl Resolver {
         let (config, opts) = dns_config(conf);
         let mut builder =
             TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
-        *builder.options_mut() = opts.clone();
-        let dns = builder.build().unwrap_or_else(|e| {
-            // Only TLS transports (not enabled) can fail to build; keep a usable resolver.
-            tracing::warn!(error = %e, "DNS resolver configuration refused; using 127.0.0.1");
-            let mut builder = TokioResolver::builder_with_config(
-                local_nameserver(),
-                TokioRuntimeProvider::default(),
-            );
-            *builder.options_mut() = opts;
-            builder
-                .build()
-                .expect("a plain UDP/TCP resolver always builds")
-        });
+        *builder.options_mut() = opts;
+        // Only encrypted DNS transports (not enabled) can make this fail.
+        let dns = builder.build().map_err(|e| Arc::from(e.to_string()));
         Resolver {
             hosts: Arc::new(hosts),
             dns,
@@ -140,8 +131,11 @@ impl Resolver {
             .to_lowercase();
         let static_ips = self.static_ips(&name);
         let ips: Vec<IpAddr> = if static_ips.is_empty() {
-            self.dns
-                .lookup_ip(name)
+            let dns = self
+                .dns
+                .as_ref()
+                .map_err(|e| fail(format!("no DNS resolver: {e}")))?;
+            dns.lookup_ip(name)
                 .await
                 .map_err(|e| fail(e.to_string()))?
                 .iter()
