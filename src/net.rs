@@ -3,8 +3,12 @@
 //!
 //! Why it exists: the packaged Linux binary is linked statically against glibc (`crt-static`, see
 //! `.cargo/static.toml`) so that one file runs on every Grafana image, the Alpine (musl) default
-//! included. A static glibc cannot load the NSS modules `getaddrinfo` depends on, and minimal
-//! images carry no CA bundle, so this module replaces both libc services with in-process ones:
+//! included. In a static binary glibc's `getaddrinfo` still reads `/etc/hosts` and queries DNS
+//! (both built into libc since 2.34), but any other NSS module an image's `nsswitch.conf` names
+//! (`mdns4_minimal`, `resolve`, `myhostname`, ldap…) is `dlopen`ed from the image, which only
+//! works with libraries of the exact glibc the binary was linked with (the linker warns about
+//! it); and minimal images carry no CA bundle. So this module replaces both libc services with
+//! in-process ones that behave the same on every image:
 //!
 //! * **Names** are resolved by [`Resolver`]: `/etc/hosts` first and exclusively (a name found
 //!   there is never sent to DNS, as glibc's `files dns` and Go's resolver behave), then the
