@@ -10,14 +10,16 @@
 //!
 //! Errors are classified here, once, into [`QueryError`] variants: ClickHouse exceptions keep
 //! their numeric code; transport failures are told apart as TLS, network or timeout.
+//!
+//! **Read-only by default.** The user's profile is probed once ([`Access`]); unless the datasource
+//! sets `allowWrites`, every request from a read-write profile carries `readonly=1` (or `=2` with
+//! `allowQuerySettings`) together with `customSettings`, so the server itself refuses writes and
+//! DDL, and a query's own `SETTINGS` clause cannot lift the datasource's limits. A readonly=1
+//! profile gets no settings at all (the server refuses any). The check is always the server's.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow_array::RecordBatch;
-use arrow_buffer::Buffer;
-use arrow_ipc::reader::StreamDecoder;
-use arrow_schema::SchemaRef;
 use clickhouse::Client;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
@@ -27,9 +29,11 @@ use rustls::crypto::CryptoProvider;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
-use crate::chtype::ChType;
 use crate::error::{QueryError, parse_exception};
 use crate::settings::{Auth, Protocol, Settings, SettingsError, Tls};
+use crate::upstream::{
+    Access, ArrowStream, BoxFuture, ChunkSource, QueryMode, RequestOptions, Upstream,
+};
 
 /// A ready client for one datasource instance.
 #[derive(Clone)]
@@ -37,6 +41,10 @@ pub struct Connection {
     client: Client,
     url: String,
     query_timeout: Duration,
+    custom_settings: Vec<(String, String)>,
+    allow_writes: bool,
+    allow_query_settings: bool,
+    access: tokio::sync::OnceCell<Access>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -53,7 +61,9 @@ impl Connection {
     /// Builds the HTTP client and ClickHouse client for `settings`.
     pub fn new(settings: &Settings) -> Result<Connection, SettingsError> {
         let https = crate::net::connector(settings, tls_config(settings)?);
+        // Idle connections expire only with a timer to measure their idleness.
         let hyper = HyperClient::builder(TokioExecutor::new())
+            .pool_timer(hyper_util::rt::TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(2))
             .build(https);
         let url = settings.url();
@@ -78,9 +88,6 @@ impl Connection {
         if !settings.default_database.is_empty() {
             client = client.with_database(&settings.default_database);
         }
-        for (name, value) in &settings.custom_settings {
-            client = client.with_setting(name, value);
-        }
         for h in &settings.headers {
             client = client.with_header(&h.name, h.value.expose());
         }
@@ -88,58 +95,68 @@ impl Connection {
             client,
             url,
             query_timeout: settings.query_timeout,
+            custom_settings: settings
+                .custom_settings
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            allow_writes: settings.allow_writes,
+            allow_query_settings: settings.allow_query_settings,
+            access: tokio::sync::OnceCell::new(),
         })
     }
 
-    /// The server URL (no credentials).
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// The per-query timeout.
-    pub fn query_timeout(&self) -> Duration {
-        self.query_timeout
-    }
-
-    /// Starts `sql` with `FORMAT ArrowStream` and returns the stream once ClickHouse answered.
-    pub async fn arrow(&self, sql: &str, query_id: &str) -> Result<ArrowStream, QueryError> {
-        let mut query = self.client.query_raw(sql);
-        if !query_id.is_empty() {
-            query = query.with_setting("query_id", query_id);
-        }
-        let cursor = query
-            .fetch_bytes("ArrowStream")
-            .map_err(|e| self.classify(e))?;
-        Ok(ArrowStream {
-            cursor,
-            decoder: StreamDecoder::new(),
-            buf: Buffer::from(Vec::<u8>::new()),
-            url: self.url.clone(),
-        })
-    }
-
-    /// The result column types of `sql`, from `DESCRIBE TABLE (sql)`.
-    pub async fn describe(&self, sql: &str) -> Result<Vec<(String, ChType)>, QueryError> {
-        let inner = sql.trim_end().trim_end_matches(';');
-        let rows = self
-            .json_rows(&format!("DESCRIBE TABLE (\n{inner}\n)"))
-            .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|row| {
-                let name = row.first()?.as_str()?.to_owned();
-                let ty = row.get(1)?.as_str()?;
-                Some((name, ChType::parse(ty)))
+    /// What the server lets this datasource's user do with settings, probed once per instance
+    /// (`getSetting('readonly')`, sent with no settings: a readonly=1 user may send none).
+    async fn probe_access(&self) -> Result<Access, QueryError> {
+        self.access
+            .get_or_try_init(|| async {
+                let rows = self
+                    .rows_with("SELECT toUInt8(getSetting('readonly'))", &[])
+                    .await?;
+                let level = rows
+                    .first()
+                    .and_then(|r| r.first())
+                    .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+                    .unwrap_or(0);
+                Ok(Access::from_profile(level))
             })
-            .collect())
+            .await
+            .copied()
     }
 
-    /// Runs a small metadata query and returns its rows as JSON arrays (`JSONCompactEachRow`).
-    pub async fn json_rows(&self, sql: &str) -> Result<Vec<Vec<serde_json::Value>>, QueryError> {
+    /// The settings every request of this instance carries: the read-only level Lantern asks for
+    /// and `customSettings`, as far as the user's profile lets it change settings.
+    async fn base_settings(&self) -> Result<Vec<(String, String)>, QueryError> {
+        let access = self.probe_access().await?;
+        let mut out = Vec::new();
+        if access == Access::Locked {
+            // readonly=1 profile: any setting in the request is refused (ClickHouse#325 of the
+            // official plugin); the profile already keeps it read-only.
+            return Ok(out);
+        }
+        out.extend(self.custom_settings.iter().cloned());
+        if access == Access::Free && !self.allow_writes {
+            // Sent with the request's other settings: the server applies them all, then the
+            // query runs read-only and its own SETTINGS clause cannot lift them (readonly=1);
+            // allowQuerySettings trades that for readonly=2.
+            let level = if self.allow_query_settings { "2" } else { "1" };
+            out.push(("readonly".into(), level.into()));
+        }
+        Ok(out)
+    }
+
+    async fn rows_with(
+        &self,
+        sql: &str,
+        settings: &[(String, String)],
+    ) -> Result<Vec<Vec<serde_json::Value>>, QueryError> {
         let fut = async {
-            let mut cursor = self
-                .client
-                .query_raw(sql)
+            let mut query = self.client.query_raw(sql);
+            for (k, v) in settings {
+                query = query.with_setting(k, v);
+            }
+            let mut cursor = query
                 .fetch_bytes("JSONCompactEachRow")
                 .map_err(|e| self.classify(e))?;
             let bytes = cursor.collect().await.map_err(|e| self.classify(e))?;
@@ -163,71 +180,123 @@ impl Connection {
     }
 
     fn classify(&self, e: clickhouse::error::Error) -> QueryError {
-        classify(e, &self.url)
+        readonly_hint(classify(e, &self.url))
     }
 }
 
-/// A running ArrowStream result, decoded as bytes arrive.
-pub struct ArrowStream {
+/// A statement refused by read-only mode says why it is read-only.
+fn readonly_hint(e: QueryError) -> QueryError {
+    match e {
+        QueryError::Upstream {
+            code: 164,
+            name,
+            message,
+        } => QueryError::Upstream {
+            code: 164,
+            name,
+            message: format!(
+                "{message} — Lantern runs queries read-only: the datasource's allowWrites setting is off, or the ClickHouse user's profile is read-only"
+            ),
+        },
+        other => other,
+    }
+}
+
+impl Upstream for Connection {
+    fn arrow<'a>(
+        &'a self,
+        sql: &'a str,
+        options: &'a RequestOptions,
+    ) -> BoxFuture<'a, Result<ArrowStream, QueryError>> {
+        Box::pin(async move {
+            let base = self.base_settings().await?;
+            let mut query = self.client.query_raw(sql);
+            if !options.query_id.is_empty() {
+                query = query.with_setting("query_id", options.query_id.as_str());
+            }
+            for (k, v) in &base {
+                query = query.with_setting(k, v);
+            }
+            if self.probe_access().await? != Access::Locked {
+                for (k, v) in &options.settings {
+                    query = query.with_setting(k, v);
+                }
+            }
+            let cursor = query
+                .fetch_bytes("ArrowStream")
+                .map_err(|e| self.classify(e))?;
+            Ok(ArrowStream::new(
+                Box::new(Cursor {
+                    cursor,
+                    url: self.url.clone(),
+                }),
+                self.url.clone(),
+            ))
+        })
+    }
+
+    fn json_rows<'a>(
+        &'a self,
+        sql: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Vec<serde_json::Value>>, QueryError>> {
+        Box::pin(async move {
+            let base = self.base_settings().await?;
+            self.rows_with(sql, &base).await
+        })
+    }
+
+    fn kill<'a>(&'a self, query_id: &'a str) -> BoxFuture<'a, Result<(), QueryError>> {
+        Box::pin(async move {
+            self.rows_with(&crate::sql::kill_query(query_id), &[])
+                .await
+                .map(|_| ())
+        })
+    }
+
+    fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    fn query_timeout(&self) -> Duration {
+        self.query_timeout
+    }
+
+    fn access(&self) -> BoxFuture<'_, Result<Access, QueryError>> {
+        Box::pin(self.probe_access())
+    }
+
+    fn mode(&self) -> QueryMode {
+        if self.allow_writes {
+            QueryMode::Writes
+        } else if self.allow_query_settings {
+            QueryMode::ReadOnlySettings
+        } else {
+            QueryMode::ReadOnly
+        }
+    }
+}
+
+/// A response body from the `clickhouse` crate; its cursor detects mid-stream exceptions (both
+/// the tagged format of servers >= 25.11 and the older appended `Code: …`), so result bytes are
+/// never sniffed here and data can never look like an error.
+struct Cursor {
     cursor: clickhouse::query::BytesCursor,
-    decoder: StreamDecoder,
-    buf: Buffer,
     url: String,
 }
 
-impl ArrowStream {
-    /// The next record batch, or `None` at the end of the result.
-    pub async fn next_batch(&mut self) -> Result<Option<RecordBatch>, QueryError> {
-        loop {
-            while !self.buf.is_empty() {
-                if let Some(batch) = self
-                    .decoder
-                    .decode(&mut self.buf)
-                    .map_err(|e| QueryError::Decode(e.to_string()))?
-                {
-                    return Ok(Some(batch));
-                }
-            }
-            match self
-                .cursor
+impl ChunkSource for Cursor {
+    fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<bytes::Bytes>, QueryError>> {
+        Box::pin(async move {
+            self.cursor
                 .next()
                 .await
-                .map_err(|e| classify(e, &self.url))?
-            {
-                Some(chunk) => {
-                    if looks_like_exception(&chunk)
-                        && let Some(e) = parse_exception(&String::from_utf8_lossy(&chunk))
-                    {
-                        return Err(e);
-                    }
-                    self.buf = Buffer::from(chunk);
-                }
-                None => {
-                    self.decoder
-                        .finish()
-                        .map_err(|e| QueryError::Decode(e.to_string()))?;
-                    return Ok(None);
-                }
-            }
-        }
+                .map_err(|e| readonly_hint(classify(e, &self.url)))
+        })
     }
 
-    /// The result schema, once the first message has been decoded.
-    pub fn schema(&self) -> Option<SchemaRef> {
-        self.decoder.schema()
-    }
-
-    /// Bytes received so far (compressed size on the wire).
-    pub fn received_bytes(&self) -> u64 {
+    fn received_bytes(&self) -> u64 {
         self.cursor.received_bytes()
     }
-}
-
-/// An exception appended to a streamed body (older servers) starts with `Code: `; Arrow IPC
-/// messages start with the continuation marker 0xFFFFFFFF.
-fn looks_like_exception(chunk: &[u8]) -> bool {
-    // Every chunk of every result passes here: a SIMD substring search, not a window scan.
-    chunk.starts_with(b"Code: ") || memchr::memmem::find(chunk, b"__exception__").is_some()
 }
 
 /// Maps a `clickhouse` crate error to the taxonomy.

@@ -81,6 +81,14 @@ pub enum QueryError {
     /// The query did not finish in time.
     #[error("query timed out after {0:?} (datasource setting queryTimeout)")]
     Timeout(std::time::Duration),
+    /// A statement refused because queries run read-only (`allowWrites` is off).
+    #[error(
+        "{0} statements are refused: Lantern runs queries read-only (the datasource's allowWrites setting is off)"
+    )]
+    ReadOnly(String),
+    /// Grafana's deadline for the request passed first.
+    #[error("query stopped after {0:?}: Grafana's deadline for the request passed")]
+    Deadline(std::time::Duration),
     /// ClickHouse's Arrow stream could not be decoded.
     #[error("cannot decode ClickHouse's ArrowStream answer: {0}")]
     Decode(String),
@@ -100,11 +108,12 @@ impl QueryError {
             | QueryError::Invalid(_)
             | QueryError::Macro(_)
             | QueryError::Settings(_) => 400,
+            QueryError::ReadOnly(_) => 403,
             QueryError::Upstream { code, .. } => status_for_exception(*code),
             QueryError::BadResponse { .. }
             | QueryError::Network { .. }
             | QueryError::Tls { .. } => 502,
-            QueryError::Timeout(_) => 504,
+            QueryError::Timeout(_) | QueryError::Deadline(_) => 504,
             QueryError::Decode(_) | QueryError::Internal(_) => 500,
             QueryError::Frame(
                 FrameError::Unsupported { .. }
@@ -127,6 +136,8 @@ impl QueryError {
             | QueryError::Network { .. }
             | QueryError::Tls { .. }
             | QueryError::Timeout(_)
+            | QueryError::Deadline(_)
+            | QueryError::ReadOnly(_)
             | QueryError::Frame(
                 FrameError::Unsupported { .. }
                 | FrameError::OutOfRange { .. }
@@ -155,7 +166,8 @@ pub fn status_for_exception(code: i32) -> u16 {
         6 | 8 | 15 | 25 | 26 | 27 | 36 | 37 | 38 | 41 | 44 | 53 | 62 | 72 | 117 | 123 | 167
         | 168 | 223 | 321 | 376 | 427 | 441 | 675 | 676 => 400,
         194 => 401,
-        192 | 193 | 497 | 512 | 516 => 403,
+        // 164 READONLY: a write or a settings change refused by read-only mode.
+        164 | 192 | 193 | 497 | 512 | 516 => 403,
         46 | 47 | 50 | 56 | 60 | 63 | 73 | 78 | 81 | 115 | 152 | 336 | 511 => 404,
         159 => 504,
         381 => 411,

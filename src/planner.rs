@@ -19,6 +19,7 @@ use crate::otel::{self, Classified, Column, ColumnRef, RoleOverrides, TableSchem
 use crate::query::{Format, Query, RequestContext};
 use crate::service::Instance;
 use crate::sql::build::{self, Direction, LogsBuilder, Range, TraceColumns, TraceSearch};
+use crate::sql::explore;
 use crate::sql::string_literal;
 
 /// What a query runs and how its result becomes frames.
@@ -127,13 +128,13 @@ pub async fn plan(
         "logs-volume" | "logsvolume" => {
             let bucket = build::bucket_seconds(range, req.interval_ms, req.max_data_points);
             if builder {
-                let b: LogsBuilder = field(query, "builder")?;
+                let b = builder_with_clicks(query)?;
                 let lt = logs_table(instance, &b).await?;
                 let sql = build::logs_volume_for_table(&b, lt.target(), range, bucket)
                     .map_err(invalid)?;
                 return Ok(Plan::Volume { sql });
             }
-            let sql = query.expanded_sql(req)?;
+            let sql = explore_sql(instance, query, req, true).await?;
             let (described, roles, time) = result_roles(instance, &sql, "log volume").await?;
             let name = |i: Option<usize>| i.map(|i| described[i].0.as_str());
             Ok(Plan::Volume {
@@ -168,7 +169,7 @@ pub async fn plan(
             };
             let limit = ctx.limit.unwrap_or(50);
             if builder {
-                let b: LogsBuilder = field(query, "builder")?;
+                let b = builder_with_clicks(query)?;
                 let lt = logs_table(instance, &b).await?;
                 let equal: Vec<(ColumnRef, String)> = lt
                     .roles
@@ -187,18 +188,19 @@ pub async fn plan(
                 to_ms: row_ns / 1_000_000 + hour,
                 ..req.clone()
             };
-            let sql = query.expanded_sql(&around)?;
+            // Without the query's own row limit: context reads around the row, not the
+            // query's first rows.
+            let sql = explore::strip_row_limits(&query.expanded_sql(&around)?);
             let (described, roles, time) = result_roles(instance, &sql, "log context").await?;
-            let equal: Vec<(String, String)> = roles
-                .labels
+            let columns: Vec<(String, ChType)> = described
                 .iter()
-                .chain(roles.service.iter())
-                .filter_map(|&i| {
-                    ctx.labels
-                        .get(&described[i].0)
-                        .map(|v| (described[i].0.clone(), v.clone()))
-                })
+                .map(|(n, _, t)| (n.clone(), t.clone()))
                 .collect();
+            let equal = explore::stream_conditions(
+                &ctx.labels,
+                &result_columns(&columns, &roles),
+                &roles.labels,
+            );
             Ok(Plan::Logs {
                 sql: build::context_for_sql(
                     &sql,
@@ -210,6 +212,7 @@ pub async fn plan(
                 ),
             })
         }
+        "logs-sample" | "logssample" => logs_sample_plan(instance, query, req, range).await,
         "traces" | "trace" if query.json.get("traceId").is_some() => {
             trace_plan(instance, query).await
         }
@@ -241,14 +244,14 @@ pub async fn plan(
             })
         }
         _ if builder => {
-            let b: LogsBuilder = field(query, "builder")?;
+            let b = builder_with_clicks(query)?;
             let lt = logs_table(instance, &b).await?;
             Ok(Plan::Logs {
                 sql: build::logs_query(&b, lt.target(), range).map_err(invalid)?,
             })
         }
         _ => {
-            let sql = query.expanded_sql(req)?;
+            let sql = explore_sql(instance, query, req, false).await?;
             Ok(match query.format {
                 Format::TimeSeries => Plan::TimeSeries { sql },
                 Format::Table => Plan::Table {
@@ -272,7 +275,7 @@ pub async fn plan(
 
 /// The columns of a raw SQL query's result (from DESCRIBE) and their logs roles; `what` names
 /// the feature for the error when there is no time column.
-async fn result_roles(
+pub(crate) async fn result_roles(
     instance: &Instance,
     sql: &str,
     what: &str,
@@ -338,16 +341,16 @@ fn time_kind_of(schema: &TableSchema, col: &str) -> TimeKind {
 }
 
 /// A resolved logs table: where it is, its schema and roles.
-struct ResolvedLogs {
-    db: String,
-    table: String,
+pub(crate) struct ResolvedLogs {
+    pub(crate) db: String,
+    pub(crate) table: String,
     columns: Vec<String>,
-    roles: otel::LogRoles,
+    pub(crate) roles: otel::LogRoles,
     time_kind: TimeKind,
 }
 
 impl ResolvedLogs {
-    fn target(&self) -> build::LogsTable<'_> {
+    pub(crate) fn target(&self) -> build::LogsTable<'_> {
         build::LogsTable {
             database: &self.db,
             table: &self.table,
@@ -359,7 +362,10 @@ impl ResolvedLogs {
 }
 
 /// The builder's table: its schema, classification and roles (with datasource and query overrides).
-async fn logs_table(instance: &Instance, b: &LogsBuilder) -> Result<ResolvedLogs, QueryError> {
+pub(crate) async fn logs_table(
+    instance: &Instance,
+    b: &LogsBuilder,
+) -> Result<ResolvedLogs, QueryError> {
     let defaults = &instance.settings.logs;
     let db = [
         b.database.as_str(),
@@ -485,8 +491,10 @@ pub async fn table_schema(
         .get(&key)
         && at.elapsed() < SCHEMA_TTL
     {
+        crate::metrics::global().cache_hit(crate::metrics::Cache::Schema);
         return Ok(schema.clone());
     }
+    crate::metrics::global().cache_miss(crate::metrics::Cache::Schema);
     let db = if database.is_empty() {
         "currentDatabase()".to_owned()
     } else {
@@ -498,14 +506,16 @@ pub async fn table_schema(
         "SELECT name, type, default_kind FROM system.columns WHERE database = {db} AND table = {t} ORDER BY position"
     );
     let tables_sql = format!(
-        "SELECT partition_key, sorting_key, primary_key, database FROM system.tables WHERE database = {db} AND name = {t}"
+        "SELECT {} FROM system.tables WHERE database = {db} AND name = {t}",
+        otel::engine::TABLE_COLUMNS
     );
     let (columns, tables) = tokio::join!(conn.json_rows(&columns_sql), conn.json_rows(&tables_sql));
     let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_owned();
     let tables = tables?;
-    let t_row = tables.first().cloned().unwrap_or_default();
+    let own = otel::engine::TableRow::from_json(tables.first().map_or(&[][..], |r| &r[..]));
+    let keys = storage_keys(conn.as_ref(), &own).await;
     let schema = Arc::new(TableSchema {
-        database: text(t_row.get(3)),
+        database: own.database.clone(),
         table: table.to_owned(),
         columns: columns?
             .iter()
@@ -515,9 +525,14 @@ pub async fn table_schema(
                 default_kind: text(r.get(2)),
             })
             .collect(),
-        partition_key: text(t_row.first()),
-        sorting_key: text(t_row.get(1)),
-        primary_key: text(t_row.get(2)),
+        keys_from: if keys == own {
+            String::new()
+        } else {
+            keys.qualified_name()
+        },
+        partition_key: keys.partition_key,
+        sorting_key: keys.sorting_key,
+        primary_key: keys.primary_key,
     });
     instance
         .schemas
@@ -525,6 +540,43 @@ pub async fn table_schema(
         .unwrap_or_else(|p| p.into_inner())
         .insert(key, (Instant::now(), schema.clone()));
     Ok(schema)
+}
+
+/// The keys that prune reads of `own`: its own, or for a `Distributed`/`Merge` table those of
+/// the table that stores its rows (followed up to [`otel::engine::MAX_HOPS`] tables). A table
+/// that cannot be followed keeps its own (empty) keys, with a warning: the time filter still
+/// applies, only pruning by key is lost.
+async fn storage_keys(
+    conn: &dyn crate::upstream::Upstream,
+    own: &otel::engine::TableRow,
+) -> otel::engine::TableRow {
+    let mut row = own.clone();
+    for _ in 0..otel::engine::MAX_HOPS {
+        let next = match row.underlying() {
+            Ok(Some(next)) => next,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(table = %row.qualified_name(), error = %e, "keys of the underlying table unknown");
+                break;
+            }
+        };
+        match conn.json_rows(&next.lookup_sql()).await {
+            Ok(rows) if !rows.is_empty() => row = otel::engine::TableRow::from_json(&rows[0]),
+            Ok(_) => {
+                tracing::warn!(table = %row.qualified_name(), underlying = ?next, "the underlying table is not on this server; its keys are unknown");
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(table = %row.qualified_name(), error = %e, "cannot read the underlying table's keys");
+                break;
+            }
+        }
+    }
+    if row.underlying().is_ok_and(|u| u.is_some()) {
+        // Still a Distributed/Merge table: it has no keys, so its own (empty) ones stand.
+        return own.clone();
+    }
+    row
 }
 
 /// Reads a table's classification for the `schema` resource.
@@ -546,6 +598,7 @@ pub async fn describe_table(
         Some(Classified::Logs(g, r)) => serde_json::json!({
             "kind": "logs", "generation": g.name(), "time": r.time,
             "keyTimes": r.key_times.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>(),
+            "keysFrom": schema.keys_from,
             "body": r.body, "severityText": r.severity_text, "severityNumber": r.severity_number,
             "service": r.service, "traceId": r.trace_id, "spanId": r.span_id, "maps": r.maps,
             "labelColumns": r.label_columns,
@@ -554,7 +607,118 @@ pub async fn describe_table(
         Some(Classified::Traces(g, r)) => serde_json::json!({
             "kind": "traces", "generation": g.name(), "time": r.time, "duration": r.duration,
             "keyTimes": r.key_times.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>(),
+            "keysFrom": schema.keys_from,
         }),
         None => serde_json::json!({"kind": "other"}),
+    })
+}
+
+// ---- Explore (issue 10): filters from a click, row limits off for volume/context, logs sample.
+// The SQL is composed in `sql::explore`; these are the planner's hooks into it.
+
+/// Rows of a `logs-sample` supplementary query.
+const LOGS_SAMPLE_ROWS: u64 = 100;
+
+/// The query's logs builder with its click filters (`filters`) applied: attribute and column keys
+/// become builder filters (so they apply before the builder's row limit), `level` a level filter.
+pub(crate) fn builder_with_clicks(query: &Query) -> Result<LogsBuilder, QueryError> {
+    let mut b: LogsBuilder = field(query, "builder")?;
+    for c in explore::parse_click_filters(query.json.get("filters")).map_err(invalid)? {
+        let include = c.op == explore::ClickOp::Equal;
+        if c.key.eq_ignore_ascii_case("level") {
+            b.level_filters.push((c.value, include));
+        } else {
+            b.filters.push(build::Filter {
+                key: c.key,
+                op: if include { "=" } else { "!=" }.into(),
+                value: Value::String(c.value),
+                values: Vec::new(),
+            });
+        }
+    }
+    Ok(b)
+}
+
+/// A raw SQL query's expanded SQL (its row limits taken off when `strip_limits`), wrapped with
+/// its click filters (`filters`) resolved against its result's columns.
+pub(crate) async fn explore_sql(
+    instance: &Instance,
+    query: &Query,
+    req: &RequestContext,
+    strip_limits: bool,
+) -> Result<String, QueryError> {
+    let mut sql = query.expanded_sql(req)?;
+    if strip_limits {
+        sql = explore::strip_row_limits(&sql);
+    }
+    let conditions = click_conditions(instance, query, &sql).await?;
+    Ok(explore::wrap_with_conditions(&sql, &conditions))
+}
+
+/// The conditions of a raw SQL query's click filters (`filters`), resolved against the columns
+/// of `sql`'s result (read with DESCRIBE only when there are filters).
+pub(crate) async fn click_conditions(
+    instance: &Instance,
+    query: &Query,
+    sql: &str,
+) -> Result<Vec<String>, QueryError> {
+    let clicks = explore::parse_click_filters(query.json.get("filters")).map_err(invalid)?;
+    if clicks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let columns = instance.connection.describe(sql).await?;
+    let described: Vec<(String, arrow_schema::DataType, ChType)> = columns
+        .iter()
+        .map(|(n, t)| (n.clone(), grafana_type(t), t.clone()))
+        .collect();
+    let roles = crate::frames::logs::recognise(&described);
+    let result = result_columns(&columns, &roles);
+    clicks
+        .iter()
+        .map(|c| {
+            let target = explore::resolve_result_key(&c.key, &result).map_err(invalid)?;
+            explore::click_condition(c, &target).map_err(invalid)
+        })
+        .collect()
+}
+
+/// A result's columns with the roles click filters and context need.
+pub(crate) fn result_columns<'a>(
+    columns: &'a [(String, ChType)],
+    roles: &crate::frames::logs::ResultRoles,
+) -> explore::ResultColumns<'a> {
+    explore::ResultColumns {
+        columns,
+        severity: roles.severity,
+        severity_number: roles.severity_number,
+        service: roles.service,
+        maps: roles.maps.clone(),
+    }
+}
+
+/// Whether a query is a logs builder query (`editorType: builder` or a `builder` object).
+pub(crate) fn is_builder(query: &Query) -> bool {
+    query.json.get("editorType").and_then(Value::as_str) == Some("builder")
+        || query.json.get("builder").is_some_and(Value::is_object)
+}
+
+/// `queryType: logs-sample`: a sample of the query's rows in the range (the volume's range).
+async fn logs_sample_plan(
+    instance: &Instance,
+    query: &Query,
+    req: &RequestContext,
+    range: Range,
+) -> Result<Plan, QueryError> {
+    if is_builder(query) {
+        let mut b = builder_with_clicks(query)?;
+        b.limit = Some(LOGS_SAMPLE_ROWS);
+        let lt = logs_table(instance, &b).await?;
+        return Ok(Plan::Logs {
+            sql: build::logs_query(&b, lt.target(), range).map_err(invalid)?,
+        });
+    }
+    let sql = explore_sql(instance, query, req, false).await?;
+    Ok(Plan::Logs {
+        sql: crate::sql::wrap_subquery(&sql, "*", &format!("LIMIT {LOGS_SAMPLE_ROWS}")),
     })
 }

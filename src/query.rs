@@ -43,6 +43,38 @@ pub struct RequestContext {
     pub datasource_name: String,
 }
 
+/// Earliest and latest instants a request may name, epoch milliseconds (years 1684–2255): in
+/// nanoseconds, plus a step of the largest interval, they still fit an `i64`.
+const TIME_MS: std::ops::RangeInclusive<i64> = -9_000_000_000_000..=9_000_000_000_000;
+/// Grafana's interval, clamped to 1 ms … 365 days.
+const INTERVAL_MS: std::ops::RangeInclusive<i64> = 1..=31_536_000_000;
+/// Max data points, clamped (the points of all series are bounded separately by the row cap).
+const MAX_DATA_POINTS: std::ops::RangeInclusive<i64> = 1..=1_000_000;
+
+impl RequestContext {
+    /// The request's numbers made safe to compute with: times inside [`TIME_MS`] with the end
+    /// not before the start, the interval and max data points inside sane bounds. Every later
+    /// computation on them (macros, buckets, gap filling) stays far from overflow.
+    pub fn clamped(mut self) -> RequestContext {
+        let clamp = |v: i64, r: &std::ops::RangeInclusive<i64>| v.clamp(*r.start(), *r.end());
+        self.from_ms = clamp(self.from_ms, &TIME_MS);
+        self.to_ms = clamp(self.to_ms, &TIME_MS).max(self.from_ms);
+        self.now_ms = clamp(self.now_ms, &TIME_MS);
+        self.interval_ms = clamp(self.interval_ms, &INTERVAL_MS);
+        self.max_data_points = clamp(self.max_data_points, &MAX_DATA_POINTS);
+        self
+    }
+}
+
+/// How much of a result a query may hold: rows and frame bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResultCaps {
+    /// Rows (for time series: input rows, and points of all series together).
+    pub rows: u64,
+    /// Bytes of column data.
+    pub bytes: u64,
+}
+
 /// The result shape a query asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -200,6 +232,28 @@ impl Query {
                 dashboard: req.dashboard.clone(),
                 user: req.user.clone(),
             },
+            // Wired by the planner from the table's schema (macros::Column; see MacroContext).
+            table_columns: None,
+        })
+    }
+
+    /// The caps of this query: the datasource's, lowered by the query's own `maxResultRows` /
+    /// `maxResultBytes` (a query can never raise them).
+    pub fn caps(&self, settings: &crate::settings::Settings) -> Result<ResultCaps, QueryError> {
+        let lower = |key: &str, cap: u64| -> Result<u64, QueryError> {
+            match self.json.get(key) {
+                None | Some(Value::Null) => Ok(cap),
+                Some(v) => match v.as_u64() {
+                    Some(n) if n >= 1 => Ok(n.min(cap)),
+                    _ => Err(QueryError::Invalid(format!(
+                        "field `{key}` must be a whole number of at least 1, got {v}"
+                    ))),
+                },
+            }
+        };
+        Ok(ResultCaps {
+            rows: lower("maxResultRows", settings.max_result_rows)?,
+            bytes: lower("maxResultBytes", settings.max_result_bytes)?,
         })
     }
 
@@ -301,6 +355,7 @@ fn variables(obj: &Map<String, Value>) -> Result<BTreeMap<String, Variable>, Que
                         .get("customAllValue")
                         .and_then(scalar_text)
                         .filter(|s| !s.is_empty()),
+                    flags_known: o.contains_key("multi") || o.contains_key("includeAll"),
                     values,
                 }
             }

@@ -11,6 +11,11 @@
 //! | GET | `columns?database=db&table=t` | `[{"name", "type"}]` |
 //! | GET | `schema?database=db&table=t` | the table's OTel classification and column roles |
 //! | POST | `expand` | `{"sql", "client"}` for a query model and time range |
+//! | GET | `tag-keys?database=db&table=t&from=ms&to=ms` | `[{"text": "k8s.pod.name"}, …]`: columns, then attribute map keys |
+//! | GET | `tag-values?database=db&table=t&key=k&from=ms&to=ms` | `[{"text": "p-1"}, …]`, most frequent first |
+//!
+//! Tag keys and values (ad hoc filter suggestions in Explore) are bounded: see
+//! [`crate::sql::explore`] for the sample, `LIMIT`, `max_rows_to_read` and `max_execution_time`.
 
 use std::sync::Arc;
 
@@ -51,6 +56,8 @@ enum Route {
     Columns,
     Schema,
     Expand,
+    TagKeys,
+    TagValues,
 }
 
 impl Route {
@@ -61,13 +68,20 @@ impl Route {
             "columns" => Some(Route::Columns),
             "schema" => Some(Route::Schema),
             "expand" => Some(Route::Expand),
+            "tag-keys" => Some(Route::TagKeys),
+            "tag-values" => Some(Route::TagValues),
             _ => None,
         }
     }
 
     fn method(&self) -> &'static str {
         match self {
-            Route::Databases | Route::Tables | Route::Columns | Route::Schema => "GET",
+            Route::Databases
+            | Route::Tables
+            | Route::Columns
+            | Route::Schema
+            | Route::TagKeys
+            | Route::TagValues => "GET",
             Route::Expand => "POST",
         }
     }
@@ -84,7 +98,9 @@ pub async fn handle(
     let Some(route) = Route::parse(path) else {
         return Reply::error(
             404,
-            format!("unknown resource {path:?}; known: databases, tables, columns, schema, expand"),
+            format!(
+                "unknown resource {path:?}; known: databases, tables, columns, schema, expand, tag-keys, tag-values"
+            ),
         );
     };
     if !method.eq_ignore_ascii_case(route.method()) {
@@ -95,13 +111,7 @@ pub async fn handle(
         Err(e) => return Reply::error(400, e),
     };
     let params = query_params(url);
-    let param = |k: &str| {
-        params
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    };
+    let param = |k: &str| param_of(&params, k);
     let result = match route {
         Route::Databases => {
             rows(
@@ -149,6 +159,9 @@ pub async fn handle(
             .await
         }
         Route::Expand => return expand(&instance, body).await,
+        Route::TagKeys | Route::TagValues => {
+            return tags(&instance, route == Route::TagValues, &params).await;
+        }
         Route::Schema => {
             let table = param("table");
             if table.is_empty() {
@@ -164,6 +177,234 @@ pub async fn handle(
         Ok(v) => Reply::json(200, v),
         Err(e) => Reply::error(e.status(), e),
     }
+}
+
+// ---- Explore (issue 10): tag keys and values for ad hoc filter suggestions.
+
+/// `GET tag-keys` / `GET tag-values`: the table's columns and attribute map keys, or the most
+/// frequent values of one key, from system tables and a bounded sample inside the time range.
+async fn tags(instance: &Instance, values: bool, params: &[(String, String)]) -> Reply {
+    use crate::otel::{self, Classified};
+    use crate::sql::build::{self, Range};
+    use crate::sql::explore::{self, TAG_BOUNDS};
+    let param = |k: &str| param_of(params, k);
+    let ms = |name: &str| -> Result<Option<i64>, Reply> {
+        match param(name).trim() {
+            "" => Ok(None),
+            v => v.parse::<i64>().map(Some).map_err(|_| {
+                Reply::error(400, format!("{name} must be epoch milliseconds, got {v:?}"))
+            }),
+        }
+    };
+    let (from, to) = match (ms("from"), ms("to")) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let to = to.unwrap_or(now);
+    let from = from.unwrap_or(to - 3_600_000);
+    if from > to {
+        return Reply::error(400, "from must not be after to");
+    }
+    let logs = &instance.settings.logs;
+    let database = [
+        param("database"),
+        &logs.database,
+        &instance.settings.default_database,
+    ]
+    .into_iter()
+    .find(|s| !s.is_empty())
+    .unwrap_or("")
+    .to_owned();
+    let table = [param("table"), &logs.table, "otel_logs"]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .unwrap_or("otel_logs")
+        .to_owned();
+    // System tables first: the table's columns and keys (system.columns, system.tables).
+    let schema = match crate::planner::table_schema(instance, &database, &table).await {
+        Ok(s) => s,
+        Err(e) => return Reply::error(e.status(), e),
+    };
+    if schema.columns.is_empty() {
+        return Reply::error(
+            404,
+            format!("table {database}.{table} does not exist (or has no columns)"),
+        );
+    }
+    let columns: Vec<(String, crate::chtype::ChType)> = schema
+        .columns
+        .iter()
+        .filter(|c| c.default_kind != "ALIAS")
+        .map(|c| (c.name.clone(), c.ty.clone()))
+        .collect();
+    let map_columns: Vec<String> = columns
+        .iter()
+        .filter(|(_, t)| matches!(t.base(), crate::chtype::ChType::Map(..)))
+        .map(|(n, _)| n.clone())
+        .collect();
+    let (roles, time_kind) = match otel::classify(&schema, &logs.overrides) {
+        Some(Classified::Logs(_, roles)) => {
+            let kind = match schema.column(&roles.time).map(|c| c.ty.base().clone()) {
+                Some(crate::chtype::ChType::Date | crate::chtype::ChType::Date32) => {
+                    otel::TimeKind::Date
+                }
+                Some(crate::chtype::ChType::DateTime(_)) => otel::TimeKind::Seconds,
+                Some(crate::chtype::ChType::DateTime64(p, _)) => otel::TimeKind::Precise(p),
+                _ => otel::TimeKind::Precise(9),
+            };
+            (roles, Some(kind))
+        }
+        _ => (
+            otel::LogRoles {
+                maps: map_columns.clone(),
+                ..Default::default()
+            },
+            None,
+        ),
+    };
+    let time_filter = match time_kind {
+        Some(kind) => build::time_filter(
+            &roles.time,
+            kind,
+            &roles.key_times,
+            Range {
+                from_ns: from.saturating_mul(1_000_000),
+                to_ns: to.saturating_mul(1_000_000),
+            },
+        ),
+        None => "1".to_owned(),
+    };
+    // The sorting key's time buckets too, so the primary key skips granules outside the range.
+    let mut time_filter = time_filter;
+    if time_kind.is_some() {
+        for c in explore::key_bucket_conditions(
+            &[&schema.sorting_key, &schema.primary_key],
+            &roles.time,
+            from.saturating_mul(1_000_000),
+            to.saturating_mul(1_000_000),
+        ) {
+            time_filter.push_str(" AND ");
+            time_filter.push_str(&c);
+        }
+    }
+    let target = sql::qualified_table(&database, &table);
+    let text = |v: &str| json!({ "text": v });
+    if !values {
+        let mut out: Vec<Value> = columns
+            .iter()
+            .filter(|(n, _)| !map_columns.contains(n))
+            .map(|(n, _)| text(n))
+            .collect();
+        if map_columns.is_empty() {
+            return Reply::json(200, Value::Array(out));
+        }
+        // System tables first: no active part holds rows of the range, no sample to read.
+        match parts_rows_in_range(instance, &database, &table, from, to).await {
+            Ok(0) => return Reply::json(200, Value::Array(out)),
+            Ok(_) => {}
+            Err(e) => return Reply::error(e.status(), e),
+        }
+        let sql = explore::tag_keys_sql(&target, &map_columns, &time_filter, TAG_BOUNDS);
+        match bounded_rows(instance, &sql).await {
+            Ok(rows) => {
+                let mut seen: std::collections::BTreeSet<String> =
+                    columns.iter().map(|(n, _)| n.clone()).collect();
+                for k in rows {
+                    if seen.insert(k.clone()) {
+                        out.push(text(&k));
+                    }
+                }
+                Reply::json(200, Value::Array(out))
+            }
+            Err(e) => Reply::error(e.status(), e),
+        }
+    } else {
+        let (expr, present) = match explore::tag_value_target(param("key"), &columns, &roles) {
+            Ok(t) => t,
+            Err(e) => return Reply::error(400, e),
+        };
+        let conditions = match present {
+            Some(p) => format!("{time_filter} AND ({p})"),
+            None => time_filter,
+        };
+        let sql = explore::tag_values_sql(&target, &expr, &conditions, TAG_BOUNDS);
+        match bounded_rows(instance, &sql).await {
+            Ok(rows) => Reply::json(200, Value::Array(rows.iter().map(|v| text(v)).collect())),
+            Err(e) => Reply::error(e.status(), e),
+        }
+    }
+}
+
+/// Rows of the table's active parts that may hold the range (`system.parts`: partition
+/// min/max time or date; parts without them count).
+async fn parts_rows_in_range(
+    instance: &Instance,
+    database: &str,
+    table: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<u64, QueryError> {
+    let db = if database.is_empty() {
+        "currentDatabase()".to_owned()
+    } else {
+        sql::string_literal(database)
+    };
+    let (f, t) = (from_ms.div_euclid(1000), (to_ms + 999).div_euclid(1000));
+    let rows = instance
+        .connection
+        .json_rows(&format!(
+            "SELECT sum(rows) FROM system.parts WHERE active AND database = {db} AND table = {} \
+             AND (toUInt32(max_time) = 0 OR (max_time >= toDateTime({f}) AND min_time <= toDateTime({t}))) \
+             AND (toUInt16(max_date) = 0 OR (max_date >= toDate(toDateTime({f})) AND min_date <= toDate(toDateTime({t}))))",
+            sql::string_literal(table)
+        ))
+        .await?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.first())
+        .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+        .unwrap_or(0))
+}
+
+/// Runs a bounded lookup (one text column) with the lookups' request settings.
+async fn bounded_rows(instance: &Instance, sql: &str) -> Result<Vec<String>, QueryError> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_schema::DataType;
+    tracing::debug!(sql = %sql, "tag lookup");
+    let options = crate::upstream::RequestOptions {
+        query_id: String::new(),
+        settings: sql::explore::tag_settings(sql::explore::TAG_BOUNDS),
+    };
+    let mut stream = instance.connection.arrow(sql, &options).await?;
+    let mut out = Vec::new();
+    while let Some(batch) = stream.next_batch().await? {
+        let Some(col) = batch.columns().first() else {
+            continue;
+        };
+        for r in 0..col.len() {
+            if col.is_null(r) {
+                continue;
+            }
+            out.push(match col.data_type() {
+                DataType::Utf8 => col.as_string::<i32>().value(r).to_owned(),
+                DataType::LargeUtf8 => col.as_string::<i64>().value(r).to_owned(),
+                DataType::Binary => String::from_utf8_lossy(col.as_binary::<i32>().value(r)).into(),
+                DataType::LargeBinary => {
+                    String::from_utf8_lossy(col.as_binary::<i64>().value(r)).into()
+                }
+                other => {
+                    return Err(QueryError::Internal(format!(
+                        "tag lookup answered {other}, not text"
+                    )));
+                }
+            });
+        }
+    }
+    Ok(out)
 }
 
 async fn rows(
@@ -241,6 +482,15 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// The value of query parameter `k` (empty when absent).
+fn param_of<'a>(params: &'a [(String, String)], k: &str) -> &'a str {
+    params
+        .iter()
+        .find(|(n, _)| n == k)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
 /// `a=1&b=x%20y` from a URL or path with a query string.
 fn query_params(url: &str) -> Vec<(String, String)> {
     let Some((_, q)) = url.split_once('?') else {
@@ -290,6 +540,8 @@ mod tests {
         assert_eq!(Route::parse("tables"), Some(Route::Tables));
         assert_eq!(Route::parse("/expand/"), Some(Route::Expand));
         assert_eq!(Route::parse("tables/../secrets"), None);
+        assert_eq!(Route::parse("tag-keys"), Some(Route::TagKeys));
+        assert_eq!(Route::parse("tag-values/"), Some(Route::TagValues));
     }
 
     #[test]

@@ -10,53 +10,24 @@
 //! written (tables), grouped into series (time series) or shaped into log lines as it arrives.
 //! Logs shaping is the one heavy step, so it runs on the blocking pool, in slices, one per core.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use arrow_array::{ArrayRef, TimestampNanosecondArray};
+use arrow_array::{ArrayRef, RecordBatch, TimestampNanosecondArray};
 use arrow_schema::{DataType, Field, TimeUnit};
 use serde_json::json;
 
 use crate::chtype::ChType;
-use crate::clickhouse::Connection;
 use crate::error::QueryError;
 use crate::frames::logs::{LinkTarget, LogsLayout, RowIds, ShapeCaches, ShapedBatch};
 use crate::frames::normalize::{self, ColumnPlan};
 use crate::frames::timeseries::{self, Fill};
 use crate::frames::{FieldMeta, Frame, FrameError, FrameMeta, FrameWriter, Notice, grafana_schema};
+pub use crate::instance::{Instance, InstanceKey, Plugin, SchemaCache};
 use crate::planner::{self, Plan};
-use crate::query::{Format, Query, RequestContext};
-use crate::settings::{InstanceInput, Settings, SettingsError};
-
-/// One datasource instance: settings and a client.
-#[derive(Debug)]
-pub struct Instance {
-    /// Validated settings.
-    pub settings: Settings,
-    /// The ClickHouse client.
-    pub connection: Connection,
-    /// Table schemas read for logs/traces queries, by (database, table), with when they were read.
-    pub schemas: Mutex<SchemaCache>,
-}
-
-/// Table schemas by (database, table), with when they were read.
-pub type SchemaCache = HashMap<(String, String), (Instant, Arc<crate::otel::TableSchema>)>;
-
-/// The identity of an instance's settings version.
-#[derive(Clone, Debug, Hash, PartialEq, Eq)]
-pub struct InstanceKey {
-    /// Datasource uid.
-    pub uid: String,
-    /// Settings version (`lastUpdatedMS`).
-    pub updated: i64,
-}
-
-/// Plugin-wide state shared by the gRPC services.
-#[derive(Default)]
-pub struct Plugin {
-    instances: Mutex<HashMap<String, (i64, Arc<Instance>)>>,
-}
+use crate::query::{Format, Query, RequestContext, ResultCaps};
+use crate::settings::SettingsError;
+use crate::upstream::{Access, ArrowStream, QueryMode, RequestOptions, Upstream};
 
 /// One query of a request, as received.
 #[derive(Clone, Debug)]
@@ -71,52 +42,48 @@ pub struct QueryInput {
     pub query_type: String,
 }
 
-impl Plugin {
-    /// The instance for these settings, built once per settings version.
-    pub fn instance(
-        &self,
-        key: &InstanceKey,
-        input: &InstanceInput<'_>,
-    ) -> Result<Arc<Instance>, SettingsError> {
-        let mut cache = self.instances.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((updated, inst)) = cache.get(&key.uid)
-            && *updated == key.updated
-        {
-            return Ok(inst.clone());
-        }
-        let settings = Settings::from_instance(input)?;
-        let connection = Connection::new(&settings)?;
-        tracing::info!(uid = %key.uid, url = %connection.url(), "datasource instance ready");
-        let inst = Arc::new(Instance {
-            settings,
-            connection,
-            schemas: Mutex::new(HashMap::new()),
-        });
-        cache.insert(key.uid.clone(), (key.updated, inst.clone()));
-        Ok(inst)
+/// A spawned task that is aborted when its handle is dropped: when Grafana gives up on a
+/// request, its queries stop with it.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
 /// Runs every query of a request concurrently; results come back in the input order.
+///
+/// `running` limits queries plugin-wide (the rest wait, inside their timeout); `deadline` is
+/// Grafana's deadline for the whole request, when it sent one.
 pub async fn run_queries(
     instance: Result<Arc<Instance>, SettingsError>,
     queries: Vec<QueryInput>,
+    running: Arc<tokio::sync::Semaphore>,
+    deadline: Option<Duration>,
 ) -> Vec<(String, Result<Vec<Frame>, QueryError>)> {
     let tasks: Vec<_> = queries
         .into_iter()
         .map(|q| {
             let instance = instance.clone();
             let ref_id = q.ref_id.clone();
+            let running = running.clone();
             let handle = tokio::spawn(async move {
-                let instance = instance.map_err(QueryError::Settings)?;
-                run_query(&instance, &q).await
+                let mut metrics = crate::metrics::global().query_started();
+                let result = async {
+                    let instance = instance.map_err(QueryError::Settings)?;
+                    run_query(&instance, &q, &running, deadline, &mut metrics).await
+                }
+                .await;
+                metrics.finish(&result);
+                result
             });
-            (ref_id, handle)
+            (ref_id, AbortOnDrop(handle))
         })
         .collect();
     let mut out = Vec::with_capacity(tasks.len());
-    for (ref_id, handle) in tasks {
-        let result = match handle.await {
+    for (ref_id, mut handle) in tasks {
+        let result = match (&mut handle.0).await {
             Ok(r) => r,
             Err(e) if e.is_panic() => Err(QueryError::Internal(panic_text(e.into_panic()))),
             Err(e) => Err(QueryError::Internal(e.to_string())),
@@ -133,72 +100,268 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "panic".into())
 }
 
-/// Runs one query and returns its encoded frames.
-pub async fn run_query(instance: &Instance, input: &QueryInput) -> Result<Vec<Frame>, QueryError> {
+/// A new ClickHouse `query_id`: the plugin's name, the process and a counter, unique enough to
+/// find the query in `system.query_log` and to kill it.
+fn new_query_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.finish()
+    });
+    format!(
+        "lantern-{start:016x}-{}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// What one running query needs besides its plan: the server, its id and its caps.
+struct Run<'a> {
+    instance: &'a Instance,
+    query: &'a Query,
+    query_id: String,
+    caps: ResultCaps,
+}
+
+impl Run<'_> {
+    /// Request options: the id, and settings that stop the server's work when we stop reading;
+    /// `binary_strings` asks for String columns as Arrow binary (shown lossily).
+    fn options(&self, timeout: Duration, binary_strings: bool) -> RequestOptions {
+        let mut options = RequestOptions {
+            query_id: if binary_strings {
+                format!("{}-binary", self.query_id)
+            } else {
+                self.query_id.clone()
+            },
+            settings: vec![
+                (
+                    "cancel_http_readonly_queries_on_client_close".into(),
+                    "1".into(),
+                ),
+                (
+                    "max_execution_time".into(),
+                    timeout.as_secs().saturating_add(1).to_string(),
+                ),
+            ],
+        };
+        if binary_strings {
+            options
+                .settings
+                .push(("output_format_arrow_string_as_string".into(), "0".into()));
+        }
+        options
+    }
+}
+
+/// The decoder's complaint about a string that is not UTF-8.
+fn is_invalid_utf8(message: &str) -> bool {
+    message.contains("Invalid UTF8") || message.contains("invalid utf-8")
+}
+
+/// Runs one query and returns its encoded frames; `metrics` learns the query's format.
+pub async fn run_query(
+    instance: &Instance,
+    input: &QueryInput,
+    running: &tokio::sync::Semaphore,
+    deadline: Option<Duration>,
+    metrics: &mut crate::metrics::InFlight<'_>,
+) -> Result<Vec<Frame>, QueryError> {
     let started = Instant::now();
     let query = Query::parse(&input.ref_id, &input.json)?;
-    let timeout = instance.connection.query_timeout();
-    let conn = &instance.connection;
+    let configured = instance.connection.query_timeout();
+    let timeout = deadline.map_or(configured, |d| d.min(configured));
+    let run = Run {
+        instance,
+        query: &query,
+        query_id: new_query_id(),
+        caps: query.caps(&instance.settings)?,
+    };
     let work = async {
+        let _permit = running
+            .acquire()
+            .await
+            .map_err(|_| QueryError::Internal("the plugin is shutting down".into()))?;
         let plan = planner::plan(instance, &query, &input.request, &input.query_type).await?;
+        metrics.set_format(metrics_format(&plan));
+        if instance.connection.mode() != QueryMode::Writes
+            && let Some(k) = crate::sql::leading_keyword(plan.sql())
+            && crate::sql::ADMIN_KEYWORDS.contains(&k.as_str())
+        {
+            return Err(QueryError::ReadOnly(k));
+        }
         let links = LinkTarget {
             datasource_uid: input.request.datasource_uid.clone(),
             datasource_name: input.request.datasource_name.clone(),
         };
-        match &plan {
-            Plan::Table { sql, visualisation } => {
-                table_frame(conn, &query, sql, visualisation, None).await
+        // Strings arrive as Arrow Utf8, which the decoder validates. A result with invalid UTF-8
+        // runs once more with strings as binary, which are shown lossily.
+        let mut binary_strings = false;
+        loop {
+            let options = run.options(timeout, binary_strings);
+            let result = match &plan {
+                Plan::Table { sql, visualisation } => {
+                    table_frame(&run, &options, sql, visualisation, None).await
+                }
+                Plan::Trace { sql } => {
+                    let logs = &instance.settings.logs;
+                    table_frame(&run, &options, sql, "trace", Some((&links, logs))).await
+                }
+                Plan::TimeSeries { sql } => {
+                    time_series_frames(&run, &options, sql, &input.request, false).await
+                }
+                Plan::Volume { sql } => {
+                    time_series_frames(&run, &options, sql, &input.request, true).await
+                }
+                Plan::Logs { sql } => logs_frame(&run, &options, sql, &links).await,
+            };
+            match result {
+                Err(QueryError::Decode(m)) if is_invalid_utf8(&m) && !binary_strings => {
+                    tracing::info!(query_id = %run.query_id, "invalid UTF-8 in the result: running it with binary strings");
+                    binary_strings = true;
+                }
+                Err(QueryError::Decode(m)) if is_invalid_utf8(&m) => {
+                    return Err(QueryError::Invalid(format!(
+                        "ClickHouse sent invalid UTF-8 in a String column and the user's profile does not let Lantern ask for binary strings ({m}); wrap the column in toValidUTF8()"
+                    )));
+                }
+                other => return other,
             }
-            Plan::Trace { sql } => {
-                let logs = &instance.settings.logs;
-                table_frame(conn, &query, sql, "trace", Some((&links, logs))).await
-            }
-            Plan::TimeSeries { sql } => {
-                time_series_frames(conn, &query, sql, &input.request, false).await
-            }
-            Plan::Volume { sql } => {
-                time_series_frames(conn, &query, sql, &input.request, true).await
-            }
-            Plan::Logs { sql } => logs_frame(conn, &query, sql, &links).await,
         }
     };
     let result = tokio::time::timeout(timeout, work).await;
     let frames = match result {
         Ok(r) => r?,
-        Err(_) => return Err(QueryError::Timeout(timeout)),
+        Err(_) => {
+            return Err(if deadline.is_some_and(|d| d < configured) {
+                QueryError::Deadline(timeout)
+            } else {
+                QueryError::Timeout(timeout)
+            });
+        }
     };
-    tracing::debug!(ref_id = %input.ref_id, elapsed_ms = started.elapsed().as_millis() as u64, "query done");
+    tracing::debug!(ref_id = %input.ref_id, query_id = %run.query_id, elapsed_ms = started.elapsed().as_millis() as u64, "query done");
     Ok(frames)
+}
+
+/// Kills the server's query when dropped before the result was read to its end: on a timeout,
+/// a cancel from Grafana (the task is aborted), an error or a cap that cuts the result.
+struct KillOnDrop {
+    upstream: Arc<dyn Upstream>,
+    query_id: String,
+    armed: bool,
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let upstream = self.upstream.clone();
+        let query_id = std::mem::take(&mut self.query_id);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let killed =
+                    tokio::time::timeout(Duration::from_secs(5), upstream.kill(&query_id)).await;
+                tracing::debug!(query_id = %query_id, ok = matches!(killed, Ok(Ok(()))), "query killed");
+            });
+        }
+    }
+}
+
+/// A result being read; the server's query is killed if this is dropped before its end.
+struct Results {
+    stream: ArrowStream,
+    kill: KillOnDrop,
+}
+
+impl Results {
+    /// The next batch; reaching the end disarms the kill.
+    async fn next(&mut self) -> Result<Option<RecordBatch>, QueryError> {
+        let batch = self.stream.next_batch().await?;
+        if self.stream.is_finished() {
+            self.kill.armed = false;
+        }
+        Ok(batch)
+    }
 }
 
 /// A started query: its stream, the first batch and each column's conversion plan.
 struct Fetched {
-    stream: crate::clickhouse::ArrowStream,
-    first: Option<arrow_array::RecordBatch>,
+    results: Results,
+    first: Option<RecordBatch>,
     plans: Vec<ColumnPlan>,
     started: Instant,
-    first_batch: std::time::Duration,
+    first_batch: Duration,
 }
 
 /// Starts `sql` and plans its columns. `None` when ClickHouse sent no schema at all (DDL).
 async fn fetch(
-    conn: &Connection,
+    run: &Run<'_>,
+    options: &RequestOptions,
     sql: &str,
     format: Format,
 ) -> Result<Option<Fetched>, QueryError> {
     // Arrow does not carry ClickHouse's type names (DateTime, IPv4 and UInt32 all arrive as
-    // uint32), so ask for them concurrently with the data; a statement DESCRIBE cannot analyse
-    // (SHOW, EXPLAIN…) falls back to the Arrow types alone.
+    // uint32), so ask for them concurrently with the data, once per query text (cached); a
+    // statement DESCRIBE cannot analyse (SHOW, EXPLAIN…) falls back to the Arrow types alone.
     let started = Instant::now();
-    let (types, stream) = tokio::join!(conn.describe(sql), conn.arrow(sql, ""));
-    let mut stream = stream?;
-    let first = stream.next_batch().await?;
+    let upstream = &run.instance.connection;
+    let cached = run
+        .instance
+        .described
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(sql);
+    let m = crate::metrics::global();
+    if cached.is_some() {
+        m.cache_hit(crate::metrics::Cache::Describe);
+    } else {
+        m.cache_miss(crate::metrics::Cache::Describe);
+    }
+    let describe = async {
+        match &cached {
+            Some(types) => Ok(types.clone()),
+            None => upstream.describe(sql).await.map(Arc::new),
+        }
+    };
+    // Armed before the request: a server that buffers its answer runs the whole query before
+    // the first byte, and a cancel in that time must reach it too.
+    let mut kill = KillOnDrop {
+        upstream: upstream.clone(),
+        query_id: options.query_id.clone(),
+        armed: !options.query_id.is_empty(),
+    };
+    let (types, stream) = tokio::join!(describe, upstream.arrow(sql, options));
+    let stream = stream.inspect_err(|e| {
+        // The server answered with its error: the query is over there.
+        if matches!(e, QueryError::Upstream { .. }) {
+            kill.armed = false;
+        }
+    })?;
+    let mut results = Results { stream, kill };
+    let first = results.next().await?;
     let first_batch = started.elapsed();
-    let Some(schema) = stream.schema() else {
+    let Some(schema) = results.stream.schema() else {
         return Ok(None);
     };
     let types: Option<Vec<ChType>> = match types {
-        Ok(t) if t.len() == schema.fields().len() => Some(t.into_iter().map(|(_, t)| t).collect()),
+        Ok(t) if t.len() == schema.fields().len() => {
+            if cached.is_none() {
+                run.instance
+                    .described
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .put(sql, t.clone());
+            }
+            Some(t.iter().map(|(_, t)| t.clone()).collect())
+        }
         _ => None,
     };
     let mut plans = normalize::plan(schema.fields(), types.as_deref())?;
@@ -215,12 +378,101 @@ async fn fetch(
         }
     }
     Ok(Some(Fetched {
-        stream,
+        results,
         first,
         plans,
         started,
         first_batch,
     }))
+}
+
+/// Rows and bytes read so far against a query's caps.
+struct Budget {
+    caps: ResultCaps,
+    rows: u64,
+    bytes: u64,
+    /// Set once a cap cut the result.
+    cut: Option<Notice>,
+}
+
+impl Budget {
+    fn new(caps: ResultCaps) -> Budget {
+        Budget {
+            caps,
+            rows: 0,
+            bytes: 0,
+            cut: None,
+        }
+    }
+
+    /// The part of `batch` that fits under the caps; after a cut, reading stops.
+    fn fit(&mut self, batch: RecordBatch) -> RecordBatch {
+        let n = batch.num_rows() as u64;
+        let size: u64 = batch
+            .columns()
+            .iter()
+            .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0) as u64)
+            .sum();
+        let by_rows = self.caps.rows.saturating_sub(self.rows);
+        let by_bytes = if self.bytes.saturating_add(size) <= self.caps.bytes {
+            n
+        } else {
+            let room = self.caps.bytes.saturating_sub(self.bytes);
+            (room as u128 * n as u128 / size.max(1) as u128) as u64
+        };
+        let keep = n.min(by_rows).min(by_bytes);
+        if keep < n {
+            let (what, cap) = if by_rows <= by_bytes {
+                ("rows", format!("{} rows (maxResultRows)", self.caps.rows))
+            } else {
+                (
+                    "bytes",
+                    format!("{} bytes (maxResultBytes)", self.caps.bytes),
+                )
+            };
+            tracing::info!(
+                cap = what,
+                kept_rows = self.rows + keep,
+                "result cut at a cap"
+            );
+            self.cut = Some(Notice {
+                severity: "warning",
+                text: format!(
+                    "The result was cut at {} rows: it reached the limit of {cap}. Narrow the time range, add filters, aggregate, or add a LIMIT.",
+                    self.rows + keep
+                ),
+            });
+        }
+        self.rows += keep;
+        self.bytes = self
+            .bytes
+            .saturating_add((size as u128 * keep as u128 / n.max(1) as u128) as u64);
+        if keep < n {
+            batch.slice(0, keep as usize)
+        } else {
+            batch
+        }
+    }
+
+    /// True once a cap was reached: no more batches are read.
+    fn is_cut(&self) -> bool {
+        self.cut.is_some()
+    }
+}
+
+/// The next batch of `results`, unless the budget is spent.
+async fn next_within(
+    results: &mut Results,
+    budget: &Budget,
+) -> Result<Option<RecordBatch>, QueryError> {
+    if budget.is_cut() {
+        return Ok(None);
+    }
+    results.next().await
+}
+
+fn query_notice(query_id: &str) -> serde_json::Value {
+    json!({ "queryId": query_id })
 }
 
 fn plan_notices(plans: &[ColumnPlan]) -> impl Iterator<Item = Notice> + '_ {
@@ -235,25 +487,26 @@ fn plan_notices(plans: &[ColumnPlan]) -> impl Iterator<Item = Notice> + '_ {
 
 /// Runs `sql` and writes its result as one frame, converting batches as they stream in.
 async fn table_frame(
-    conn: &Connection,
-    query: &Query,
+    run: &Run<'_>,
+    options: &RequestOptions,
     sql: &str,
     visualisation: &'static str,
     trace_to_logs: Option<(&LinkTarget, &crate::settings::SignalDefaults)>,
 ) -> Result<Vec<Frame>, QueryError> {
-    let mut meta = base_meta(sql, visualisation);
+    let query = run.query;
+    let mut meta = base_meta(sql, visualisation, &run.query_id);
     let Some(Fetched {
-        mut stream,
+        mut results,
         first,
         plans,
         started,
         first_batch,
-    }) = fetch(conn, sql, Format::Table).await?
+    }) = fetch(run, options, sql, Format::Table).await?
     else {
         return empty_frame(&query.ref_id, &query.ref_id, &meta);
     };
     meta.notices.extend(plan_notices(&plans));
-    let fields = plans
+    let fields: Vec<(Field, FieldMeta)> = plans
         .iter()
         .map(|p| {
             let config = trace_to_logs
@@ -269,20 +522,27 @@ async fn table_frame(
         })
         .collect();
     let mut writer = FrameWriter::new(grafana_schema(&query.ref_id, &query.ref_id, &meta, fields))?;
-    let (mut convert, mut rows) = (std::time::Duration::ZERO, 0usize);
+    let mut budget = Budget::new(run.caps);
+    let mut convert = Duration::ZERO;
     let mut batch = first;
     while let Some(b) = batch {
         let t = Instant::now();
-        rows += b.num_rows();
+        let b = budget.fit(b);
         writer.write(convert_batch(&plans, &b)?)?;
         convert += t.elapsed();
-        batch = stream.next_batch().await?;
+        batch = next_within(&mut results, &budget).await?;
     }
+    if let Some(cut) = budget.cut.take() {
+        meta.notices.push(cut);
+        writer.set_meta(&meta);
+    }
+    crate::metrics::global().received(budget.rows, results.stream.received_bytes());
     let frame = writer.finish()?;
     tracing::debug!(
         ref_id = %query.ref_id,
-        rows = rows as u64,
-        received_bytes = stream.received_bytes(),
+        query_id = %run.query_id,
+        rows = budget.rows,
+        received_bytes = results.stream.received_bytes(),
         frame_bytes = frame.len() as u64,
         first_batch_ms = first_batch.as_secs_f64() * 1e3,
         convert_ms = convert.as_secs_f64() * 1e3,
@@ -294,52 +554,58 @@ async fn table_frame(
 
 /// Runs `sql` and shapes its rows into time series frames.
 async fn time_series_frames(
-    conn: &Connection,
-    query: &Query,
+    run: &Run<'_>,
+    options: &RequestOptions,
     sql: &str,
     request: &RequestContext,
     volume: bool,
 ) -> Result<Vec<Frame>, QueryError> {
-    let mut meta = base_meta(sql, "graph");
+    let query = run.query;
+    let mut meta = base_meta(sql, "graph", &run.query_id);
     meta.frame_type = Some("timeseries-multi");
     meta.type_version = Some([0, 1]);
     let Some(Fetched {
-        mut stream,
+        mut results,
         first,
         plans,
         started,
         first_batch,
-    }) = fetch(conn, sql, Format::TimeSeries).await?
+    }) = fetch(run, options, sql, Format::TimeSeries).await?
     else {
         return empty_frame("", &query.ref_id, &meta);
     };
     meta.notices.extend(plan_notices(&plans));
     let types: Vec<ChType> = plans.iter().map(|p| p.ch.clone()).collect();
-    let mut options = ts_options(query, request)?;
+    let mut ts = ts_options(query, request)?;
+    ts.max_points = run.caps.rows;
     if volume {
         // A log volume histogram: no extrapolation or filling, whatever the query says.
-        options.fill = Fill::None;
-        options.extrapolate = false;
-        options.nullify_sparse = false;
+        ts.fill = Fill::None;
+        ts.extrapolate = false;
+        ts.nullify_sparse = false;
     }
     let schema = Arc::new(arrow_schema::Schema::new(
         plans.iter().map(|p| p.field()).collect::<Vec<_>>(),
     ));
     let mut shaper =
-        timeseries::Shaper::new(schema.clone(), &types, &options).map_err(FrameError::from)?;
+        timeseries::Shaper::new(schema.clone(), &types, &ts).map_err(FrameError::from)?;
     // Rows are grouped into series as batches arrive; `shape_time` is that work plus the final
     // sort and assembly, `after_fetch` what remains once the last batch has arrived.
     let (mut shape_time, mut rows) = (std::time::Duration::ZERO, 0usize);
+    let mut budget = Budget::new(run.caps);
     let mut batch = first;
     while let Some(b) = batch {
+        let b = budget.fit(b);
         rows += b.num_rows();
         let converted = converted_batch(&schema, &plans, &b)?;
         let t = Instant::now();
         shaper.push(&converted)?;
         shape_time += t.elapsed();
-        batch = stream.next_batch().await?;
+        batch = next_within(&mut results, &budget).await?;
     }
+    meta.notices.extend(budget.cut.take());
     let fetched = started.elapsed();
+    crate::metrics::global().received(rows as u64, results.stream.received_bytes());
     if rows == 0 {
         return empty_frame("", &query.ref_id, &meta);
     }
@@ -484,6 +750,7 @@ fn ts_options(
             && (request.now_ms - request.to_ms).abs() <= request.interval_ms.max(60_000),
         nullify_sparse: flag("nullifySparse", false)?,
         ms_column_t: true,
+        max_points: u64::MAX,
     })
 }
 
@@ -521,31 +788,33 @@ fn empty_frame(name: &str, ref_id: &str, meta: &FrameMeta) -> Result<Vec<Frame>,
     )?])
 }
 
-fn base_meta(sql: &str, visualisation: &'static str) -> FrameMeta {
+fn base_meta(sql: &str, visualisation: &'static str, query_id: &str) -> FrameMeta {
     FrameMeta {
         executed_query_string: Some(sql.to_owned()),
         preferred_visualisation_type: Some(visualisation),
+        custom: Some(query_notice(query_id)),
         ..Default::default()
     }
 }
 
 /// Runs a logs query and writes one `log-lines` frame.
 async fn logs_frame(
-    conn: &Connection,
-    query: &Query,
+    run: &Run<'_>,
+    options: &RequestOptions,
     sql: &str,
     links: &LinkTarget,
 ) -> Result<Vec<Frame>, QueryError> {
-    let mut meta = base_meta(sql, "logs");
+    let query = run.query;
+    let mut meta = base_meta(sql, "logs", &run.query_id);
     meta.frame_type = Some("log-lines");
     meta.type_version = Some([0, 0]);
     let Some(Fetched {
-        mut stream,
+        mut results,
         first,
         plans,
         started,
         first_batch,
-    }) = fetch(conn, sql, Format::Logs).await?
+    }) = fetch(run, options, sql, Format::Logs).await?
     else {
         return empty_frame(&query.ref_id, &query.ref_id, &meta);
     };
@@ -579,9 +848,11 @@ async fn logs_frame(
         write_time += t.elapsed();
         Ok(())
     };
+    let mut budget = Budget::new(run.caps);
     let mut batch = first;
     let mut fetched = first_batch;
     while let Some(b) = batch {
+        let b = budget.fit(b);
         rows += b.num_rows();
         let converted = converted_batch(&converted_schema, &plans, &b)?;
         // Slices, so that even one large batch (a sorted result arrives all at once) is shaped
@@ -606,7 +877,7 @@ async fn logs_frame(
                 write(joined(h.await)?, &mut caches)?;
             }
         }
-        batch = stream.next_batch().await?;
+        batch = next_within(&mut results, &budget).await?;
         if batch.is_none() {
             fetched = started.elapsed();
         }
@@ -614,6 +885,11 @@ async fn logs_frame(
     while let Some(h) = pending.pop_front() {
         write(joined(h.await)?, &mut caches)?;
     }
+    if let Some(cut) = budget.cut.take() {
+        meta.notices.push(cut);
+        writer.set_meta(&meta);
+    }
+    crate::metrics::global().received(rows as u64, results.stream.received_bytes());
     let frame = writer.finish()?;
     tracing::debug!(
         ref_id = %query.ref_id,
@@ -650,6 +926,18 @@ fn joined<T>(r: Result<T, tokio::task::JoinError>) -> Result<T, QueryError> {
             "the shaping task was cancelled".into()
         })
     })
+}
+
+/// The `format` label of a planned query's metrics.
+fn metrics_format(plan: &Plan) -> crate::metrics::QueryFormat {
+    use crate::metrics::QueryFormat as F;
+    match plan {
+        Plan::Table { .. } => F::Table,
+        Plan::TimeSeries { .. } => F::TimeSeries,
+        Plan::Logs { .. } => F::Logs,
+        Plan::Volume { .. } => F::Volume,
+        Plan::Trace { .. } => F::Traces,
+    }
 }
 
 /// The outcome of a health check.
@@ -705,11 +993,32 @@ pub async fn check_health(instance: Result<Arc<Instance>, SettingsError>) -> Hea
         Ok(rows) => rows.into_iter().filter_map(|r| r.first().and_then(|v| v.as_str()).map(str::to_owned)).collect(),
         Err(e) => return failed(&e),
     };
-    let readonly_text = match readonly.as_str() {
-        "0" => "read-write",
-        "1" => "readonly=1 (settings cannot be changed per query)",
-        "2" => "readonly=2",
-        _ => "readonly unknown",
+    // `readonly` above is the level queries run with; the profile's own level was probed first.
+    let profile = match conn.access().await {
+        Ok(a) => a,
+        Err(e) => return failed(&e),
+    };
+    let (mode, mode_text) = match (conn.mode(), profile) {
+        (_, Access::Locked) => (
+            "read-only (profile readonly=1)",
+            "queries read-only by the user's profile (readonly=1): customSettings cannot be sent",
+        ),
+        (_, Access::SettingsAllowed) => (
+            "read-only (profile readonly=2)",
+            "queries read-only by the user's profile (readonly=2); note that readonly=2 does not stop INSERT INTO FUNCTION: prefer a readonly=1 profile",
+        ),
+        (QueryMode::ReadOnly, Access::Free) => (
+            "read-only (readonly=1)",
+            "queries read-only (readonly=1, allowWrites off)",
+        ),
+        (QueryMode::ReadOnlySettings, Access::Free) => (
+            "read-only (readonly=2)",
+            "queries read-only with settings allowed (readonly=2, allowQuerySettings on): queries may change settings and INSERT INTO FUNCTION is not refused",
+        ),
+        (QueryMode::Writes, Access::Free) => (
+            "read-write",
+            "WARNING: queries may write (allowWrites is on and the user's profile is read-write)",
+        ),
     };
     let otel = if tables.is_empty() {
         format!("no OpenTelemetry tables in database {database}")
@@ -718,11 +1027,17 @@ pub async fn check_health(instance: Result<Arc<Instance>, SettingsError>) -> Hea
     };
     Health {
         ok: true,
-        message: format!("Connected to ClickHouse {version} as {user} ({readonly_text}); {otel}."),
+        message: format!("Connected to ClickHouse {version} as {user}; {mode_text}; {otel}."),
         details: json!({
             "version": version,
             "user": user,
+            "mode": mode,
             "readonly": readonly.parse::<u8>().ok(),
+            "profileReadonly": match profile {
+                Access::Free => 0,
+                Access::Locked => 1,
+                Access::SettingsAllowed => 2,
+            },
             "database": database,
             "otelTables": tables,
         }),
@@ -772,5 +1087,290 @@ fn failed(e: &QueryError) -> Health {
         ok: false,
         message: format!("{e}. {hint}"),
         details: json!({ "category": category, "hint": hint, "exceptionCode": e.exception_code() }),
+    }
+}
+
+#[cfg(test)]
+mod flow_tests {
+    //! The query flow against the fake upstream: no engine, every failure mode on demand.
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use arrow_array::{ArrayRef, BinaryArray, Int64Array, RecordBatch, StringArray};
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::settings::{InstanceInput, Settings};
+    use crate::upstream::fake::{Answer, FakeUpstream, Request, Step, arrow_body};
+
+    fn instance(fake: Arc<FakeUpstream>, json: &str) -> Instance {
+        let settings = Settings::from_instance(&InstanceInput {
+            json_data: json.as_bytes(),
+            ..Default::default()
+        })
+        .unwrap();
+        Instance::new(settings, fake)
+    }
+
+    fn input(json: serde_json::Value) -> QueryInput {
+        QueryInput {
+            ref_id: "A".into(),
+            json: serde_json::to_vec(&json).unwrap(),
+            request: RequestContext {
+                from_ms: 0,
+                to_ms: 3_600_000,
+                interval_ms: 1000,
+                max_data_points: 100,
+                ..Default::default()
+            }
+            .clamped(),
+            query_type: String::new(),
+        }
+    }
+
+    fn numbers(from: i64, n: i64) -> RecordBatch {
+        RecordBatch::try_from_iter([(
+            "n",
+            Arc::new(Int64Array::from_iter_values(from..from + n)) as ArrayRef,
+        )])
+        .unwrap()
+    }
+
+    async fn run(inst: &Instance, json: serde_json::Value) -> Result<Vec<Frame>, QueryError> {
+        let running = tokio::sync::Semaphore::new(4);
+        let mut m = crate::metrics::global().query_started();
+        run_query(inst, &input(json), &running, None, &mut m).await
+    }
+
+    fn killed(fake: &FakeUpstream) -> Vec<String> {
+        fake.requests()
+            .into_iter()
+            .filter_map(|r| match r {
+                Request::Kill(id) => Some(id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn query_ids(fake: &FakeUpstream) -> Vec<String> {
+        fake.requests()
+            .into_iter()
+            .filter_map(|r| match r {
+                Request::Arrow(_, o) => Some(o.query_id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Yields until spawned kill tasks have run.
+    async fn settle() {
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    fn decode(frame: &Frame) -> (Vec<RecordBatch>, String) {
+        let reader =
+            arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(frame.to_vec()), None)
+                .unwrap();
+        let meta = reader.schema().metadata()["meta"].clone();
+        (reader.map(Result::unwrap).collect(), meta)
+    }
+
+    fn fake() -> Arc<FakeUpstream> {
+        let fake = Arc::new(FakeUpstream::new(Duration::from_millis(300)));
+        fake.on(
+            "DESCRIBE",
+            Answer::Error("Code: 62. DB::Exception: no. (SYNTAX_ERROR)".into()),
+        );
+        fake
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_request_kills_its_server_query() {
+        let fake = fake();
+        fake.on("SELECT", Answer::Body(vec![Step::Hang]));
+        let inst = Arc::new(instance(fake.clone(), r#"{"host":"h"}"#));
+        let running = Arc::new(tokio::sync::Semaphore::new(4));
+        let request = run_queries(
+            Ok(inst),
+            vec![input(
+                serde_json::json!({"rawSql": "SELECT 1", "format": 1}),
+            )],
+            running,
+            None,
+        );
+        // Grafana gives up: the request future is dropped while the query runs.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), request)
+                .await
+                .is_err()
+        );
+        settle().await;
+        assert_eq!(killed(&fake), query_ids(&fake));
+        assert_eq!(killed(&fake).len(), 1);
+        assert_eq!(fake.open_bodies(), 0, "the body was dropped");
+    }
+
+    #[tokio::test]
+    async fn a_timeout_is_a_504_and_kills_the_server_query() {
+        let fake = fake();
+        fake.on("SELECT", Answer::Body(vec![Step::Hang]));
+        let inst = instance(fake.clone(), r#"{"host":"h"}"#);
+        let e = run(
+            &inst,
+            serde_json::json!({"rawSql": "SELECT 1", "format": 1}),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, QueryError::Timeout(_)), "{e:?}");
+        assert_eq!(e.status(), 504);
+        settle().await;
+        assert_eq!(killed(&fake), query_ids(&fake));
+    }
+
+    #[tokio::test]
+    async fn an_exception_mid_stream_is_the_querys_error_and_nothing_is_killed() {
+        let fake = fake();
+        let mut steps = arrow_body(&[numbers(0, 10)], 1 << 20);
+        steps.push(Step::Fail(
+            "Code: 241. DB::Exception: Memory limit exceeded. (MEMORY_LIMIT_EXCEEDED)".into(),
+        ));
+        fake.on("SELECT", Answer::Body(steps));
+        let inst = instance(fake.clone(), r#"{"host":"h"}"#);
+        let e = run(
+            &inst,
+            serde_json::json!({"rawSql": "SELECT 1", "format": 1}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.exception_code(), Some(241));
+    }
+
+    #[tokio::test]
+    async fn a_completed_query_is_not_killed_and_names_its_query_id() {
+        let fake = fake();
+        fake.on("SELECT", Answer::Body(arrow_body(&[numbers(0, 10)], 7)));
+        let inst = instance(fake.clone(), r#"{"host":"h"}"#);
+        let frames = run(
+            &inst,
+            serde_json::json!({"rawSql": "SELECT 1", "format": 1}),
+        )
+        .await
+        .unwrap();
+        let (batches, meta) = decode(&frames[0]);
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 10);
+        let id = &query_ids(&fake)[0];
+        assert!(meta.contains(id.as_str()), "{meta}");
+        settle().await;
+        assert!(killed(&fake).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_result_over_the_row_cap_is_cut_with_a_notice_and_its_query_killed() {
+        let fake = fake();
+        let batches: Vec<RecordBatch> = (0..5).map(|i| numbers(i * 1000, 1000)).collect();
+        let mut steps = arrow_body(&batches, 1 << 20);
+        steps.push(Step::Hang);
+        fake.on("SELECT", Answer::Body(steps));
+        let inst = instance(fake.clone(), r#"{"host":"h","maxResultRows":2500}"#);
+        let frames = run(
+            &inst,
+            serde_json::json!({"rawSql": "SELECT 1", "format": 1}),
+        )
+        .await
+        .unwrap();
+        let (batches, meta) = decode(&frames[0]);
+        let values: Vec<i64> = batches
+            .iter()
+            .flat_map(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(values, (0..2500).collect::<Vec<_>>());
+        assert!(meta.contains("cut at 2500 rows"), "{meta}");
+        settle().await;
+        assert_eq!(
+            killed(&fake).len(),
+            1,
+            "reading stopped; the rest is killed"
+        );
+        // A query may lower the cap, never raise it.
+        let frames = run(
+            &inst,
+            serde_json::json!({"rawSql": "SELECT 1", "format": 1, "maxResultRows": 10_000}),
+        )
+        .await
+        .unwrap();
+        let (batches, _) = decode(&frames[0]);
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2500);
+    }
+
+    #[tokio::test]
+    async fn invalid_utf8_reruns_with_binary_strings_and_is_shown_lossily() {
+        let fake = fake();
+        // A Utf8 column whose bytes are made invalid after encoding (the decoder validates).
+        let marker = RecordBatch::try_from_iter([(
+            "s",
+            Arc::new(StringArray::from(vec!["MARK-é"])) as ArrayRef,
+        )])
+        .unwrap();
+        let mut bytes: Vec<u8> = Vec::new();
+        for s in arrow_body(&[marker], 1 << 20) {
+            if let Step::Bytes(b) = s {
+                bytes.extend_from_slice(&b);
+            }
+        }
+        let at = bytes.windows(5).position(|w| w == b"MARK-").unwrap();
+        bytes[at + 5] = 0xFF;
+        fake.on_request(
+            |_, o| {
+                !o.settings
+                    .iter()
+                    .any(|(k, _)| k == "output_format_arrow_string_as_string")
+            },
+            Answer::Body(vec![Step::Bytes(Bytes::from(bytes))]),
+        );
+        let binary = RecordBatch::try_from_iter([(
+            "s",
+            Arc::new(BinaryArray::from(vec![&b"MARK-\xFF\xA9"[..]])) as ArrayRef,
+        )])
+        .unwrap();
+        fake.on_request(|_, _| true, Answer::Body(arrow_body(&[binary], 1 << 20)));
+        let inst = instance(fake.clone(), r#"{"host":"h"}"#);
+        let frames = run(
+            &inst,
+            serde_json::json!({"rawSql": "SELECT s", "format": 1}),
+        )
+        .await
+        .unwrap();
+        let (batches, _) = decode(&frames[0]);
+        let col = batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert_eq!(col.value(0), "MARK-\u{FFFD}\u{FFFD}");
+        assert_eq!(query_ids(&fake).len(), 2, "one rerun");
+    }
+
+    #[tokio::test]
+    async fn admin_statements_are_refused_before_reaching_the_server() {
+        let fake = fake();
+        let inst = instance(fake.clone(), r#"{"host":"h"}"#);
+        for sql in ["KILL QUERY WHERE 1", "/* x */ system stop merges"] {
+            let e = run(&inst, serde_json::json!({"rawSql": sql, "format": 1}))
+                .await
+                .unwrap_err();
+            assert_eq!(e.status(), 403, "{sql}: {e}");
+        }
+        assert!(query_ids(&fake).is_empty());
     }
 }

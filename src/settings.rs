@@ -138,6 +138,14 @@ pub struct Settings {
     pub query_timeout: Duration,
     /// ClickHouse settings sent with every query (`customSettings`).
     pub custom_settings: BTreeMap<String, String>,
+    /// Let queries write (`allowWrites`, off by default): no read-only level is sent.
+    pub allow_writes: bool,
+    /// Let queries carry their own `SETTINGS` (`allowQuerySettings`): readonly=2 instead of 1.
+    pub allow_query_settings: bool,
+    /// At most this many result rows per query (`maxResultRows`); the rest is cut with a notice.
+    pub max_result_rows: u64,
+    /// At most this many bytes of frame data per query (`maxResultBytes`).
+    pub max_result_bytes: u64,
     /// Extra HTTP headers (`httpHeaders`, Altinity's `httpHeaderName<N>`).
     pub headers: Vec<Header>,
     /// Logs defaults (`logs`: `defaultDatabase`, `defaultTable`, column roles).
@@ -259,6 +267,12 @@ impl Default for InstanceInput<'_> {
 
 const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default row cap per query: a million rows is far more than a panel shows.
+pub const DEFAULT_MAX_RESULT_ROWS: u64 = 1_000_000;
+/// Default frame-bytes cap per query.
+pub const DEFAULT_MAX_RESULT_BYTES: u64 = 256 << 20;
+const MAX_RESULT_ROWS_LIMIT: u64 = 100_000_000;
+const MAX_RESULT_BYTES_LIMIT: u64 = 8 << 30;
 
 impl Settings {
     /// Validates an instance's settings.
@@ -419,6 +433,14 @@ impl Settings {
             }
         }
 
+        let allow_writes = j.bool("allowWrites")?.unwrap_or(false);
+        if custom_settings.contains_key("readonly") {
+            return Err(err(
+                "customSettings",
+                "`readonly` is Lantern's to set: queries run read-only unless allowWrites is on",
+            ));
+        }
+
         let mut headers = Vec::new();
         if let Some(list) = j.array("httpHeaders")? {
             for (i, item) in list.iter().enumerate() {
@@ -479,6 +501,14 @@ impl Settings {
             dial_timeout,
             query_timeout,
             custom_settings,
+            allow_writes,
+            allow_query_settings: j.bool("allowQuerySettings")?.unwrap_or(false),
+            max_result_rows: j
+                .count("maxResultRows", 1, MAX_RESULT_ROWS_LIMIT)?
+                .unwrap_or(DEFAULT_MAX_RESULT_ROWS),
+            max_result_bytes: j
+                .count("maxResultBytes", 1 << 20, MAX_RESULT_BYTES_LIMIT)?
+                .unwrap_or(DEFAULT_MAX_RESULT_BYTES),
             headers,
             logs: signal_defaults(obj, "logs")?,
             traces: signal_defaults(obj, "traces")?,
@@ -623,6 +653,18 @@ impl Json<'_> {
                 .map(Some)
                 .map_err(|_| err(key, format!("must be a number, got {s:?}"))),
             Some(other) => Err(err(key, format!("must be a number, got {}", kind(other)))),
+        }
+    }
+
+    /// A whole number in `min..=max`.
+    fn count(&self, key: &str, min: u64, max: u64) -> Result<Option<u64>, SettingsError> {
+        match self.number(key)? {
+            None => Ok(None),
+            Some(n) if n.fract() == 0.0 && n >= min as f64 && n <= max as f64 => Ok(Some(n as u64)),
+            Some(n) => Err(err(
+                key,
+                format!("must be a whole number from {min} to {max}, got {n}"),
+            )),
         }
     }
 

@@ -312,9 +312,14 @@ static NEEDS_ESCAPE: [bool; 256] = {
 
 /// Writes a JSON string literal. Runs of bytes that need no escaping are copied in one go.
 pub(crate) fn write_str(out: &mut String, s: &str) {
-    // SAFETY: `write_str_bytes` appends `s`'s bytes split only before ASCII bytes (so whole
-    // UTF-8 sequences) and ASCII escapes, so `out` stays valid UTF-8.
-    write_str_bytes(unsafe { out.as_mut_vec() }, s.as_bytes());
+    out.reserve(s.len() + 2);
+    out.push('"');
+    // Runs end only before ASCII bytes (escapes), so they are whole UTF-8 sequences.
+    escape_runs(s.as_bytes(), |piece| match piece {
+        Piece::Run(r) => out.push_str(&s[r]),
+        Piece::Escape(e) => e.push_to(out),
+    });
+    out.push('"');
 }
 
 /// [`write_str`] into a byte buffer (frame columns are written as raw buffers). `s` should be
@@ -322,6 +327,66 @@ pub(crate) fn write_str(out: &mut String, s: &str) {
 pub(crate) fn write_str_bytes(out: &mut Vec<u8>, s: &[u8]) {
     out.reserve(s.len() + 2);
     out.push(b'"');
+    escape_runs(s, |piece| match piece {
+        Piece::Run(r) => out.extend_from_slice(&s[r]),
+        Piece::Escape(e) => out.extend_from_slice(e.as_bytes()),
+    });
+    out.push(b'"');
+}
+
+/// A JSON escape of one byte (`\"`, `\n`, `\u001f`…): at most six ASCII bytes.
+struct Escaped {
+    bytes: [u8; 6],
+    len: usize,
+}
+
+impl Escaped {
+    fn of(b: u8) -> Escaped {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let short = |c: u8| Escaped {
+            bytes: [b'\\', c, 0, 0, 0, 0],
+            len: 2,
+        };
+        match b {
+            b'"' => short(b'"'),
+            b'\\' => short(b'\\'),
+            b'\n' => short(b'n'),
+            b'\r' => short(b'r'),
+            b'\t' => short(b't'),
+            _ => Escaped {
+                bytes: [
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 15) as usize],
+                ],
+                len: 6,
+            },
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    fn push_to(&self, out: &mut String) {
+        // Always ASCII.
+        out.extend(self.as_bytes().iter().map(|&b| b as char));
+    }
+}
+
+/// What [`escape_runs`] emits, in order.
+enum Piece {
+    /// Bytes copied as they are.
+    Run(std::ops::Range<usize>),
+    /// One escaped byte.
+    Escape(Escaped),
+}
+
+/// Splits `s` into runs that need no escaping and escaped bytes (the JSON string's content).
+fn escape_runs(s: &[u8], mut emit: impl FnMut(Piece)) {
     let (mut start, mut i) = (0, 0);
     while i < s.len() {
         // Eight bytes at a time while none needs escaping (the usual case).
@@ -334,26 +399,17 @@ pub(crate) fn write_str_bytes(out: &mut Vec<u8>, s: &[u8]) {
         }
         let b = s[i];
         if NEEDS_ESCAPE[b as usize] {
-            out.extend_from_slice(&s[start..i]);
-            match b {
-                b'"' => out.extend_from_slice(b"\\\""),
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                b'\t' => out.extend_from_slice(b"\\t"),
-                _ => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    out.extend_from_slice(b"\\u00");
-                    out.push(HEX[(b >> 4) as usize]);
-                    out.push(HEX[(b & 15) as usize]);
-                }
+            if start < i {
+                emit(Piece::Run(start..i));
             }
+            emit(Piece::Escape(Escaped::of(b)));
             start = i + 1;
         }
         i += 1;
     }
-    out.extend_from_slice(&s[start..]);
-    out.push(b'"');
+    if start < s.len() {
+        emit(Piece::Run(start..s.len()));
+    }
 }
 
 /// True when a byte of `w` may need escaping (a control byte, `"` or `\\`). Never false for a

@@ -303,6 +303,18 @@ impl FrameWriter {
         Ok(())
     }
 
+    /// Replaces the frame's metadata (notices found while the result streamed in, such as a cap
+    /// that cut it). The footer carries it: Grafana (Go arrow's `ipc.FileReader`) and arrow-rs's
+    /// `FileReader` read a file's schema from its footer, not from the stream's first message.
+    pub fn set_meta(&mut self, meta: &FrameMeta) {
+        let mut md = self.schema.metadata().clone();
+        md.insert(
+            "meta".to_owned(),
+            serde_json::to_string(meta).unwrap_or_else(|_| "{}".into()),
+        );
+        self.schema = Arc::new(self.schema.as_ref().clone().with_metadata(md));
+    }
+
     /// Finishes the file (end of stream, footer) and returns it.
     pub fn finish(self) -> Result<Frame, FrameError> {
         let FrameWriter {

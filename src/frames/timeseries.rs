@@ -73,6 +73,9 @@ pub struct TsOptions {
     pub nullify_sparse: bool,
     /// Accept a numeric `t` column (epoch ms) as the time (Altinity's `$timeSeries`).
     pub ms_column_t: bool,
+    /// At most this many points in all series together after `nullifySparse` and gap filling
+    /// (the query's row cap); a step that would make more is skipped with a notice.
+    pub max_points: u64,
 }
 
 /// One series: a time field and a value field.
@@ -408,15 +411,42 @@ impl Shaper {
                 }
             }
         };
+        let mut notices = self.notices;
         if opts.nullify_sparse
             && let Shaped::Multi(series) = &mut shaped
         {
-            nullify_sparse(series);
+            let times = distinct_times(series);
+            let points = (series.len() as u64).saturating_mul(times);
+            if points > opts.max_points {
+                notices.push(format!(
+                    "nullifySparse was not applied: {} series × {times} timestamps would make {points} points, more than the limit of {} (maxResultRows). Narrow the query or lower the number of series.",
+                    series.len(),
+                    opts.max_points
+                ));
+            } else {
+                nullify_sparse(series);
+            }
+        }
+        let mut opts = opts.clone();
+        if opts.fill != Fill::None {
+            let (series, grid) = match &shaped {
+                Shaped::Multi(s) => (s.len() as u64, s.iter().map(|s| s.time.len()).max()),
+                Shaped::Wide { time, values, .. } => (values.len() as u64, Some(time.len())),
+            };
+            let points = series.saturating_mul(fill_points(&opts) + grid.unwrap_or(0) as u64);
+            if points > opts.max_points {
+                notices.push(format!(
+                    "Gaps were not filled: {series} series on a grid of {} points would make {points} points, more than the limit of {} (maxResultRows). Widen the interval or narrow the time range.",
+                    fill_points(&opts),
+                    opts.max_points
+                ));
+                opts.fill = Fill::None;
+            }
         }
         if opts.fill != Fill::None || (opts.extrapolate && opts.till_now) {
-            shaped = post_process(shaped, opts);
+            shaped = post_process(shaped, &opts);
         }
-        Ok((shaped, self.notices))
+        Ok((shaped, notices))
     }
 }
 
@@ -1077,6 +1107,29 @@ fn to_f64(values: &ArrayRef) -> Vec<Option<f64>> {
     (0..values.len()).map(|i| number_at(values, i)).collect()
 }
 
+/// How many distinct timestamps the series have together.
+fn distinct_times(series: &[Series]) -> u64 {
+    let mut all: Vec<i64> = series.iter().flat_map(|s| s.time.iter().copied()).collect();
+    all.sort_unstable();
+    all.dedup();
+    all.len() as u64
+}
+
+/// The fill grid's step (ms): the interval, widened so the range has at most max data points.
+fn fill_step_ms(opts: &TsOptions) -> i64 {
+    let range_ms = opts.to_ms.saturating_sub(opts.from_ms).max(0);
+    let max_points = opts.max_data_points.max(1);
+    opts.interval_ms
+        .max(1)
+        .max(range_ms / max_points + i64::from(range_ms % max_points != 0))
+}
+
+/// Grid points the fill adds at most per series.
+fn fill_points(opts: &TsOptions) -> u64 {
+    let range_ms = opts.to_ms.saturating_sub(opts.from_ms).max(0);
+    (range_ms / fill_step_ms(opts)) as u64 + 2
+}
+
 /// Every series gets every timestamp any series has; missing values are null.
 fn nullify_sparse(series: &mut [Series]) {
     let mut all: Vec<i64> = series.iter().flat_map(|s| s.time.iter().copied()).collect();
@@ -1190,16 +1243,11 @@ fn extrapolate(time: &[i64], vals: &mut [Option<f64>], opts: &TsOptions) {
 
 /// Fills grid points of `[from, to]` that have no value; existing points are kept.
 fn fill(time: &[i64], vals: &[Option<f64>], opts: &TsOptions) -> (Vec<i64>, Vec<Option<f64>>) {
-    let range_ms = (opts.to_ms - opts.from_ms).max(0);
-    let max_points = opts.max_data_points.max(1);
-    let step_ms = opts
-        .interval_ms
-        .max(1)
-        .max((range_ms + max_points - 1) / max_points);
-    let step = step_ms * 1_000_000;
-    let start = (opts.from_ms * 1_000_000).div_euclid(step) * step;
-    let end = opts.to_ms * 1_000_000;
-    let mut out_t = Vec::with_capacity(time.len() + (range_ms / step_ms) as usize + 1);
+    let step_ms = fill_step_ms(opts);
+    let step = step_ms.saturating_mul(1_000_000);
+    let start = opts.from_ms.saturating_mul(1_000_000).div_euclid(step) * step;
+    let end = opts.to_ms.saturating_mul(1_000_000);
+    let mut out_t = Vec::with_capacity(time.len() + fill_points(opts) as usize);
     let mut out_v = Vec::with_capacity(out_t.capacity());
     let mut i = 0;
     let mut grid = start;
@@ -1252,6 +1300,7 @@ mod tests {
             till_now: false,
             nullify_sparse: false,
             ms_column_t: false,
+            max_points: u64::MAX,
         }
     }
 

@@ -11,6 +11,7 @@
 pub(crate) mod log;
 pub(crate) mod proto;
 pub(crate) mod services;
+pub(crate) mod stream;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -64,16 +65,13 @@ pub fn run() -> anyhow::Result<()> {
 pub fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        const M_TRIM_THRESHOLD: i32 = -1;
-        const M_MMAP_THRESHOLD: i32 = -3;
         const LIMIT: i32 = 32 << 20;
-        unsafe extern "C" {
-            fn mallopt(param: i32, value: i32) -> i32;
-        }
         // SAFETY: mallopt only changes allocator parameters; it is called before the runtime
         // starts any thread, and glibc validates the values (returning 0 when it refuses one).
+        #[allow(unsafe_code)]
         let ok = unsafe {
-            mallopt(M_MMAP_THRESHOLD, LIMIT) == 1 && mallopt(M_TRIM_THRESHOLD, 2 * LIMIT) == 1
+            libc::mallopt(libc::M_MMAP_THRESHOLD, LIMIT) == 1
+                && libc::mallopt(libc::M_TRIM_THRESHOLD, 2 * LIMIT) == 1
         };
         if !ok {
             tracing::debug!("glibc refused the allocator thresholds; keeping its defaults");
@@ -115,6 +113,7 @@ async fn serve() -> anyhow::Result<()> {
         .add_service(pluginv2::resource_server::ResourceServer::new(
             services.clone(),
         ))
+        .add_service(stream::StreamService::server(services.clone()))
         .add_service(ControllerService(services))
         .serve_with_incoming_shutdown(incoming, async move {
             tokio::select! {

@@ -33,7 +33,7 @@ pub(crate) struct Services {
 }
 
 impl Services {
-    fn instance(
+    pub(crate) fn instance(
         &self,
         ctx: Option<&pluginv2::PluginContext>,
     ) -> Result<Arc<service::Instance>, SettingsError> {
@@ -58,7 +58,11 @@ impl Services {
         self.plugin.instance(&key, &input)
     }
 
-    async fn query_data(&self, req: pluginv2::QueryDataRequest) -> Vec<(String, proto::Answer)> {
+    async fn query_data(
+        &self,
+        req: pluginv2::QueryDataRequest,
+        deadline: Option<std::time::Duration>,
+    ) -> Vec<(String, proto::Answer)> {
         let instance = self.instance(req.plugin_context.as_ref());
         let user = req
             .plugin_context
@@ -100,12 +104,14 @@ impl Services {
                     now_ms,
                     datasource_uid: ds_uid.clone(),
                     datasource_name: ds_name.clone(),
-                },
+                }
+                .clamped(),
                 query_type: q.query_type,
             })
             .collect();
         let mut responses = Vec::new();
-        for (ref_id, result) in service::run_queries(instance, inputs).await {
+        let running = self.plugin.running.clone();
+        for (ref_id, result) in service::run_queries(instance, inputs, running, deadline).await {
             let resp = match result {
                 Ok(frames) => proto::Answer {
                     frames,
@@ -178,6 +184,25 @@ where
     M::decode(message).map_err(|e| Status::internal(format!("cannot decode the request: {e}")))
 }
 
+/// A `grpc-timeout` header value (`<digits><unit>`, unit `H M S m u n`) as a duration.
+fn grpc_timeout(value: &str) -> Option<std::time::Duration> {
+    use std::time::Duration;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.checked_mul(3600)?),
+        "M" => Duration::from_secs(n.checked_mul(60)?),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
 /// The body of a successful unary response: the message's segments, then `grpc-status: 0`.
 struct SegmentsBody {
     segments: std::collections::VecDeque<bytes::Bytes>,
@@ -220,11 +245,15 @@ where
     B::Data: Send,
     B::Error: Into<tonic::codegen::StdError> + Send + 'static,
 {
+    let deadline = req
+        .headers()
+        .get("grpc-timeout")
+        .and_then(|v| grpc_timeout(v.to_str().ok()?));
     let request: pluginv2::QueryDataRequest = match read_unary(req).await {
         Ok(r) => r,
         Err(status) => return status.into_http(),
     };
-    let answers = services.query_data(request).await;
+    let answers = services.query_data(request, deadline).await;
     let body = SegmentsBody {
         segments: proto::encode_query_data(&answers).into(),
         trailers_sent: false,
@@ -348,12 +377,16 @@ impl pluginv2::diagnostics_server::Diagnostics for Services {
         }))
     }
 
+    /// The plugin's metrics in Prometheus' text format (see [`crate::metrics`]). They are
+    /// process-wide, whatever datasource the request names, as Grafana's SDKs report them.
     async fn collect_metrics(
         &self,
         _request: Request<pluginv2::CollectMetricsRequest>,
     ) -> Result<Response<pluginv2::CollectMetricsResponse>, Status> {
         Ok(Response::new(pluginv2::CollectMetricsResponse {
-            metrics: None,
+            metrics: Some(pluginv2::collect_metrics_response::Payload {
+                prometheus: crate::metrics::global().render().into_bytes(),
+            }),
         }))
     }
 }
@@ -386,5 +419,23 @@ impl pluginv2::resource_server::Resource for Services {
             body: reply.body.into(),
         };
         Ok(Response::new(Box::pin(tokio_stream::iter([Ok(msg)]))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn grpc_timeouts_are_read_as_grpc_defines_them() {
+        assert_eq!(super::grpc_timeout("30S"), Some(Duration::from_secs(30)));
+        assert_eq!(
+            super::grpc_timeout("1500m"),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(super::grpc_timeout("2H"), Some(Duration::from_secs(7200)));
+        for bad in ["", "S", "123456789S", "10x", "-1S", "1.5S"] {
+            assert_eq!(super::grpc_timeout(bad), None, "{bad:?}");
+        }
     }
 }

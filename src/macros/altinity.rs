@@ -79,32 +79,41 @@ pub(crate) fn parse_interval_ms(s: &str) -> Option<i64> {
         "y" => 365.0 * 86_400e3,
         _ => return None,
     };
-    Some((n * scale).round() as i64)
+    let ms = (n * scale).round();
+    // `as` saturates (and maps NaN to 0); callers clamp further.
+    ms.is_finite().then_some(ms as i64)
 }
+
+/// Upper bound of every interval and rounding step (about 317 years in ms): request numbers and
+/// saved options are clamped to it, so no product below can overflow.
+const MAX_STEP_MS: i64 = 10_000_000_000_000;
+/// Upper bound of `intervalFactor` (the anchor's editor offers 1–10).
+const MAX_INTERVAL_FACTOR: i64 = 1_000;
 
 impl Env {
     pub(crate) fn new(ctx: &MacroContext) -> Self {
         let o = &ctx.altinity;
         let r = &ctx.time_range;
-        let factor = i64::from(o.interval_factor.max(1));
+        let factor = i64::from(o.interval_factor).clamp(1, MAX_INTERVAL_FACTOR);
         let base_ms = parse_interval_ms(&o.interval)
             .filter(|ms| *ms > 0)
             .or_else(|| i64::try_from(ctx.interval_ms).ok().filter(|ms| *ms > 0))
             .unwrap_or_else(|| {
-                let points = if ctx.max_data_points > 0 {
-                    ctx.max_data_points
-                } else {
-                    100
+                let points = match ctx.max_data_points {
+                    0 => 100,
+                    n => i64::try_from(n).unwrap_or(i64::MAX),
                 };
-                (r.to_ms() - r.from_ms()) / i64::try_from(points).unwrap_or(100)
+                r.to_ms().saturating_sub(r.from_ms()) / points
             })
-            .max(1);
+            .clamp(1, MAX_STEP_MS);
         let interval_s = (base_ms / 1000).max(1) * factor;
         let interval_ms = base_ms * factor;
         let round_s = match o.round.trim() {
             "$step" => interval_s,
             "" => 0,
-            other => parse_interval_ms(other).map_or(0, |ms| (ms + 999) / 1000),
+            other => {
+                parse_interval_ms(other).map_or(0, |ms| (ms.clamp(0, MAX_STEP_MS) + 999) / 1000)
+            }
         };
         let round = |t: i64| {
             if round_s > 0 {
@@ -1012,8 +1021,10 @@ fn build(
 // Comments, metadata and the simple pass
 // ---------------------------------------------------------------------------------------------
 
-/// `skip_comments`: removes `--` comments (up to, not including, the newline) and terminated
-/// `/* */` comments; strings and quoted identifiers are left alone.
+/// `skip_comments`: removes line comments (`--`, `//`, `# `, `#!`; up to, not including, the
+/// newline) and terminated (nested) `/* */` comments, as the scanner reads them; strings and
+/// quoted identifiers are left alone. A removed block comment leaves one space where its
+/// neighbours would otherwise join into one token or a comment (see [`joins`]).
 pub(crate) fn remove_comments(sql: &str) -> String {
     let b = sql.as_bytes();
     let mut out = String::with_capacity(sql.len());
@@ -1027,8 +1038,14 @@ pub(crate) fn remove_comments(sql: &str) -> String {
                 i = end;
             }
             Some((scan::Region::BlockComment, end)) => {
-                if sql[..end].ends_with("*/") && end >= i + 4 {
+                if scan::closed_block_end(b, i).is_some() {
                     out.push_str(&sql[copied..i]);
+                    // `1 -/**/-1` must not become `1 --1` (a comment), nor `a/**/b` one word.
+                    if let (Some(&p), Some(&n)) = (out.as_bytes().last(), b.get(end))
+                        && joins(p, n)
+                    {
+                        out.push(' ');
+                    }
                     copied = end;
                 }
                 i = end;
@@ -1039,6 +1056,19 @@ pub(crate) fn remove_comments(sql: &str) -> String {
     }
     out.push_str(&sql[copied..]);
     out
+}
+
+/// Whether two bytes left adjacent by removing a comment would read as one token (or start a
+/// comment) where the comment kept them apart.
+fn joins(prev: u8, next: u8) -> bool {
+    let word = |c: u8| scan::is_ident_byte(c) || c == b'$';
+    let op = |c: u8| {
+        matches!(
+            c,
+            b'-' | b'/' | b'*' | b'#' | b'!' | b'<' | b'>' | b'=' | b'|' | b':' | b'.'
+        )
+    };
+    (word(prev) && word(next)) || (op(prev) && op(next))
 }
 
 /// The `add_metadata` comment line, or nothing when there is nothing to say.

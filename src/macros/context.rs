@@ -173,6 +173,12 @@ pub struct Variable {
     /// The dashboard's custom "All" value, inserted verbatim when "All" is selected (it is part
     /// of the dashboard, like the SQL itself, not user input).
     pub custom_all_value: Option<String>,
+    /// Whether the variable's model carries `multi`/`includeAll` at all. Grafana's textbox and
+    /// constant variables have neither; in the Altinity model a single value of such a variable
+    /// is quoted in code, while one of a variable with both flags `false` stays raw (when plain).
+    /// `false` for the short forms (`"v"`), `true` for lists and objects with either flag.
+    #[serde(default)]
+    pub flags_known: bool,
 }
 
 impl Variable {
@@ -189,6 +195,7 @@ impl Variable {
         Self {
             values: values.into_iter().map(Into::into).collect(),
             multi: true,
+            flags_known: true,
             ..Self::default()
         }
     }
@@ -216,6 +223,17 @@ pub struct AdHocFilter {
     pub values: Vec<String>,
 }
 
+/// One column of the table a query reads, as `DESCRIBE TABLE` reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Column {
+    /// Column name (may contain dots, e.g. `attr.key`).
+    pub name: String,
+    /// ClickHouse type, e.g. `Map(LowCardinality(String), String)`.
+    #[serde(rename = "type")]
+    pub type_name: String,
+}
+
 /// Everything one expansion needs.
 #[derive(Debug, Clone, Default)]
 pub struct MacroContext {
@@ -237,6 +255,14 @@ pub struct MacroContext {
     pub ad_hoc_filters: Vec<AdHocFilter>,
     /// Dashboard and user, for Altinity's `add_metadata` comment (omitted when both are empty).
     pub metadata: QueryMetadata,
+    /// The columns of the table the ad hoc filters apply to (Altinity model: `database.table`;
+    /// grafana model: the query's `table`, the one `$__adHocFilters` names), filled by the
+    /// planner from the table's schema. With them, filter keys resolve to columns, `Map['k']`
+    /// access, JSON/Tuple paths and dotted OTel attributes (`service.name` →
+    /// `ResourceAttributes['service.name']`), and values are typed by the column; a key that
+    /// does not resolve is an error naming it. `None` (unknown): keys are used as written and
+    /// `a.b` keys that are not `table.column` of this table are an error (see `adhoc.rs`).
+    pub table_columns: Option<Vec<Column>>,
 }
 
 /// Who runs the query, for Altinity's metadata comment.

@@ -67,6 +67,10 @@ pub enum MacroErrorKind {
     NotAVariable,
     /// `${var:format}` with a format the engine does not implement.
     UnsupportedFormat(String),
+    /// After expansion, a variable or ad hoc value would not sit inside the literal or quoted
+    /// identifier it was escaped for (the SQL around it reads differently once macros are
+    /// replaced); the query is refused rather than run.
+    ValueEscapesLiteral,
 }
 
 impl fmt::Display for MacroErrorKind {
@@ -90,6 +94,10 @@ impl fmt::Display for MacroErrorKind {
             MacroErrorKind::UnsupportedFormat(fmt_name) => {
                 write!(f, "unsupported variable format `{fmt_name}`")
             }
+            MacroErrorKind::ValueEscapesLiteral => f.write_str(
+                "a variable value would not stay inside its quotes once the macros around it are \
+                 expanded; separate the variable from the text next to it",
+            ),
         }
     }
 }

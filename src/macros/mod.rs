@@ -25,12 +25,19 @@
 //!
 //! # Rules shared by all passes
 //!
-//! * Strings (`'…'` with `\'` and `''`), quoted identifiers (`` `…` ``, `"…"`), `$tag$…$tag$`
-//!   heredocs and comments are opaque: no macro fires inside them (variables are substituted in
-//!   strings and identifiers, escaped for them; see `template.rs`).
+//! * SQL is read as ClickHouse's lexer reads it, by one scanner (`scan.rs`, [`regions`]): strings
+//!   (`'…'` with `\'` and `''`, `‘…’`), quoted identifiers (`` `…` ``, `"…"`, `“…”`),
+//!   `$tag$…$tag$` heredocs and comments (`--`, `//`, `# `, `#!`, nested `/* */`) are opaque: no
+//!   macro fires inside them (variables are substituted in ASCII-quoted strings and identifiers,
+//!   escaped for them; see `template.rs`).
+//! * A value in bare position can never join the text around it into a comment or an operator:
+//!   negative numbers are parenthesised, anything but a plain number or identifier is a string
+//!   literal (see `template.rs`).
 //! * A macro name is the whole identifier after `$`, so the longest name always wins and
 //!   `$timeFilterX` is not `$timeFilter`. Unknown names stay as written.
-//! * SQL without `$` or `[[` is returned unchanged, byte for byte.
+//! * SQL without `$` or `[[` is returned unchanged, byte for byte (in the Altinity dialect only
+//!   when neither `skip_comments` nor `add_metadata` is set, as that plugin applies them to
+//!   every query).
 //! * The first error stops expansion; [`MacroError`] names the macro, its byte offset and the
 //!   reason. Offsets refer to the input, except for errors raised inside text a statement macro
 //!   generated, which point at the end of the input.
@@ -38,30 +45,61 @@
 //! The Altinity pass keeps that plugin's known bug of rewriting every `where` of a statement
 //! macro's tail, subqueries included (see `altinity.rs`), so saved dashboards keep their results.
 
+mod adhoc;
 mod altinity;
+mod canary;
 mod catalog;
 mod context;
 mod error;
 mod grafana;
-mod scan;
+pub mod scan;
 mod template;
 
 #[cfg(test)]
 mod cases;
+#[cfg(test)]
+mod conformance;
 
 pub use catalog::{Family, MacroDoc, catalog, render_markdown};
 pub use context::{
-    AdHocFilter, AltinityOptions, DateTimeType, Dialect, GrafanaOptions, MacroContext,
+    AdHocFilter, AltinityOptions, Column, DateTimeType, Dialect, GrafanaOptions, MacroContext,
     QueryMetadata, TimeRange, Variable,
 };
 pub use error::{Arity, MacroError, MacroErrorKind};
+pub use scan::{Region, regions};
 
 /// Expands every macro and template variable in `sql` for `ctx` (see the module docs for the
 /// pass order and rules).
+///
+/// When the query has variable or ad hoc values that are not plain numbers or identifiers, the
+/// expansion is run a second time with each such value replaced by a canary holding every quote
+/// character, and the canary output is read back with the scanner: each canary must lie whole
+/// inside one ASCII-quoted literal or identifier, and the real output must lex into the same
+/// regions with the same code between them (values may only differ inside quotes). A pass can
+/// change how later text lexes (a replaced macro next to `$tag$` starts a heredoc; a value
+/// holding `$tag$` closes a heredoc opened earlier), so this checks the final SQL, not the
+/// input; a query that fails it is refused with [`MacroErrorKind::ValueEscapesLiteral`].
 pub fn expand(sql: &str, ctx: &MacroContext) -> Result<String, MacroError> {
-    if !sql.contains(['$', '[']) {
+    let altinity_rewrites = ctx.dialect == Dialect::Altinity
+        && (ctx.altinity.skip_comments || ctx.altinity.add_metadata);
+    if !sql.contains(['$', '[']) && !altinity_rewrites {
         return Ok(sql.to_string());
     }
+    let out = expand_unchecked(sql, ctx)?;
+    if let Some(probe_ctx) = canary::context(ctx) {
+        let probe = expand_unchecked(sql, &probe_ctx)?;
+        if !canary::all_quoted(&probe) || !canary::same_shape(&out, &probe) {
+            return Err(MacroError::new(
+                "$",
+                sql.len(),
+                MacroErrorKind::ValueEscapesLiteral,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn expand_unchecked(sql: &str, ctx: &MacroContext) -> Result<String, MacroError> {
     let text = template::expand(sql, ctx, true)?;
     let text = grafana::expand(&text, ctx)?;
     match ctx.dialect {
@@ -77,9 +115,10 @@ pub fn expand(sql: &str, ctx: &MacroContext) -> Result<String, MacroError> {
     reason = "only a stage-level conformance harness uses these"
 )]
 pub(crate) mod stages {
+    pub(crate) use super::adhoc::conditions as adhoc_conditions;
     pub(crate) use super::altinity::{
         escape_column, escape_table_part, expand as altinity, expand_simple as altinity_simple,
         expand_statement as altinity_statement, remove_comments, respace,
     };
-    pub(crate) use super::template::{adhoc_conditions, expand as template};
+    pub(crate) use super::template::expand as template;
 }

@@ -1,53 +1,247 @@
-//! Byte-level SQL scanner shared by every expansion pass.
+//! Byte-level SQL scanner shared by every expansion pass: SQL read as ClickHouse's lexer reads it.
 //!
-//! The engine never tokenises SQL fully: it only needs to know, at each byte, whether it is in
-//! code or inside an opaque region, and to split a macro call into arguments. Opaque regions are
-//! the ones ClickHouse's lexer treats as a unit: `'…'` strings (with `\'` and `''` escapes),
-//! `"…"` and `` `…` `` identifiers (backslash or doubled-quote escapes), `$tag$…$tag$` heredocs,
-//! `-- …` line comments and `/* … */` block comments. Macros never fire inside them, and argument
-//! splitting never looks inside them, so a `,` or `)` in a string cannot change a call's shape.
+//! The engine never tokenises SQL fully: it only needs to know, at each token start, whether an
+//! opaque region begins there, and to split a macro call into arguments. Opaque regions are the
+//! ones ClickHouse's lexer (`src/Parsers/Lexer.cpp`) reads as one token, with its exact rules:
+//!
+//! * `'…'` string literals and `"…"` / `` `…` `` quoted identifiers: a backslash escapes the
+//!   next byte, a doubled quote stands for one quote;
+//! * `‘…’` string literals and `“…”` quoted identifiers (Unicode quotes): no escapes at all, the
+//!   region ends at the first closing Unicode quote;
+//! * `$tag$…$tag$` heredocs, `tag` being word characters (`[A-Za-z0-9_]*`, possibly empty), only
+//!   when the closing tag exists and the `$` starts a token (in `a$x$` the `$` is part of the
+//!   word `a$x$`, as in ClickHouse);
+//! * line comments `--`, `//`, `# ` (a `#` followed by a space) and `#!`, each up to but not
+//!   including the next `\n` (a `\r` does not end them); a `#` followed by anything else is not a
+//!   comment (ClickHouse rejects it as an unrecognised token);
+//! * block comments `/* … */`, **nested** as the lexer nests them (`/* a /* b */ c */` is one
+//!   comment);
+//! * numbers whose exponent carries a sign (`1e-5`, `.5E+3`): the `-` is part of the number, so
+//!   `1e--1` holds no comment, while `x.1e--1` does (after a `.` the lexer reads only digits).
+//!
+//! Unterminated regions run to the end of the input; ClickHouse rejects them anyway.
+//!
+//! One deliberate difference, for the macro language only: a `$` followed by a word and then
+//! something other than `$` (`$var`, `$__timeFilter(`, `${var}`) is a macro or variable
+//! reference, never the start of a heredoc. ClickHouse 26.9 accepts only word-character heredoc
+//! tags, so this agrees with the engine for every query it can run.
+//!
+//! The differential test `tests/it/lexer.rs` checks these regions against the engine's own
+//! reading (`EXPLAIN AST`) on hundreds of generated queries.
 //!
 //! Everything here works on bytes and returns byte offsets that are always on UTF-8 character
-//! boundaries (every delimiter the scanner looks for is ASCII).
+//! boundaries (every delimiter the scanner looks for is ASCII or a whole UTF-8 sequence).
 
 /// The kind of an opaque region found at some offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Region {
+pub enum Region {
     /// `'…'` string literal.
     String,
+    /// `‘…’` string literal (Unicode quotes, no escapes).
+    UnicodeString,
     /// `"…"` quoted identifier.
     DoubleQuoted,
     /// `` `…` `` quoted identifier.
     Backtick,
+    /// `“…”` quoted identifier (Unicode quotes, no escapes).
+    UnicodeQuoted,
     /// `$tag$…$tag$` heredoc string.
     Dollar,
-    /// `-- …` up to (not including) the end of the line.
+    /// `--`, `//`, `# ` or `#!` up to (not including) the end of the line.
     LineComment,
-    /// `/* … */`.
+    /// `/* … */`, nested.
     BlockComment,
+    /// A number with a signed exponent (`1e-5`), which must not be read as `1e` `--…`.
+    Number,
+}
+
+impl Region {
+    /// Whether ClickHouse reads the region as a string literal.
+    pub fn is_literal(self) -> bool {
+        matches!(
+            self,
+            Region::String | Region::UnicodeString | Region::Dollar
+        )
+    }
+
+    /// Whether ClickHouse reads the region as a quoted identifier.
+    pub fn is_identifier(self) -> bool {
+        matches!(
+            self,
+            Region::DoubleQuoted | Region::Backtick | Region::UnicodeQuoted
+        )
+    }
+
+    /// Whether ClickHouse skips the region as a comment.
+    pub fn is_comment(self) -> bool {
+        matches!(self, Region::LineComment | Region::BlockComment)
+    }
+}
+
+/// A word byte as ClickHouse's lexer counts it inside a bare word (`isWordCharASCII` or `$`).
+fn continues_word(c: u8) -> bool {
+    is_ident_byte(c) || c == b'$'
 }
 
 /// If an opaque region starts at `i`, returns its kind and its end (exclusive). Unterminated
 /// regions run to the end of the input, as ClickHouse would reject them anyway.
+///
+/// Callers walk code one byte at a time and call this at every byte they reach; regions that
+/// can only begin at a token start (`$tag$`, numbers) look at the bytes before `i` (see
+/// [`starts_token`]).
 pub(crate) fn opaque_at(b: &[u8], i: usize) -> Option<(Region, usize)> {
+    let at_token_start = starts_token(b, i);
     match b[i] {
         b'\'' => Some((Region::String, quoted_end(b, i, b'\''))),
         b'"' => Some((Region::DoubleQuoted, quoted_end(b, i, b'"'))),
         b'`' => Some((Region::Backtick, quoted_end(b, i, b'`'))),
-        b'-' if b.get(i + 1) == Some(&b'-') => {
-            let end = b[i..]
-                .iter()
-                .position(|&c| c == b'\n')
-                .map_or(b.len(), |p| i + p);
-            Some((Region::LineComment, end))
+        b'-' if b.get(i + 1) == Some(&b'-') => Some((Region::LineComment, line_end(b, i))),
+        b'/' if b.get(i + 1) == Some(&b'/') => Some((Region::LineComment, line_end(b, i))),
+        b'#' if matches!(b.get(i + 1), Some(b' ' | b'!')) => {
+            Some((Region::LineComment, line_end(b, i)))
         }
-        b'/' if b.get(i + 1) == Some(&b'*') => {
-            let end = find(b, i + 2, b"*/").map_or(b.len(), |p| p + 2);
-            Some((Region::BlockComment, end))
+        b'/' if b.get(i + 1) == Some(&b'*') => Some((Region::BlockComment, block_end(b, i))),
+        0xE2 if b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0x98 | 0x9C)) => {
+            // ‘ = E2 80 98 … ’ = E2 80 99; “ = E2 80 9C … ” = E2 80 9D. The lexer wants at least
+            // three bytes after the opening quote before it tries (`pos + 5 < end`).
+            if i + 5 >= b.len() {
+                return None;
+            }
+            let close = [0xE2, 0x80, b[i + 2] + 1];
+            let end = find(b, i + 3, &close).map_or(b.len(), |p| p + 3);
+            let kind = if b[i + 2] == 0x98 {
+                Region::UnicodeString
+            } else {
+                Region::UnicodeQuoted
+            };
+            Some((kind, end))
         }
-        b'$' => dollar_quote_end(b, i).map(|end| (Region::Dollar, end)),
+        b'$' if at_token_start => dollar_quote_end(b, i).map(|end| (Region::Dollar, end)),
+        b'0'..=b'9' if at_token_start && (i == 0 || b[i - 1] != b'.') => {
+            number_with_signed_exponent(b, i).map(|end| (Region::Number, end))
+        }
+        b'.' if at_token_start
+            && b.get(i + 1).is_some_and(u8::is_ascii_digit)
+            && dot_starts_number(b, i) =>
+        {
+            number_with_signed_exponent(b, i).map(|end| (Region::Number, end))
+        }
         _ => None,
     }
+}
+
+/// Whether a `$` or a digit at `i` starts a token, judged from the bytes before it.
+///
+/// After anything but a word byte (`[A-Za-z0-9_$]`) it does. A digit after a letter, digit or
+/// `_` continues a word or number. A `$` or digit right after a `$` starts a token: that `$`
+/// ends a heredoc or is a lone `$` (the only other reading, a word such as `a$$x`, is not one a
+/// dashboard writes). A `$` after a letter or digit continues the word (`a$x$` is one word for
+/// ClickHouse), except after a word that begins with a digit and has no `$` yet, which the lexer
+/// reads as a number followed by a new token.
+fn starts_token(b: &[u8], i: usize) -> bool {
+    if i == 0 || !continues_word(b[i - 1]) || b[i - 1] == b'$' {
+        return true;
+    }
+    if b[i] != b'$' {
+        return false;
+    }
+    let run = b[..i]
+        .iter()
+        .rev()
+        .take_while(|&&c| continues_word(c))
+        .count();
+    let word = &b[i - run..i];
+    word[0].is_ascii_digit() && !word.contains(&b'$')
+}
+
+/// Every opaque region of `sql` (strings, quoted identifiers, heredocs, comments and
+/// signed-exponent numbers), in order, as `(start..end, kind)`: the reading every pass uses.
+pub fn regions(sql: &str) -> Vec<(std::ops::Range<usize>, Region)> {
+    let b = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match opaque_at(b, i) {
+            Some((kind, end)) => {
+                out.push((i..end, kind));
+                i = end;
+            }
+            None => i += 1,
+        }
+    }
+    out
+}
+
+/// End of a line comment starting at `i`: the next `\n` (not included) or the end.
+fn line_end(b: &[u8], i: usize) -> usize {
+    memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p)
+}
+
+/// End of a (nested) block comment opened at `i`; the end of the input when it is never closed.
+fn block_end(b: &[u8], i: usize) -> usize {
+    closed_block_end(b, i).unwrap_or(b.len())
+}
+
+/// End of the (nested) block comment opened at `i`, or `None` when it is never closed.
+pub(crate) fn closed_block_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut depth = 1usize;
+    let mut j = i + 2;
+    while j + 2 <= b.len() {
+        if b[j] == b'/' && b[j + 1] == b'*' {
+            depth += 1;
+            j += 2;
+        } else if b[j] == b'*' && b[j + 1] == b'/' {
+            depth -= 1;
+            j += 2;
+            if depth == 0 {
+                return Some(j);
+            }
+        } else {
+            j += 1;
+        }
+    }
+    None
+}
+
+/// Whether a `.` followed by a digit starts a number (`.5`) rather than being a tuple-access or
+/// qualifier dot (`x.1`, `t.1`): the lexer decides by the previous significant token, which we
+/// approximate by the previous non-whitespace byte.
+fn dot_starts_number(b: &[u8], i: usize) -> bool {
+    let prev = b[..i].iter().rev().find(|c| !c.is_ascii_whitespace());
+    match prev {
+        None => true,
+        Some(&c) => !(continues_word(c) || matches!(c, b')' | b']' | b'`' | b'"')),
+    }
+}
+
+/// The end of the number at `i` when its exponent has a sign (the only case where reading the
+/// number byte by byte would differ from the lexer); `None` otherwise.
+fn number_with_signed_exponent(b: &[u8], i: usize) -> Option<usize> {
+    let digits = |mut j: usize| {
+        while j < b.len() && (b[j].is_ascii_digit() || b[j] == b'_') {
+            j += 1;
+        }
+        j
+    };
+    if b[i] == b'0' && matches!(b.get(i + 1), Some(b'x' | b'X' | b'b' | b'B')) {
+        return None; // hex and binary numbers have no `e` exponent
+    }
+    let mut j = digits(i);
+    if b.get(j) == Some(&b'.') {
+        j = digits(j + 1);
+    }
+    if j + 1 < b.len() && matches!(b[j], b'e' | b'E') {
+        let sign = j + 1;
+        if sign + 1 < b.len() && matches!(b[sign], b'-' | b'+') {
+            let mut end = digits(sign + 1);
+            // `1e-5abc` goes on as one (invalid) word, like the lexer's BareWord fallback.
+            while end < b.len() && is_ident_byte(b[end]) {
+                end += 1;
+            }
+            return Some(end);
+        }
+    }
+    None
 }
 
 /// End (exclusive) of a quoted region opened by `q` at `start`: backslash escapes the next byte,
@@ -71,15 +265,10 @@ fn quoted_end(b: &[u8], start: usize, q: u8) -> usize {
     b.len()
 }
 
-/// `$tag$ … $tag$` (tag may be empty). Only a heredoc when the closing tag exists, so a stray
-/// `$name$` in code is not mistaken for the start of one.
+/// `$tag$ … $tag$` (tag: word characters, may be empty). Only a heredoc when the closing tag
+/// exists, so a stray `$name$` in code is not mistaken for the start of one.
 fn dollar_quote_end(b: &[u8], i: usize) -> Option<usize> {
-    let mut j = i + 1;
-    if j < b.len() && (b[j].is_ascii_alphabetic() || b[j] == b'_') {
-        while j < b.len() && is_ident_byte(b[j]) {
-            j += 1;
-        }
-    }
+    let j = i + 1 + ident_len(b, i + 1);
     if b.get(j) != Some(&b'$') {
         return None;
     }
@@ -92,10 +281,7 @@ pub(crate) fn find(b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
     if needle.is_empty() || from >= b.len() {
         return None;
     }
-    b[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+    memchr::memmem::find(&b[from..], needle).map(|p| p + from)
 }
 
 /// Bytes that continue an identifier (and so end a macro name when they do not follow it).
@@ -290,6 +476,65 @@ mod tests {
         // No closing tag: ordinary code, so a macro there can still fire.
         assert_eq!(region("$timeFilter$ x"), None);
         assert_eq!(region("$x"), None);
+    }
+
+    #[test]
+    fn line_comments_as_the_lexer_defines_them() {
+        assert_eq!(region("# it's\nx"), Some((Region::LineComment, 6)));
+        assert_eq!(region("#!/bin/x\nx"), Some((Region::LineComment, 8)));
+        assert_eq!(region("// it's\nx"), Some((Region::LineComment, 7)));
+        // `#` followed by anything but a space or `!` is not a comment (ClickHouse rejects it).
+        assert_eq!(region("#x'"), None);
+        assert_eq!(region("#\tx"), None);
+        // Only `\n` ends a line comment.
+        assert_eq!(region("-- a\rb\nc"), Some((Region::LineComment, 6)));
+    }
+
+    #[test]
+    fn block_comments_nest() {
+        let s = "/* a /* b */ it's */ x";
+        assert_eq!(region(s), Some((Region::BlockComment, 20)));
+        assert_eq!(region("/* /* */"), Some((Region::BlockComment, 8)));
+    }
+
+    #[test]
+    fn unicode_quotes_have_no_escapes() {
+        let s = "‘it\\’ x";
+        assert_eq!(
+            region(s),
+            Some((Region::UnicodeString, s.find(" x").unwrap()))
+        );
+        let s = "“a'b” x";
+        assert_eq!(
+            region(s),
+            Some((Region::UnicodeQuoted, s.find(" x").unwrap()))
+        );
+    }
+
+    #[test]
+    fn heredocs_start_only_at_a_token_start() {
+        assert_eq!(region("$1$a'$1$ x"), Some((Region::Dollar, 8)));
+        let b = b"a$x$ '$x$";
+        assert_eq!(opaque_at(b, 1), None);
+    }
+
+    #[test]
+    fn signed_exponents_are_part_of_the_number() {
+        assert_eq!(region("1e--1"), Some((Region::Number, 3)));
+        assert_eq!(region("1.5E+3 x"), Some((Region::Number, 6)));
+        assert_eq!(region("12 --x"), None);
+        // After a tuple-access dot only digits are read, so the `--` is a comment again.
+        let s = b"x.1e--1";
+        assert_eq!(opaque_at(s, 2), None);
+        assert_eq!(opaque_at(s, 4), Some((Region::LineComment, 7)));
+        // `.5` starts a number after a comma, but is a dot after a word (ClickHouse rejects
+        // `SELECT .5`).
+        let kinds = |s: &str| regions(s).into_iter().map(|r| r.1).collect::<Vec<_>>();
+        assert_eq!(
+            kinds("SELECT 1, .5e-3--c"),
+            [Region::Number, Region::LineComment]
+        );
+        assert_eq!(kinds("x .5e-3--c"), [Region::LineComment]);
     }
 
     #[test]

@@ -16,8 +16,8 @@
 //! |---|---|---|
 //! | inside `'…'` | literal content, `\` and `'` backslash-escaped, no quotes added | `,` |
 //! | inside `` `…` `` / `"…"` | identifier content, `\` and the quote escaped | `,` |
-//! | inside comments or `$tag$…$tag$` | not substituted | |
-//! | code, default format, single-value variable | raw if a number or a dotted identifier (except right after `IN (`), else a string literal | |
+//! | inside `‘…’` / `“…”` (Unicode quotes, which have no escapes), comments or `$tag$…$tag$` | not substituted | |
+//! | code, default format, single-value variable | raw if a plain number (negative ones in parentheses) or a plain dotted identifier (except right after `IN (`), else a string literal (see [`write_single`]) | |
 //! | code, default format, multi-value or "All" | string literal | `,` |
 //! | code, `:csv` | like a single value (raw number/identifier, else literal) | `,` |
 //! | code, `:singlequote` / `:sqlstring` | string literal (ClickHouse backslash escaping for both) | `,` |
@@ -36,7 +36,8 @@
 //!   as the frontend did.
 //! * `$conditionalTest(sql, $var)` / `(sql_if, sql_else, $var)` (Altinity): ` sql ` or, when the
 //!   variable is "All" or empty, a single space / ` sql_else `. The last argument must be a
-//!   variable the dashboard has, else an error.
+//!   `$variable`, else an error; a variable the request does not carry leaves the macro as
+//!   written (like any unknown name).
 //!
 //! # Ad hoc filters
 //!
@@ -49,7 +50,8 @@
 //! Values are string literals, except numbers compared with `<`, `>`, `<=`, `>=`; keys are raw
 //! when plain identifiers, else backtick-quoted.
 
-use super::context::{AdHocFilter, Dialect, MacroContext, Variable};
+use super::adhoc;
+use super::context::{Dialect, MacroContext, Variable};
 use super::error::{MacroError, MacroErrorKind};
 use super::scan::{self, Region};
 use crate::sql;
@@ -109,7 +111,7 @@ fn reference_at(s: &str, i: usize) -> Option<Reference<'_>> {
     })
 }
 
-fn is_number(v: &str) -> bool {
+pub(crate) fn is_number(v: &str) -> bool {
     let t = v.strip_prefix('-').unwrap_or(v);
     let (mant, exp) = match t.find(['e', 'E']) {
         Some(p) => (&t[..p], Some(&t[p + 1..])),
@@ -132,9 +134,38 @@ fn is_dotted_identifier(v: &str) -> bool {
         })
 }
 
-/// A single value in code: raw when it cannot change the SQL's shape, else a literal.
-fn write_single(out: &mut String, v: &str) {
-    if is_number(v) || is_dotted_identifier(v) {
+/// A value that is one harmless token: a plain number or a plain dotted identifier.
+pub(crate) fn is_plain(v: &str) -> bool {
+    is_number(v) || is_dotted_identifier(v)
+}
+
+/// Whether the string literal starting at `i` is the argument of `$unescape(`.
+fn is_unescape_argument(sql: &str, i: usize) -> bool {
+    sql[..i]
+        .trim_end()
+        .strip_suffix('(')
+        .is_some_and(|head| head.trim_end().ends_with("$unescape"))
+}
+
+/// A single value in code (bare position): raw only when it is one token that cannot join the
+/// text around it into a comment or an operator, else a string literal.
+///
+/// * a plain number (`-?digits[.digits][e[+-]digits]`) is raw; a negative one is wrapped in
+///   parentheses, so `1 -$lag` with `lag = -1` reads `1 -(-1)`, never `1 --1` (a comment);
+/// * a plain, possibly dotted identifier (`[A-Za-z_][A-Za-z0-9_]*`, parts joined by `.`) is raw,
+///   so `FROM $table` and `SELECT $column` keep working (such a value is read as a name: use
+///   `'$v'` or `${v:singlequote}` where a value is meant);
+/// * anything else is a string literal, escaped by [`crate::sql`].
+pub(crate) fn write_single(out: &mut String, v: &str) {
+    if is_number(v) {
+        if v.starts_with('-') {
+            out.push('(');
+            out.push_str(v);
+            out.push(')');
+        } else {
+            out.push_str(v);
+        }
+    } else if is_dotted_identifier(v) {
         out.push_str(v);
     } else {
         sql::write_string_literal(out, v);
@@ -203,90 +234,103 @@ fn opens_in_list(sql: &str, i: usize) -> bool {
         && (b.len() == 2 || !scan::is_ident_byte(b[b.len() - 3]))
 }
 
-/// Columns and values of the filters that apply to `database.table`, as SQL conditions.
-pub(crate) fn adhoc_conditions(
-    filters: &[AdHocFilter],
-    database: &str,
-    table: &str,
-    regex_ops: bool,
-) -> Result<Vec<String>, MacroErrorKind> {
-    let mut out = Vec::new();
-    for f in filters {
-        let parts: Vec<&str> = f.key.split('.').collect();
-        let column = match parts.len() {
-            1 => parts[0].to_string(),
-            2 => continue,
-            _ if parts[0] == database && parts[1] == table => parts[2..].join("."),
-            _ => continue,
-        };
-        if column.is_empty() || parts.iter().any(|p| p.is_empty()) {
-            continue;
-        }
-        let mut cond = String::new();
-        let plain = is_dotted_identifier(&column);
-        let col = if plain {
-            column.clone()
-        } else {
-            sql::identifier(&column)
-        };
-        let comparison = matches!(f.operator.as_str(), "<" | ">" | "<=" | ">=");
-        match (f.operator.as_str(), regex_ops) {
-            ("=|" | "!=|", _) => {
-                // Grafana's multi-value operators: one of / none of.
-                let values: Vec<&str> = if f.values.is_empty() {
-                    vec![f.value.as_str()]
-                } else {
-                    f.values.iter().map(String::as_str).collect()
-                };
-                cond.push_str(&col);
-                cond.push_str(if f.operator == "=|" {
-                    " IN ("
-                } else {
-                    " NOT IN ("
-                });
-                for (n, v) in values.iter().enumerate() {
-                    if n > 0 {
-                        cond.push_str(", ");
-                    }
-                    sql::write_string_literal(&mut cond, v);
-                }
-                cond.push(')');
-            }
-            ("=~", true) | ("!~", true) => {
-                if f.operator == "!~" {
-                    cond.push_str("NOT ");
-                }
-                cond.push_str("match(");
-                cond.push_str(&col);
-                cond.push_str(", ");
-                sql::write_string_literal(&mut cond, &f.value);
-                cond.push(')');
-            }
-            (op, _) => {
-                let op = match op {
-                    "=" | "!=" | "<" | ">" | "<=" | ">=" => op,
-                    "=~" => "LIKE",
-                    "!~" => "NOT LIKE",
-                    other => {
-                        return Err(MacroErrorKind::InvalidArgument(format!(
-                            "ad hoc filter operator `{other}` is not supported"
-                        )));
-                    }
-                };
-                cond.push_str(&col);
-                cond.push(' ');
-                cond.push_str(op);
-                cond.push(' ');
-                if comparison && is_number(&f.value) {
-                    cond.push_str(&f.value);
-                } else {
-                    sql::write_string_literal(&mut cond, &f.value);
-                }
-            }
-        }
-        out.push(cond);
+/// Whether the reference at `i` is a value list: right after `IN (`, `IN [` (any of `NOT`,
+/// `GLOBAL`) or `tuple(`.
+fn opens_value_list(sql: &str, i: usize) -> bool {
+    let before = sql[..i].trim_end();
+    let Some(before) = before.strip_suffix(['(', '[']) else {
+        return false;
+    };
+    let before = before.trim_end();
+    let word_start = before
+        .bytes()
+        .rev()
+        .take_while(|&c| scan::is_ident_byte(c))
+        .count();
+    let word = &before[before.len() - word_start..];
+    word.eq_ignore_ascii_case("in")
+        || (word.eq_ignore_ascii_case("tuple") && before.ends_with(word))
+}
+
+/// Whether the reference at `i` names a table: right after `FROM`, `JOIN`, `INTO`, `TABLE` or
+/// `TO`.
+fn in_table_position(sql: &str, i: usize) -> bool {
+    let before = sql[..i].trim_end();
+    if before.len() == sql[..i].len() {
+        return false; // glued to the word before it
     }
-    Ok(out)
+    let n = before
+        .bytes()
+        .rev()
+        .take_while(|&c| scan::is_ident_byte(c))
+        .count();
+    let word = &before[before.len() - n..];
+    ["from", "join", "into", "table", "to"]
+        .iter()
+        .any(|w| word.eq_ignore_ascii_case(w))
+}
+
+/// A value written for the array-literal position: a number raw, anything else a literal.
+fn write_element(out: &mut String, v: &str) {
+    if is_number(v) && !v.starts_with('-') {
+        out.push_str(v);
+    } else if is_number(v) {
+        out.push('(');
+        out.push_str(v);
+        out.push(')');
+    } else {
+        sql::write_string_literal(out, v);
+    }
+}
+
+/// A variable without a format in code, in the Altinity model, by that plugin's rules (which
+/// its saved dashboards rely on), always escaped:
+///
+/// * a multi-value selection of several values: `'a','b'` as a value list (`IN (…)`,
+///   `IN […]`, `tuple(…)`), else an array literal `['a', 'b']` (`hasAny($v, col)`); numbers
+///   stay numbers; one value of a multi-value variable is always a string literal;
+/// * a single value next to a `.` (`$db.$table`, `service.$ns`), or where a table name stands
+///   (after `FROM`, `JOIN`, `INTO`, `TABLE`, `TO`), or of a variable whose `multi` and `includeAll`
+///   are both `false`: raw when a plain identifier or number (see [`write_single`]);
+/// * a single value in a value list: a string literal (a number stays a number);
+/// * a single value of a variable without flags (textbox, constant): a number raw, anything
+///   else a string literal; with `includeAll` set: a string literal.
+fn altinity_code(var: &Variable, sql: &str, i: usize, end: usize) -> String {
+    let mut out = String::new();
+    let values = &var.values;
+    let list = opens_value_list(sql, i);
+    if values.len() > 1 {
+        if !list {
+            out.push('[');
+        }
+        for (n, v) in values.iter().enumerate() {
+            if n > 0 {
+                out.push_str(if list { "," } else { ", " });
+            }
+            write_element(&mut out, v);
+        }
+        if !list {
+            out.push(']');
+        }
+        return out;
+    }
+    let Some(v) = values.first() else {
+        out.push_str("''");
+        return out;
+    };
+    let name_position =
+        sql[..i].ends_with('.') || sql[end..].starts_with('.') || in_table_position(sql, i);
+    let raw_if_plain = name_position
+        || (!var.multi && !list && var.flags_known && !var.include_all)
+        || (!var.multi && !list && !var.flags_known && is_number(v));
+    if raw_if_plain {
+        write_single(&mut out, v);
+    } else if list && !var.multi {
+        write_element(&mut out, v);
+    } else {
+        sql::write_string_literal(&mut out, v);
+    }
+    out
 }
 
 fn adhoc_macro(ctx: &MacroContext) -> Result<String, MacroErrorKind> {
@@ -294,7 +338,7 @@ fn adhoc_macro(ctx: &MacroContext) -> Result<String, MacroErrorKind> {
         Dialect::Altinity => (ctx.altinity.database.as_str(), ctx.altinity.table.as_str()),
         Dialect::Grafana => ("", ctx.grafana.table.as_str()),
     };
-    let conds = adhoc_conditions(&ctx.ad_hoc_filters, db, table, false)?;
+    let conds = adhoc::conditions(ctx, db, table, false)?;
     Ok(if conds.is_empty() {
         "1".to_string()
     } else {
@@ -303,7 +347,7 @@ fn adhoc_macro(ctx: &MacroContext) -> Result<String, MacroErrorKind> {
 }
 
 fn adhoc_filters_macro(args: &[&str], ctx: &MacroContext) -> Result<String, MacroErrorKind> {
-    let conds = adhoc_conditions(&ctx.ad_hoc_filters, "", "", true)?;
+    let conds = adhoc::conditions(ctx, "", "", true)?;
     if conds.is_empty() {
         return Ok("additional_table_filters={}".to_string());
     }
@@ -365,6 +409,9 @@ fn expand_at(
                 }
             };
             if interpolate && !ctx.variables.is_empty() {
+                // `$unescape('…')` (Altinity) removes every quote and runs the text as SQL, so a
+                // value inside its argument may only be a plain identifier or number.
+                let unescaped = place == Place::String && is_unescape_argument(sql, i);
                 // Substitute inside the quoted region, escaping for that region.
                 let mut j = i + 1;
                 let stop = if end > i + 1 && b[end - 1] == b[i] {
@@ -381,6 +428,17 @@ fn expand_at(
                         && let Some(r) = reference_at(&sql[..stop], j)
                         && let Some(var) = ctx.variables.get(r.name)
                     {
+                        if unescaped && let Some(v) = var.values.iter().find(|v| !is_plain(v)) {
+                            let why = format!(
+                                "the value `{v}` of a variable inside $unescape('…') is not a \
+                                 plain identifier or number, and $unescape would run it as SQL"
+                            );
+                            return Err(MacroError::new(
+                                &sql[j..r.end],
+                                base + j,
+                                MacroErrorKind::InvalidArgument(why),
+                            ));
+                        }
                         let text = render(var, r.format, place, false)
                             .map_err(|k| MacroError::new(&sql[j..r.end], base + j, k))?;
                         flush(&mut out, copied, j);
@@ -434,9 +492,12 @@ fn expand_at(
                             let last = args.len() - 1;
                             let var = variable_arg(text(last))
                                 .ok_or_else(|| err(MacroErrorKind::NotAVariable))?;
-                            let value = ctx.variables.get(var).ok_or_else(|| {
-                                err(MacroErrorKind::UnknownVariable(var.to_string()))
-                            })?;
+                            // A variable the request does not carry leaves the macro as
+                            // written, like any unknown name.
+                            let Some(value) = ctx.variables.get(var) else {
+                                i = call.end;
+                                continue;
+                            };
                             let chosen = if value.is_all_or_empty() {
                                 if args.len() == 3 {
                                     format!(" {} ", sub(1)?)
@@ -479,8 +540,15 @@ fn expand_at(
             }
             name if interpolate => match ctx.variables.get(name) {
                 Some(var) => {
-                    let text = render(var, r.format, Place::Code, opens_in_list(sql, i))
-                        .map_err(|k| MacroError::new(&sql[i..r.end], base + i, k))?;
+                    let altinity_default = ctx.dialect == Dialect::Altinity
+                        && r.format.is_none()
+                        && !(var.all_selected && var.custom_all_value.is_some());
+                    let text = if altinity_default {
+                        Ok(altinity_code(var, sql, i, r.end))
+                    } else {
+                        render(var, r.format, Place::Code, opens_in_list(sql, i))
+                    }
+                    .map_err(|k| MacroError::new(&sql[i..r.end], base + i, k))?;
                     Some((text, r.end))
                 }
                 None => None,
@@ -602,27 +670,21 @@ mod tests {
         assert_eq!(run("A$conditionalTest(AND a, AND b, $v)B", &c), "A AND b B");
         let e = expand("$conditionalTest(a, b)", &c, true).unwrap_err();
         assert_eq!(e.kind, MacroErrorKind::NotAVariable);
-        let e = expand("$conditionalTest(a, $nope)", &c, true).unwrap_err();
-        assert_eq!(e.kind, MacroErrorKind::UnknownVariable("nope".into()));
+        // A variable the request does not carry: the macro stays as written.
+        assert_eq!(
+            run("$conditionalTest(a, $nope)", &c),
+            "$conditionalTest(a, $nope)"
+        );
     }
 
     #[test]
-    fn adhoc_conditions_match_database_and_table() {
-        let f = |k: &str, op: &str, v: &str| AdHocFilter {
+    fn adhoc_macro_matches_database_and_table() {
+        let f = |k: &str, op: &str, v: &str| crate::macros::AdHocFilter {
             key: k.into(),
             operator: op.into(),
             value: v.into(),
             values: Vec::new(),
         };
-        let filters = [
-            f("db.t.a", "=", "x'y"),
-            f("other.t.a", "=", "no"),
-            f("t.a", "=", "no"),
-            f("n", ">", "10"),
-            f("m", "=~", "ab%"),
-        ];
-        let conds = adhoc_conditions(&filters, "db", "t", false).unwrap();
-        assert_eq!(conds, [r"a = 'x\'y'", "n > 10", "m LIKE 'ab%'"]);
         let mut c = ctx_with(&[]);
         c.dialect = Dialect::Altinity;
         c.altinity = AltinityOptions {
@@ -631,8 +693,16 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(run("WHERE $adhoc", &c), "WHERE 1");
-        c.ad_hoc_filters = filters[..1].to_vec();
-        assert_eq!(run("WHERE $adhoc", &c), r"WHERE (a = 'x\'y')");
+        c.ad_hoc_filters = vec![
+            f("db.t.a", "=", "x'y"),
+            f("other.t.a", "=", "no"),
+            f("n", ">", "10"),
+            f("m", "=~", "ab%"),
+        ];
+        assert_eq!(
+            run("WHERE $adhoc", &c),
+            r"WHERE (a = 'x\'y' AND n > 10 AND m LIKE 'ab%')"
+        );
     }
 
     #[test]
@@ -642,7 +712,7 @@ mod tests {
             run("SETTINGS $__adHocFilters('logs')", &c),
             "SETTINGS additional_table_filters={}"
         );
-        c.ad_hoc_filters = vec![AdHocFilter {
+        c.ad_hoc_filters = vec![crate::macros::AdHocFilter {
             key: "level".into(),
             operator: "!~".into(),
             value: "^d".into(),
@@ -656,26 +726,56 @@ mod tests {
 
     #[test]
     fn multi_value_adhoc_operators_are_one_of_and_none_of() {
-        let f = |op: &str, values: &[&str]| AdHocFilter {
+        let f = |op: &str, values: &[&str]| crate::macros::AdHocFilter {
             key: "SeverityText".into(),
             operator: op.into(),
             value: String::new(),
             values: values.iter().map(|v| v.to_string()).collect(),
         };
-        let conds = adhoc_conditions(
-            &[f("=|", &["ERROR", "it's"]), f("!=|", &["DEBUG"])],
-            "",
-            "",
-            true,
-        )
-        .unwrap();
+        let mut c = ctx_with(&[]);
+        c.ad_hoc_filters = vec![f("=|", &["ERROR", "it's"]), f("!=|", &["DEBUG"])];
         assert_eq!(
-            conds,
-            [
-                r"SeverityText IN ('ERROR', 'it\'s')",
-                "SeverityText NOT IN ('DEBUG')"
-            ]
+            run("SETTINGS $__adHocFilters('logs')", &c),
+            r"SETTINGS additional_table_filters={'logs': 'SeverityText IN (\'ERROR\', \'it\\\'s\') AND SeverityText NOT IN (\'DEBUG\')'}"
         );
+    }
+
+    #[test]
+    fn altinity_model_formats_variables_by_position_and_flags() {
+        let mut flagged = Variable::single("abc");
+        flagged.flags_known = true;
+        let mut c = ctx_with(&[
+            ("textbox", Variable::single("abc")),
+            ("num", Variable::single("123")),
+            ("flagged", flagged),
+            ("list", Variable::multi(["a", "b'c"])),
+            ("one", Variable::multi(["x"])),
+            ("evil", Variable::single("t; DROP")),
+        ]);
+        c.dialect = Dialect::Altinity;
+        let cases = [
+            // A variable without flags (textbox, constant) is quoted unless it is a number.
+            ("x = $textbox", "x = 'abc'"),
+            ("x = $num", "x = 123"),
+            // Both flags false: raw when plain.
+            ("x = $flagged", "x = abc"),
+            // Next to a dot or where a table name stands: raw when plain, else a literal.
+            ("FROM db.$textbox", "FROM db.abc"),
+            ("FROM $textbox", "FROM abc"),
+            ("JOIN $evil", "JOIN 't; DROP'"),
+            // Several values: a value list, or an array literal elsewhere.
+            ("x IN ($list)", r"x IN ('a','b\'c')"),
+            ("x IN [$list]", r"x IN ['a','b\'c']"),
+            ("hasAny(tags, $list)", r"hasAny(tags, ['a', 'b\'c'])"),
+            // One value of a multi-value variable is always a literal.
+            ("x = $one", "x = 'x'"),
+        ];
+        for (sql, want) in cases {
+            assert_eq!(run(sql, &c), want, "{sql}");
+        }
+        // The grafana model keeps its own rules.
+        c.dialect = Dialect::Grafana;
+        assert_eq!(run("x = $textbox", &c), "x = abc");
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //! Severity is normalised to Grafana's levels from text (any case and common aliases) or from
 //! OTel's `SeverityNumber` ranges.
 
+pub mod engine;
+
 use serde::Deserialize;
 
 use crate::chtype::ChType;
@@ -42,6 +44,9 @@ pub struct TableSchema {
     pub sorting_key: String,
     /// `primary_key` expression.
     pub primary_key: String,
+    /// Where the three keys were read from when the table stores no rows itself (a
+    /// `Distributed` or `Merge` table, see [`engine`]): `database.table`; empty otherwise.
+    pub keys_from: String,
 }
 
 impl TableSchema {
@@ -596,6 +601,7 @@ mod tests {
             sorting_key: sorting.into(),
             primary_key: primary.into(),
             partition_key: partition.into(),
+            keys_from: String::new(),
         }
     }
 

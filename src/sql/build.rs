@@ -101,6 +101,10 @@ pub struct LogsBuilder {
     pub limit: Option<u64>,
     /// Column-role overrides for this query (over the datasource's `logs` settings).
     pub columns: crate::otel::RoleOverrides,
+    /// Level filters from a click (`level`, include?); set from the query's `filters`, never
+    /// read from the builder JSON.
+    #[serde(skip)]
+    pub level_filters: Vec<(String, bool)>,
 }
 
 /// One filter `key op value`.
@@ -132,8 +136,9 @@ fn value_text(v: &serde_json::Value) -> String {
     }
 }
 
-/// The SQL expression a filter key refers to, given the table's columns and maps.
-fn filter_target(
+/// The SQL expression a filter key refers to, given the table's columns and maps; for a bare
+/// attribute key also the maps it is looked up in and the key as a literal.
+pub fn filter_target(
     key: &str,
     roles: &LogRoles,
     columns: &[String],
@@ -358,6 +363,20 @@ fn logs_where(
         min_severity(&mut c, level, roles);
         conds.push(c);
     }
+    for (level, include) in &b.level_filters {
+        // Filters from a click on a level (see `sql::explore`): the row's normalised level.
+        let Some(level) = crate::otel::parse_level(level) else {
+            return Err(BuildError(format!(
+                "filter on `level`: {level:?} is not a level"
+            )));
+        };
+        let op = if *include { "=" } else { "!=" };
+        conds.push(format!(
+            "{} {op} {}",
+            level_expression(roles),
+            string_literal(level)
+        ));
+    }
     for f in &b.filters {
         let mut c = String::new();
         filter_condition(&mut c, f, roles, columns)?;
@@ -563,7 +582,8 @@ pub fn context_for_table(
 }
 
 /// Context of a raw SQL logs query: the user's SQL (expanded for a range around the row)
-/// wrapped with the context conditions on its result columns.
+/// wrapped with the context conditions (`equal`: SQL expressions over its result columns and
+/// their values).
 pub fn context_for_sql(
     user_sql: &str,
     time_col: &str,
@@ -574,11 +594,7 @@ pub fn context_for_sql(
 ) -> String {
     let inner = user_sql.trim_end().trim_end_matches(';');
     let select = format!("SELECT *\nFROM (\n{inner}\n)");
-    let equal: Vec<(String, String)> = equal
-        .iter()
-        .map(|(c, v)| (identifier(c), v.clone()))
-        .collect();
-    context_query(&select, time_col, row_ns, direction, &equal, limit)
+    context_query(&select, time_col, row_ns, direction, equal, limit)
 }
 
 /// Optional columns of a traces table the trace view uses.
@@ -996,7 +1012,7 @@ mod tests {
             "timestamp",
             5,
             Direction::Backward,
-            &[("pod".into(), "p'1".into())],
+            &[("`pod`".into(), "p'1".into())],
             10,
         );
         assert!(sql.contains("WHERE `timestamp` < fromUnixTimestamp64Nano(5) AND `pod` = 'p\\'1'\nORDER BY `timestamp` DESC\nLIMIT 10"), "{sql}");

@@ -11,6 +11,7 @@
 //!   never append to it, so an `OR` or a trailing comment inside the user SQL cannot escape them.
 
 pub mod build;
+pub mod explore;
 
 use std::fmt::Write;
 
@@ -131,6 +132,51 @@ pub fn wrap_subquery(user_sql: &str, outer_select: &str, outer_tail: &str) -> St
     out
 }
 
+/// `DESCRIBE TABLE (<sql>)`: the result columns of a query, without running it.
+pub fn describe_query(user_sql: &str) -> String {
+    let inner = user_sql.trim_end().trim_end_matches(';');
+    // Newlines so a trailing line comment cannot swallow the closing parenthesis.
+    format!("DESCRIBE TABLE (\n{inner}\n)")
+}
+
+/// The first keyword of a statement as ClickHouse's lexer reads it (comments, blanks and opening
+/// parentheses skipped), upper-cased; `None` when the statement starts with anything else.
+pub fn leading_keyword(sql: &str) -> Option<String> {
+    let regions = crate::macros::scan::regions(sql);
+    let mut i = 0;
+    let b = sql.as_bytes();
+    loop {
+        if let Some((r, kind)) = regions.iter().find(|(r, _)| r.start == i) {
+            if !kind.is_comment() {
+                return None;
+            }
+            i = r.end;
+        } else if i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'(') {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    let word: String = sql[i..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    (!word.is_empty()).then(|| word.to_ascii_uppercase())
+}
+
+/// Statements ClickHouse's read-only mode lets through although they act on the server: `KILL`
+/// (a user's own queries) and some `SYSTEM` commands (26.9 runs `SYSTEM STOP MERGES` under
+/// readonly=1). Lantern refuses them itself unless writes are allowed.
+pub const ADMIN_KEYWORDS: &[&str] = &["KILL", "SYSTEM"];
+
+/// `KILL QUERY` for one query id, not waiting for the query to stop.
+pub fn kill_query(query_id: &str) -> String {
+    format!(
+        "KILL QUERY WHERE query_id = {} ASYNC",
+        string_literal(query_id)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +219,35 @@ mod tests {
         s.push(' ');
         write_number(&mut s, f64::NAN);
         assert_eq!(s, "42 -1.5 nan");
+    }
+
+    #[test]
+    fn the_leading_keyword_is_read_past_comments() {
+        for (sql, want) in [
+            ("SELECT 1", Some("SELECT")),
+            (
+                "  -- c\n# x\n/* a /* b */ c */ (kill query where 1)",
+                Some("KILL"),
+            ),
+            ("#!shebang\nsystem stop merges", Some("SYSTEM")),
+            ("// c\nWITH 1 AS x SELECT x", Some("WITH")),
+            ("'KILL'", None),
+            ("", None),
+        ] {
+            assert_eq!(leading_keyword(sql).as_deref(), want, "{sql:?}");
+        }
+    }
+
+    #[test]
+    fn describe_and_kill_are_closed_against_their_input() {
+        assert_eq!(
+            describe_query("SELECT 1 -- c;\n;"),
+            "DESCRIBE TABLE (\nSELECT 1 -- c;\n\n)"
+        );
+        assert_eq!(
+            kill_query("q' OR 1 --"),
+            r"KILL QUERY WHERE query_id = 'q\' OR 1 --' ASYNC"
+        );
     }
 
     #[test]

@@ -384,6 +384,7 @@ fn bench_shape1m() {
         till_now: false,
         nullify_sparse: false,
         ms_column_t: false,
+        max_points: u64::MAX,
     };
     let samples: Vec<Duration> = (0..9)
         .map(|_| {

@@ -8,6 +8,8 @@ fn core_modules_do_not_import_edges() {
         "query.rs",
         "chtype.rs",
         "error.rs",
+        "live.rs",
+        "metrics.rs",
         "sql",
         "frames",
     ];

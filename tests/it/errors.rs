@@ -227,7 +227,9 @@ async fn health_reports_server_and_otel_tables() {
     assert_eq!(details["otelTables"], json!(["otel_logs", "otel_traces"]));
     assert_eq!(details["user"], e.user.as_str());
     assert_eq!(details["database"], db.name.as_str());
-    assert_eq!(details["readonly"], 0);
+    assert_eq!(details["profileReadonly"], 0);
+    assert_eq!(details["readonly"], 1, "queries run with readonly=1");
+    assert_eq!(details["mode"], "read-only (readonly=1)");
 }
 
 /// Altinity-style settings (instance URL, basic auth) reach the same server.

@@ -512,13 +512,17 @@ async fn expand_shows_builder_sql() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_of_many_blocks_keep_order_and_unique_ids() {
     let db = engine().database("otel_blocks");
-    let d = ds(&db, json!(null));
+    let mut d = ds(&db, json!(null));
+    // Small blocks, set by the datasource (queries run with readonly=1 and cannot set it).
+    let mut json: Value = serde_json::from_slice(&d.json_data).unwrap();
+    json["customSettings"] = json!([{"setting": "max_block_size", "value": "700"}]);
+    d.json_data = serde_json::to_vec(&json).unwrap();
     let sql = "SELECT toDateTime64('2024-01-01 00:00:00', 9, 'UTC') + toIntervalMillisecond(intDiv(number, 2)) AS Timestamp, \
                if(number % 2 = 0, 'same line', concat('line ', toString(number))) AS Body, \
                arrayElement(['INFO', 'Warn', 'error', ''], 1 + number % 4) AS SeverityText, \
                toUInt8(arrayElement([9, 13, 17, 21], 1 + number % 4)) AS SeverityNumber, \
                map('k8s.pod.name', concat('pod-', toString(number % 3)), 'quote', 'a\"b') AS ResourceAttributes \
-               FROM numbers(5000) ORDER BY number SETTINGS max_block_size = 700";
+               FROM numbers(5000) ORDER BY number";
     let mut answers = run(&d, vec![q("A", json!({"rawSql": sql, "format": 2}))]).await;
     let a = answers.remove("A").unwrap();
     let f = a.frame();
@@ -544,7 +548,7 @@ async fn logs_of_many_blocks_keep_order_and_unique_ids() {
     assert_eq!(distinct_ids(f), 5000, "ids are unique");
 
     let same = "SELECT toDateTime64('2024-01-01 00:00:00', 9, 'UTC') AS Timestamp, 'x' AS Body \
-                FROM numbers(2000) SETTINGS max_block_size = 300";
+                FROM numbers(2000)";
     let mut answers = run(&d, vec![q("B", json!({"rawSql": same, "format": 2}))]).await;
     let b = answers.remove("B").unwrap();
     assert_eq!(

@@ -22,7 +22,7 @@ fn world() -> &'static TlsWorld {
         let opts = ShimOptions {
             tls_cert: Some(dir.join("server.pem")),
             tls_key: Some(dir.join("server.key")),
-            tls_client_ca: None,
+            ..Default::default()
         };
         let server = start_shim("tls-pw", &opts);
         let mtls = start_shim(

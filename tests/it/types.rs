@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::engine::engine;
 use crate::grafana_frames::{FieldData, Kind};
-use crate::host::{Host, Q, datasource_for};
+use crate::host::{Host, Q, datasource_for, datasource_with};
 
 /// Runs `SELECT <expr> AS v` through the plugin and returns field `v`.
 async fn select(expr: &str) -> (FieldData, Value) {
@@ -89,7 +89,8 @@ type_tests! {
     dynamic_value: "'hello'::Dynamic" => Json, false, json!("hello");
 }
 
-/// Nested columns: flattened to `n.a`/`n.b` arrays by default, objects when kept whole.
+/// Nested columns: flattened to `n.a`/`n.b` arrays by default, objects when kept whole
+/// (`allowQuerySettings` lets the query say so).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nested() {
     let e = engine();
@@ -97,7 +98,8 @@ async fn nested() {
     db.exec("CREATE TABLE t (id UInt8, n Nested(a UInt8, b String)) ENGINE = Memory");
     db.exec("INSERT INTO t VALUES (1, [1, 2], ['x', 'y'])");
     let host = Host::start().await;
-    let ds = datasource_for(e, &db.name);
+    // Query B keeps Nested whole with its own SETTINGS clause, which needs readonly=2.
+    let ds = datasource_with(e, &db.name, json!({"allowQuerySettings": true}));
     let mut answers = host
         .query(
             &ds,

@@ -18,6 +18,12 @@ a server:
   lz4 frame or gzip; request bodies `Content-Encoding: gzip|lz4` and `decompress=1`.
 * optional TLS (`--tls-cert/--tls-key`, client certificates with `--tls-client-ca`).
 * TCP_NODELAY on accepted sockets (without it keep-alive clients stall ~40 ms per request).
+* `--readonly 1|2`: the user's settings profile is read-only (applied before the request's own
+  settings, so a readonly=1 user cannot send any setting, as on a real server).
+* `query_id`: chdb assigns its own ids, so the HTTP query_id is kept as the query's
+  `log_comment`, and `query_id = '…'` in `KILL QUERY` and `system.processes` queries also
+  matches it.
+* the cluster `test_shard_localhost` (one shard, this node), as in a server's default config.
 
 Started with `--port 0` it prints one line when ready:
 `chshim listening on http://127.0.0.1:PORT (ClickHouse <version>, data <dir>)`.
@@ -42,6 +48,16 @@ import urllib.parse
 import uuid
 
 import chdb
+
+CLUSTER_CONFIG = """<clickhouse>
+  <tcp_port>9000</tcp_port>
+  <remote_servers>
+    <test_shard_localhost>
+      <shard><replica><host>localhost</host><port>9000</port></replica></shard>
+    </test_shard_localhost>
+  </remote_servers>
+</clickhouse>
+"""
 
 RESERVED = {
     "query", "database", "default_format", "user", "password", "quota_key", "query_id", "session_id",
@@ -72,6 +88,7 @@ PASSWORD = ""
 SESSIONS = {}
 SESSIONS_LOCK = threading.Lock()
 VERBOSE = False
+PROFILE_READONLY = None  # --readonly: the user's settings profile level
 
 
 class ClickHouseError(Exception):
@@ -278,8 +295,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             )
         data = result.bytes() if result is not None else b""
         summary = {
-            "read_rows": str(result.rows_read() if result is not None else 0),
-            "read_bytes": str(result.bytes_read() if result is not None else 0),
+            # Rows and bytes read from tables, as a server reports them (not the result's rows).
+            "read_rows": str(storage_stat(result, "storage_rows_read", "rows_read")),
+            "read_bytes": str(storage_stat(result, "storage_bytes_read", "bytes_read")),
             "written_rows": "0",
             "written_bytes": "0",
             "total_rows_to_read": str(result.rows_read() if result is not None else 0),
@@ -344,6 +362,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             settings.sort(key=lambda kv: kv[0] == "readonly")
             if method == "GET" and "readonly" not in params:
                 settings.append(("readonly", "2"))
+            # chdb gives every query its own id: the HTTP query_id travels as log_comment, and
+            # KILL QUERY / system.processes by query_id look there too (see translate_query_id).
+            internal = []
+            if params.get("query_id"):
+                internal.append(("log_comment", params["query_id"]))
+            # The user's settings profile comes before anything the request asks for.
+            if PROFILE_READONLY:
+                internal.append(("readonly", PROFILE_READONLY))
+            settings = internal + settings
+            sql = translate_query_id(sql)
             try:
                 if params.get("database"):
                     conn.query("USE `" + params["database"].replace("`", "\\`") + "`")
@@ -364,6 +392,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 conn.close()
 
 
+def storage_stat(result, name, fallback):
+    """A statistic of a chdb result: the storage one when this chdb has it, else the older one."""
+    if result is None:
+        return 0
+    stat = getattr(result, name, None) or getattr(result, fallback)
+    return stat()
+
+
+def translate_query_id(sql):
+    """`query_id = 'x'` in KILL QUERY or a system.processes query also matches chdb's queries
+    whose log_comment is 'x' (the HTTP query_id a request carried)."""
+    if not (re.match(r"\s*KILL\s+QUERY\b", sql, re.IGNORECASE) or "system.processes" in sql):
+        return sql
+    return re.sub(
+        r"\bquery_id\s*=\s*('(?:[^'\\]|\\.)*')",
+        lambda m: f"(query_id = {m.group(1)} OR Settings['log_comment'] = {m.group(1)})",
+        sql,
+    )
+
+
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
@@ -378,7 +426,7 @@ def watch_parent(parent):
 
 
 def main():
-    global VERSION, PATH, USER, PASSWORD, VERBOSE
+    global VERSION, PATH, USER, PASSWORD, VERBOSE, PROFILE_READONLY
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=8123)
     ap.add_argument("--host", default="127.0.0.1")
@@ -389,10 +437,19 @@ def main():
     ap.add_argument("--tls-key")
     ap.add_argument("--tls-client-ca", help="require client certificates signed by this CA")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--readonly", choices=["0", "1", "2"], default="0", help="the user's profile readonly level (1: no setting may be sent)")
     args = ap.parse_args()
     PATH = args.path or tempfile.mkdtemp(prefix="chshim-")
     USER, PASSWORD, VERBOSE = args.user, args.password, args.verbose
-    keep = chdb.connect(PATH)  # keeps the embedded server alive for the process
+    PROFILE_READONLY = None if args.readonly == "0" else args.readonly
+    # Like a server's default config, declare the one-shard cluster `test_shard_localhost` so
+    # that Distributed tables can be tested. chdb listens on no TCP port: the declared tcp_port
+    # only makes the cluster's replica count as this node, so its queries run in process.
+    config = os.path.join(PATH, "chshim-config.xml")
+    with open(config, "w") as f:
+        f.write(CLUSTER_CONFIG)
+    # The first connection starts the embedded server with this config; later ones share it.
+    keep = chdb.connect(f"file:{PATH}?config-file={config}")  # keeps the server alive
     VERSION = keep.query("SELECT version()", "TabSeparated").bytes().decode().strip()
     server = Server((args.host, args.port), Handler)
     scheme = "http"

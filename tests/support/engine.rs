@@ -67,11 +67,18 @@ pub struct ShimOptions {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub tls_client_ca: Option<PathBuf>,
+    /// The user's settings profile `readonly` level (`--readonly`).
+    pub readonly: Option<&'static str>,
+    /// Data directory (default: a new one).
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Starts a shim; panics with its stderr when it does not come up.
 pub fn start_shim(password: &str, opts: &ShimOptions) -> Engine {
-    let dir = std::env::temp_dir().join(format!("lantern-engine-{}", token()));
+    let dir = opts
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("lantern-engine-{}", token())));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let mut cmd = Command::new(python());
     cmd.arg(manifest_dir().join("tests/support/chshim.py"))
@@ -83,6 +90,9 @@ pub fn start_shim(password: &str, opts: &ShimOptions) -> Engine {
     }
     if let Some(ca) = &opts.tls_client_ca {
         cmd.arg("--tls-client-ca").arg(ca);
+    }
+    if let Some(level) = opts.readonly {
+        cmd.args(["--readonly", level]);
     }
     let mut child = cmd
         .stdout(Stdio::piped())

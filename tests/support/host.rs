@@ -60,6 +60,32 @@ pub fn grafana_env() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A QueryData request for `queries` against `ds`.
+pub fn request(
+    ds: &pluginv2::DataSourceInstanceSettings,
+    queries: Vec<Q>,
+    headers: HashMap<String, String>,
+) -> pluginv2::QueryDataRequest {
+    pluginv2::QueryDataRequest {
+        plugin_context: Some(context(ds)),
+        headers,
+        queries: queries
+            .into_iter()
+            .map(|q| pluginv2::DataQuery {
+                ref_id: q.ref_id,
+                max_data_points: q.max_data_points,
+                interval_ms: q.interval_ms,
+                time_range: Some(pluginv2::TimeRange {
+                    from_epoch_ms: q.from_ms,
+                    to_epoch_ms: q.to_ms,
+                }),
+                json: serde_json::to_vec(&q.json).unwrap(),
+                query_type: String::new(),
+            })
+            .collect(),
+    }
+}
+
 /// One query's answer, decoded.
 #[derive(Debug)]
 pub struct Answer {
@@ -224,24 +250,7 @@ impl Host {
         headers: HashMap<String, String>,
     ) -> HashMap<String, Answer> {
         let sent: Vec<String> = queries.iter().map(|q| q.ref_id.clone()).collect();
-        let req = pluginv2::QueryDataRequest {
-            plugin_context: Some(context(ds)),
-            headers,
-            queries: queries
-                .into_iter()
-                .map(|q| pluginv2::DataQuery {
-                    ref_id: q.ref_id,
-                    max_data_points: q.max_data_points,
-                    interval_ms: q.interval_ms,
-                    time_range: Some(pluginv2::TimeRange {
-                        from_epoch_ms: q.from_ms,
-                        to_epoch_ms: q.to_ms,
-                    }),
-                    json: serde_json::to_vec(&q.json).unwrap(),
-                    query_type: String::new(),
-                })
-                .collect(),
-        };
+        let req = request(ds, queries, headers);
         let resp = self.raw_query(req).await;
         let mut got: Vec<&String> = resp.responses.keys().collect();
         got.sort();
@@ -286,6 +295,25 @@ impl Host {
                 )
             })
             .collect()
+    }
+
+    /// Sends a QueryData request with a gRPC deadline (`grpc-timeout`), as Grafana does.
+    pub async fn raw_query_deadline(
+        &self,
+        req: pluginv2::QueryDataRequest,
+        deadline: Duration,
+    ) -> Result<QueryDataResponse, tonic::Status> {
+        let mut grpc =
+            tonic::client::Grpc::new(self.channel.clone()).max_decoding_message_size(usize::MAX);
+        grpc.ready().await.expect("channel ready");
+        let codec: tonic::codec::ProstCodec<pluginv2::QueryDataRequest, QueryDataResponse> =
+            tonic::codec::ProstCodec::default();
+        let path = http::uri::PathAndQuery::from_static("/pluginv2.Data/QueryData");
+        let mut request = tonic::Request::new(req);
+        request.set_timeout(deadline);
+        grpc.unary(request, path, codec)
+            .await
+            .map(|r| r.into_inner())
     }
 
     pub async fn raw_query(&self, req: pluginv2::QueryDataRequest) -> QueryDataResponse {
@@ -335,6 +363,82 @@ impl Host {
             first.code,
             serde_json::from_slice(&body).unwrap_or(Value::Null),
         )
+    }
+
+    /// `SubscribeStream` on a channel path with subscription data: (status, error message of a
+    /// refused call or empty).
+    pub async fn subscribe_stream(
+        &self,
+        ds: &pluginv2::DataSourceInstanceSettings,
+        path: &str,
+        data: &Value,
+    ) -> Result<i32, tonic::Status> {
+        let mut client = pluginv2::stream_client::StreamClient::new(self.channel.clone());
+        client
+            .subscribe_stream(pluginv2::SubscribeStreamRequest {
+                plugin_context: Some(context(ds)),
+                path: path.into(),
+                data: serde_json::to_vec(data).unwrap().into(),
+            })
+            .await
+            .map(|r| r.into_inner().status)
+    }
+
+    /// `RunStream` as Grafana calls it for the first subscriber; dropping the returned stream
+    /// ends the call, as Grafana does when the last subscriber leaves.
+    pub async fn run_stream(
+        &self,
+        ds: &pluginv2::DataSourceInstanceSettings,
+        path: &str,
+        data: &Value,
+    ) -> Result<tonic::Streaming<pluginv2::StreamPacket>, tonic::Status> {
+        let mut client = pluginv2::stream_client::StreamClient::new(self.channel.clone());
+        client
+            .run_stream(pluginv2::RunStreamRequest {
+                plugin_context: Some(context(ds)),
+                path: path.into(),
+                data: serde_json::to_vec(data).unwrap().into(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// `PublishStream`: the status the plugin answers.
+    pub async fn publish_stream(
+        &self,
+        ds: &pluginv2::DataSourceInstanceSettings,
+        path: &str,
+        data: &Value,
+    ) -> i32 {
+        let mut client = pluginv2::stream_client::StreamClient::new(self.channel.clone());
+        client
+            .publish_stream(pluginv2::PublishStreamRequest {
+                plugin_context: Some(context(ds)),
+                path: path.into(),
+                data: serde_json::to_vec(data).unwrap(),
+            })
+            .await
+            .expect("PublishStream call")
+            .into_inner()
+            .status
+    }
+
+    /// Calls `Diagnostics/CollectMetrics` as Grafana's metrics endpoint does; returns the
+    /// Prometheus text (which must be UTF-8).
+    pub async fn collect_metrics(
+        &self,
+        ds: Option<&pluginv2::DataSourceInstanceSettings>,
+    ) -> String {
+        let mut client = pluginv2::diagnostics_client::DiagnosticsClient::new(self.channel.clone());
+        let resp = client
+            .collect_metrics(pluginv2::CollectMetricsRequest {
+                plugin_context: ds.map(context),
+            })
+            .await
+            .expect("CollectMetrics call")
+            .into_inner();
+        let payload = resp.metrics.expect("CollectMetrics carries a payload");
+        String::from_utf8(payload.prometheus).expect("Prometheus text is UTF-8")
     }
 
     /// Asks the plugin to stop the way go-plugin does; returns how it exited.
@@ -404,12 +508,22 @@ pub fn datasource(
 
 /// Settings pointing at `engine` with its credentials and `database`.
 pub fn datasource_for(engine: &Engine, database: &str) -> pluginv2::DataSourceInstanceSettings {
+    datasource_with(engine, database, serde_json::json!({}))
+}
+
+/// [`datasource_for`] with more jsonData keys (`extra`, an object).
+pub fn datasource_with(
+    engine: &Engine,
+    database: &str,
+    extra: Value,
+) -> pluginv2::DataSourceInstanceSettings {
     let (host, port) = engine.host();
-    datasource(
-        serde_json::json!({
-            "host": host, "port": port, "protocol": if engine.is_tls() { "https" } else { "http" },
-            "username": engine.user, "defaultDatabase": database,
-        }),
-        &[("password", &engine.password)],
-    )
+    let mut json = serde_json::json!({
+        "host": host, "port": port, "protocol": if engine.is_tls() { "https" } else { "http" },
+        "username": engine.user, "defaultDatabase": database,
+    });
+    if let (Some(obj), Value::Object(more)) = (json.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    datasource(json, &[("password", &engine.password)])
 }
