@@ -2,6 +2,14 @@
 // webpack config (AMD module, Grafana-provided libraries as externals, module.js.map,
 // plugin.json copied with %VERSION%/%TODAY% replaced). Written by hand: create-plugin's
 // scaffolding fetches templates from the network.
+//
+// Every library Grafana shares with plugins stays external: a second copy inside module.js breaks
+// on a Grafana whose copy differs. `react/jsx-runtime` matters most: SWC's automatic JSX runtime
+// imports it, and React 18's copy bundled here reads React internals that React 19 (Grafana
+// >= 13.2) no longer has ("Cannot read properties of undefined (reading 'ReactCurrentOwner')").
+// The browser suite (browser/) loads module.js on both React versions; its negative control builds
+// with `--env bundleJsxRuntime --env outDir=<dir>` (React's JSX runtime bundled again, into
+// another directory) and checks that the suite sees the React 19 start-up failure.
 const path = require('path');
 const fs = require('fs');
 const CopyWebpackPlugin = require('copy-webpack-plugin');
@@ -24,6 +32,7 @@ function fillPlaceholders(content) {
 
 module.exports = (env = {}) => {
   const production = Boolean(env.production);
+  const bundled = env.bundleJsxRuntime ? ['react/jsx-runtime', 'react/jsx-dev-runtime'] : [];
   return {
     mode: production ? 'production' : 'development',
     context: path.join(__dirname, 'src'),
@@ -45,6 +54,7 @@ module.exports = (env = {}) => {
       '@grafana/slate-react',
       'react',
       'react-dom',
+      ...['react/jsx-runtime', 'react/jsx-dev-runtime'].filter((m) => !bundled.includes(m)),
       'react-redux',
       'redux',
       'rxjs',
@@ -69,7 +79,7 @@ module.exports = (env = {}) => {
       clean: { keep: /gpx_/ },
       filename: '[name].js',
       library: { type: 'amd' },
-      path: path.resolve(__dirname, 'dist'),
+      path: env.outDir ? path.resolve(env.outDir) : path.resolve(__dirname, 'dist'),
       publicPath: `public/plugins/${pluginId}/`,
       uniqueName: pluginId,
     },

@@ -194,9 +194,15 @@ fn readonly_hint(e: QueryError) -> QueryError {
         } => QueryError::Upstream {
             code: 164,
             name,
-            message: format!(
-                "{message} — Lantern runs queries read-only: the datasource's allowWrites setting is off, or the ClickHouse user's profile is read-only"
-            ),
+            message: if message.contains("Cannot modify") {
+                format!(
+                    "{message} — queries run read-only (readonly=1), which keeps the datasource's settings: set the datasource's allowQuerySettings to let queries carry their own SETTINGS (readonly=2)"
+                )
+            } else {
+                format!(
+                    "{message} — Lantern runs queries read-only: the datasource's allowWrites setting is off, or the ClickHouse user's profile is read-only"
+                )
+            },
         },
         other => other,
     }

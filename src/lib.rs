@@ -1,7 +1,7 @@
 //! Lantern: the backend of the `lantern-clickhouse-datasource` Grafana plugin.
 //!
 //! The crate has two layers. The **pure core** is synchronous and deterministic and holds the
-//! domain: [`settings`] (validated datasource settings), [`query`] (saved query models),
+//! domain: [`settings`] (validated datasource settings), [`query`] (saved query models), [`official`] (grafana/clickhouse-datasource's builder model),
 //! [`sql`] (the only module that writes values into SQL), [`macros`] (both plugins' macros), [`otel`] (OpenTelemetry schemas and roles), [`chtype`] (ClickHouse type names), [`metrics`] (the plugin's Prometheus metrics) and
 //! [`frames`] (ClickHouse Arrow → Grafana frames). The **I/O edges** talk to the outside:
 //! [`upstream`] (what the query path asks of a server, and a fake of it), [`clickhouse`] (HTTP(S) to ClickHouse; `net` resolves its host names and holds its CA roots), [`instance`] (a datasource instance and its caches), [`planner`] (query → SQL and frame shape, reading table schemas), [`service`] (running queries, health),
@@ -23,6 +23,7 @@ pub mod live;
 pub mod macros;
 pub mod metrics;
 mod net;
+pub mod official;
 pub mod otel;
 pub mod planner;
 pub mod query;

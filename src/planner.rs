@@ -117,9 +117,29 @@ pub async fn plan(
     req: &RequestContext,
     request_type: &str,
 ) -> Result<Plan, QueryError> {
+    // grafana/clickhouse-datasource's builder panels run their saved (or generated) SQL; the
+    // rest of the plan treats them as SQL queries of their format (crate::official).
+    let model = crate::official::classify(&query.json).map_err(invalid)?;
+    let official;
+    let query = match &model {
+        crate::official::SavedModel::Official(b) => {
+            official = official_query(query, b)?;
+            &official
+        }
+        _ => query,
+    };
+    let with_columns;
+    let query = if query.table_columns.is_none() && query.has_ad_hoc_filters() {
+        with_columns = Query {
+            table_columns: ad_hoc_columns(instance, query).await?,
+            ..query.clone()
+        };
+        &with_columns
+    } else {
+        query
+    };
     let kind = query_type(query, request_type);
-    let builder = query.json.get("editorType").and_then(Value::as_str) == Some("builder")
-        || query.json.get("builder").is_some_and(Value::is_object);
+    let builder = model == crate::official::SavedModel::LanternBuilder;
     let range = Range {
         from_ns: req.from_ms.saturating_mul(1_000_000),
         to_ns: req.to_ms.saturating_mul(1_000_000),
@@ -250,6 +270,14 @@ pub async fn plan(
                 sql: build::logs_query(&b, lt.target(), range).map_err(invalid)?,
             })
         }
+        _ if crate::official::is_annotation(&query.json) => {
+            let sql = query.expanded_sql(req)?;
+            let cols = instance.connection.describe(&sql).await?;
+            Ok(Plan::Table {
+                sql: build::annotation_query(&sql, &cols),
+                visualisation: "table",
+            })
+        }
         _ => {
             let sql = explore_sql(instance, query, req, false).await?;
             Ok(match query.format {
@@ -271,6 +299,73 @@ pub async fn plan(
             })
         }
     }
+}
+
+/// The columns of the table a query's ad hoc filters apply to: the query's `database`/`table`
+/// (both models carry them), else the datasource's logs table (`otel_logs` by default). `None`
+/// when that table does not exist (keys are then used as written).
+async fn ad_hoc_columns(
+    instance: &Instance,
+    query: &Query,
+) -> Result<Option<Vec<crate::macros::Column>>, QueryError> {
+    let text = |k: &str| {
+        query
+            .json
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let logs = &instance.settings.logs;
+    let table = text("table")
+        .or_else(|| Some(logs.table.clone()).filter(|t| !t.is_empty()))
+        .unwrap_or_else(|| "otel_logs".to_owned());
+    let database = text("database")
+        .or_else(|| Some(logs.database.clone()).filter(|d| !d.is_empty()))
+        .unwrap_or_else(|| instance.settings.default_database.clone());
+    let schema = table_schema(instance, &database, &table).await?;
+    if schema.columns.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        schema
+            .columns
+            .iter()
+            .map(|c| crate::macros::Column {
+                name: c.name.clone(),
+                type_name: c.ty.to_string(),
+            })
+            .collect(),
+    ))
+}
+
+/// An official builder query as the SQL query it runs: its saved `rawSql`, or, when that is
+/// empty, the SQL its options generate; the saved `format`, or the one its options imply.
+fn official_query(
+    query: &Query,
+    b: &crate::official::OfficialBuilder,
+) -> Result<Query, QueryError> {
+    let sql = match &b.raw_sql {
+        Some(sql) => sql.clone(),
+        None => crate::sql::grafana_builder::generate(&b.options).map_err(invalid)?,
+    };
+    let format = match b.format(query.json.get("format")) {
+        0 => Format::TimeSeries,
+        1 => Format::Table,
+        2 => Format::Logs,
+        3 => Format::Traces,
+        n => {
+            return Err(invalid(format!(
+                "unknown format {n}: use 0 (time series), 1 (table), 2 (logs) or 3 (traces)"
+            )));
+        }
+    };
+    let mut q = query.clone();
+    q.sql = sql;
+    q.format = format;
+    q.model = crate::query::Model::Grafana;
+    Ok(q)
 }
 
 /// The columns of a raw SQL query's result (from DESCRIBE) and their logs roles; `what` names

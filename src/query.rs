@@ -122,6 +122,9 @@ pub struct Query {
     pub model: Model,
     /// The whole JSON object, for the parts later stages read (macro options, variables).
     pub json: Map<String, Value>,
+    /// The columns of the table ad hoc filters apply to, when the planner has read them
+    /// (dotted OTel keys resolve to its attribute maps).
+    pub table_columns: Option<Vec<crate::macros::Column>>,
 }
 
 impl Query {
@@ -165,6 +168,8 @@ impl Query {
                 "table" => Format::Table,
                 "logs" => Format::Logs,
                 "traces" | "trace" => Format::Traces,
+                // Altinity's annotation editor; the planner shapes the annotation frame.
+                "annotation" => Format::Table,
                 other => {
                     return Err(QueryError::Invalid(format!(
                         "unknown format {other:?}: use time_series, table, logs or traces"
@@ -183,6 +188,7 @@ impl Query {
             format,
             model,
             json: obj,
+            table_columns: None,
         })
     }
 
@@ -233,7 +239,7 @@ impl Query {
                 user: req.user.clone(),
             },
             // Wired by the planner from the table's schema (macros::Column; see MacroContext).
-            table_columns: None,
+            table_columns: self.table_columns.clone(),
         })
     }
 
@@ -255,6 +261,14 @@ impl Query {
             rows: lower("maxResultRows", settings.max_result_rows)?,
             bytes: lower("maxResultBytes", settings.max_result_bytes)?,
         })
+    }
+
+    /// True when the query carries ad hoc filters.
+    pub fn has_ad_hoc_filters(&self) -> bool {
+        self.json
+            .get("adHocFilters")
+            .and_then(Value::as_array)
+            .is_some_and(|l| !l.is_empty())
     }
 
     /// The SQL to run: the saved SQL with every macro and variable expanded.

@@ -13,6 +13,7 @@
 //! | POST | `expand` | `{"sql", "client"}` for a query model and time range |
 //! | GET | `tag-keys?database=db&table=t&from=ms&to=ms` | `[{"text": "k8s.pod.name"}, …]`: columns, then attribute map keys |
 //! | GET | `tag-values?database=db&table=t&key=k&from=ms&to=ms` | `[{"text": "p-1"}, …]`, most frequent first |
+//! | GET | `macros` | the macro catalogue `[{"name", "dialect", "args", "doc", "output"}]` (editor completion) |
 //!
 //! Tag keys and values (ad hoc filter suggestions in Explore) are bounded: see
 //! [`crate::sql::explore`] for the sample, `LIMIT`, `max_rows_to_read` and `max_execution_time`.
@@ -58,6 +59,7 @@ enum Route {
     Expand,
     TagKeys,
     TagValues,
+    Macros,
 }
 
 impl Route {
@@ -70,6 +72,7 @@ impl Route {
             "expand" => Some(Route::Expand),
             "tag-keys" => Some(Route::TagKeys),
             "tag-values" => Some(Route::TagValues),
+            "macros" => Some(Route::Macros),
             _ => None,
         }
     }
@@ -81,7 +84,8 @@ impl Route {
             | Route::Columns
             | Route::Schema
             | Route::TagKeys
-            | Route::TagValues => "GET",
+            | Route::TagValues
+            | Route::Macros => "GET",
             Route::Expand => "POST",
         }
     }
@@ -99,7 +103,7 @@ pub async fn handle(
         return Reply::error(
             404,
             format!(
-                "unknown resource {path:?}; known: databases, tables, columns, schema, expand, tag-keys, tag-values"
+                "unknown resource {path:?}; known: databases, tables, columns, schema, expand, tag-keys, tag-values, macros"
             ),
         );
     };
@@ -162,6 +166,7 @@ pub async fn handle(
         Route::TagKeys | Route::TagValues => {
             return tags(&instance, route == Route::TagValues, &params).await;
         }
+        Route::Macros => Ok(macro_catalogue()),
         Route::Schema => {
             let table = param("table");
             if table.is_empty() {
@@ -461,6 +466,32 @@ async fn expand(instance: &Instance, body: &[u8]) -> Reply {
     )
 }
 
+/// The macro catalogue for the SQL editor's completion: name (with its sigil), dialect
+/// (`grafana`: grafana/clickhouse-datasource's `$__` macros; `altinity`: Altinity's `$` macros;
+/// `template`: variables, conditionals, ad hoc filters), accepted argument count, one-line doc and
+/// output shape, in documentation order.
+fn macro_catalogue() -> Value {
+    use crate::macros::Family;
+    let entries: Vec<Value> = crate::macros::catalog()
+        .iter()
+        .map(|d| {
+            let dialect = match d.family {
+                Family::Grafana => "grafana",
+                Family::Altinity => "altinity",
+                Family::Template => "template",
+            };
+            json!({
+                "name": d.name,
+                "dialect": dialect,
+                "args": d.arity.to_string(),
+                "doc": d.doc,
+                "output": d.output,
+            })
+        })
+        .collect();
+    Value::Array(entries)
+}
+
 /// A clickhouse-client command line that runs `sql` as the datasource's user.
 fn client_command(instance: &Instance, sql: &str) -> String {
     let s = &instance.settings;
@@ -542,6 +573,24 @@ mod tests {
         assert_eq!(Route::parse("tables/../secrets"), None);
         assert_eq!(Route::parse("tag-keys"), Some(Route::TagKeys));
         assert_eq!(Route::parse("tag-values/"), Some(Route::TagValues));
+        assert_eq!(Route::parse("macros"), Some(Route::Macros));
+    }
+
+    #[test]
+    fn macro_catalogue_lists_both_dialects_with_docs() {
+        let v = macro_catalogue();
+        let all = v.as_array().unwrap();
+        assert_eq!(all.len(), crate::macros::catalog().len());
+        let find = |name: &str| all.iter().find(|m| m["name"] == name).cloned();
+        let tf = find("$__timeFilter").expect("$__timeFilter");
+        assert_eq!(tf["dialect"], "grafana");
+        assert_eq!(tf["args"], "1");
+        assert!(!tf["doc"].as_str().unwrap().is_empty());
+        assert!(all.iter().any(|m| m["dialect"] == "altinity"), "{v}");
+        assert!(
+            all.iter()
+                .all(|m| m["doc"].as_str().is_some_and(|d| !d.is_empty()))
+        );
     }
 
     #[test]

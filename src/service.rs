@@ -19,11 +19,12 @@ use serde_json::json;
 
 use crate::chtype::ChType;
 use crate::error::QueryError;
-use crate::frames::logs::{LinkTarget, LogsLayout, RowIds, ShapeCaches, ShapedBatch};
+use crate::frames::logs::{LabelNames, LinkTarget, LogsLayout, RowIds, ShapeCaches, ShapedBatch};
 use crate::frames::normalize::{self, ColumnPlan};
 use crate::frames::timeseries::{self, Fill};
 use crate::frames::{FieldMeta, Frame, FrameError, FrameMeta, FrameWriter, Notice, grafana_schema};
 pub use crate::instance::{Instance, InstanceKey, Plugin, SchemaCache};
+use crate::official::FrameStyle;
 use crate::planner::{self, Plan};
 use crate::query::{Format, Query, RequestContext, ResultCaps};
 use crate::settings::SettingsError;
@@ -196,6 +197,8 @@ pub async fn run_query(
         {
             return Err(QueryError::ReadOnly(k));
         }
+        // grafana/clickhouse-datasource's saved queries get its backend's frames.
+        let style = crate::official::frame_style(&query.json);
         let links = LinkTarget {
             datasource_uid: input.request.datasource_uid.clone(),
             datasource_name: input.request.datasource_name.clone(),
@@ -207,19 +210,19 @@ pub async fn run_query(
             let options = run.options(timeout, binary_strings);
             let result = match &plan {
                 Plan::Table { sql, visualisation } => {
-                    table_frame(&run, &options, sql, visualisation, None).await
+                    table_frame(&run, &options, sql, visualisation, &|_| None).await
                 }
                 Plan::Trace { sql } => {
                     let logs = &instance.settings.logs;
-                    table_frame(&run, &options, sql, "trace", Some((&links, logs))).await
+                    trace_frame(&run, &options, sql, &links, logs).await
                 }
                 Plan::TimeSeries { sql } => {
-                    time_series_frames(&run, &options, sql, &input.request, false).await
+                    time_series_frames(&run, &options, sql, &input.request, false, style).await
                 }
                 Plan::Volume { sql } => {
-                    time_series_frames(&run, &options, sql, &input.request, true).await
+                    time_series_frames(&run, &options, sql, &input.request, true, style).await
                 }
-                Plan::Logs { sql } => logs_frame(&run, &options, sql, &links).await,
+                Plan::Logs { sql } => logs_frame(&run, &options, sql, &links, style).await,
             };
             match result {
                 Err(QueryError::Decode(m)) if is_invalid_utf8(&m) && !binary_strings => {
@@ -491,27 +494,81 @@ async fn table_frame(
     options: &RequestOptions,
     sql: &str,
     visualisation: &'static str,
-    trace_to_logs: Option<(&LinkTarget, &crate::settings::SignalDefaults)>,
+    links: &FieldLinks<'_>,
+) -> Result<Vec<Frame>, QueryError> {
+    let meta = base_meta(sql, visualisation, &run.query_id);
+    let Some(fetched) = fetch(run, options, sql, Format::Table).await? else {
+        return empty_frame(&run.query.ref_id, &run.query.ref_id, &meta);
+    };
+    write_table(run, fetched, meta, links).await
+}
+
+/// A field's config (data links) by field name.
+type FieldLinks<'a> = dyn Fn(&str) -> Option<serde_json::Value> + Sync + 'a;
+
+/// A traces result (format 3): one span per row (a `spanID` column) is a trace view, with
+/// links from `traceID` to the trace's logs; rows of trace ids alone are a trace search table
+/// whose `traceID` opens each trace here. A result without a trace id column cannot be shown.
+async fn trace_frame(
+    run: &Run<'_>,
+    options: &RequestOptions,
+    sql: &str,
+    links: &LinkTarget,
+    logs: &crate::settings::SignalDefaults,
+) -> Result<Vec<Frame>, QueryError> {
+    let Some(fetched) = fetch(run, options, sql, Format::Table).await? else {
+        let meta = base_meta(sql, "trace", &run.query_id);
+        return empty_frame(&run.query.ref_id, &run.query.ref_id, &meta);
+    };
+    let names: Vec<&str> = fetched.plans.iter().map(|p| p.name.as_str()).collect();
+    let trace_id = ["traceID", "traceId", "TraceId", "trace_id"]
+        .into_iter()
+        .find(|n| names.contains(n))
+        .map(str::to_owned);
+    let spans = ["spanID", "spanId", "SpanId", "span_id"]
+        .iter()
+        .any(|n| names.contains(n));
+    match (trace_id, spans) {
+        (Some(_), true) => {
+            let to_logs = |name: &str| {
+                (name == "traceID").then(|| crate::frames::logs::trace_to_logs_link((links, logs)))
+            };
+            let meta = base_meta(sql, "trace", &run.query_id);
+            write_table(run, fetched, meta, &to_logs).await
+        }
+        (Some(id), false) => {
+            let view =
+                move |name: &str| (name == id).then(|| crate::frames::logs::view_trace_link(links));
+            let meta = base_meta(sql, "table", &run.query_id);
+            write_table(run, fetched, meta, &view).await
+        }
+        (None, _) => Err(QueryError::Invalid(format!(
+            "a traces query (format 3) needs a `traceID` column: with `spanID` it is shown as a trace, without it as a trace search; the result has {}",
+            names.join(", ")
+        ))),
+    }
+}
+
+/// Writes a started query's result as one table frame, converting batches as they stream in.
+async fn write_table(
+    run: &Run<'_>,
+    fetched: Fetched,
+    mut meta: FrameMeta,
+    links: &FieldLinks<'_>,
 ) -> Result<Vec<Frame>, QueryError> {
     let query = run.query;
-    let mut meta = base_meta(sql, visualisation, &run.query_id);
-    let Some(Fetched {
+    let Fetched {
         mut results,
         first,
         plans,
         started,
         first_batch,
-    }) = fetch(run, options, sql, Format::Table).await?
-    else {
-        return empty_frame(&query.ref_id, &query.ref_id, &meta);
-    };
+    } = fetched;
     meta.notices.extend(plan_notices(&plans));
     let fields: Vec<(Field, FieldMeta)> = plans
         .iter()
         .map(|p| {
-            let config = trace_to_logs
-                .filter(|_| p.name == "traceID")
-                .map(crate::frames::logs::trace_to_logs_link);
+            let config = links(&p.name);
             (
                 p.field(),
                 FieldMeta {
@@ -559,23 +616,16 @@ async fn time_series_frames(
     sql: &str,
     request: &RequestContext,
     volume: bool,
+    style: FrameStyle,
 ) -> Result<Vec<Frame>, QueryError> {
     let query = run.query;
     let mut meta = base_meta(sql, "graph", &run.query_id);
     meta.frame_type = Some("timeseries-multi");
     meta.type_version = Some([0, 1]);
-    let Some(Fetched {
-        mut results,
-        first,
-        plans,
-        started,
-        first_batch,
-    }) = fetch(run, options, sql, Format::TimeSeries).await?
-    else {
+    let Some(fetched) = fetch(run, options, sql, Format::TimeSeries).await? else {
         return empty_frame("", &query.ref_id, &meta);
     };
-    meta.notices.extend(plan_notices(&plans));
-    let types: Vec<ChType> = plans.iter().map(|p| p.ch.clone()).collect();
+    let types: Vec<ChType> = fetched.plans.iter().map(|p| p.ch.clone()).collect();
     let mut ts = ts_options(query, request)?;
     ts.max_points = run.caps.rows;
     if volume {
@@ -585,10 +635,28 @@ async fn time_series_frames(
         ts.nullify_sparse = false;
     }
     let schema = Arc::new(arrow_schema::Schema::new(
-        plans.iter().map(|p| p.field()).collect::<Vec<_>>(),
+        fetched.plans.iter().map(|p| p.field()).collect::<Vec<_>>(),
     ));
-    let mut shaper =
-        timeseries::Shaper::new(schema.clone(), &types, &ts).map_err(FrameError::from)?;
+    let mut shaper = match timeseries::Shaper::new(schema.clone(), &types, &ts) {
+        Ok(shaper) => shaper,
+        Err(timeseries::ShapeError::NoTime(_) | timeseries::ShapeError::NoValue(_))
+            if style == FrameStyle::Official =>
+        {
+            // That plugin's backend returns a result it cannot turn into series as it is (a
+            // trend of the time column alone, say).
+            let meta = base_meta(sql, "graph", &run.query_id);
+            return write_table(run, fetched, meta, &|_| None).await;
+        }
+        Err(e) => return Err(FrameError::from(e).into()),
+    };
+    let Fetched {
+        mut results,
+        first,
+        plans,
+        started,
+        first_batch,
+    } = fetched;
+    meta.notices.extend(plan_notices(&plans));
     // Rows are grouped into series as batches arrive; `shape_time` is that work plus the final
     // sort and assembly, `after_fetch` what remains once the last batch has arrived.
     let (mut shape_time, mut rows) = (std::time::Duration::ZERO, 0usize);
@@ -803,25 +871,41 @@ async fn logs_frame(
     options: &RequestOptions,
     sql: &str,
     links: &LinkTarget,
+    style: FrameStyle,
 ) -> Result<Vec<Frame>, QueryError> {
     let query = run.query;
     let mut meta = base_meta(sql, "logs", &run.query_id);
     meta.frame_type = Some("log-lines");
     meta.type_version = Some([0, 0]);
-    let Some(Fetched {
+    let Some(fetched) = fetch(run, options, sql, Format::Logs).await? else {
+        return empty_frame(&query.ref_id, &query.ref_id, &meta);
+    };
+    let fields: Vec<Field> = fetched.plans.iter().map(|p| p.field()).collect();
+    let types: Vec<ChType> = fetched.plans.iter().map(|p| p.ch.clone()).collect();
+    let labels = match style {
+        FrameStyle::Official => LabelNames::MapPrefixed,
+        FrameStyle::Lantern => LabelNames::Flat,
+    };
+    let layout = match LogsLayout::with_labels(&fields, &types, links, labels) {
+        Ok(layout) => Arc::new(layout),
+        Err(FrameError::Shape(timeseries::ShapeError::NoTime(_)))
+            if style == FrameStyle::Official =>
+        {
+            // That plugin's backend shows logs without a time column too: the rows as they
+            // are, for the logs view.
+            let meta = base_meta(sql, "logs", &run.query_id);
+            return write_table(run, fetched, meta, &|_| None).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let Fetched {
         mut results,
         first,
         plans,
         started,
         first_batch,
-    }) = fetch(run, options, sql, Format::Logs).await?
-    else {
-        return empty_frame(&query.ref_id, &query.ref_id, &meta);
-    };
+    } = fetched;
     meta.notices.extend(plan_notices(&plans));
-    let fields: Vec<Field> = plans.iter().map(|p| p.field()).collect();
-    let types: Vec<ChType> = plans.iter().map(|p| p.ch.clone()).collect();
-    let layout = Arc::new(LogsLayout::new(&fields, &types, links)?);
     let mut writer = FrameWriter::new(grafana_schema(
         &query.ref_id,
         &query.ref_id,

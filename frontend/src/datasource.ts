@@ -2,33 +2,48 @@ import {
   AdHocVariableFilter,
   CoreApp,
   DataQueryRequest,
+  DataFrame,
+  DataLink,
   DataQueryResponse,
+  DataSourceGetTagKeysOptions,
+  DataSourceGetTagValuesOptions,
   DataSourceInstanceSettings,
   DataSourceWithLogsContextSupport,
+  DataSourceWithQueryModificationSupport,
   DataSourceWithSupplementaryQueriesSupport,
+  DataSourceWithToggleableQueryFiltersSupport,
+  getDefaultTimeRange,
   dateTime,
   LogRowContextOptions,
   LogRowContextQueryDirection,
   LogRowModel,
+  MetricFindValue,
+  QueryFilterOptions,
+  QueryFixAction,
   ScopedVars,
   SupplementaryQueryOptions,
   SupplementaryQueryType,
   TimeRange,
+  ToggleFilterAction,
   TypedVariableModel,
 } from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
-import { lastValueFrom } from 'rxjs';
+import { lastValueFrom, map, Observable } from 'rxjs';
 
 import {
   AdHocFilter,
   DEFAULT_QUERY,
   ExpandRequest,
+  Format,
   ExpandResponse,
   LanternOptions,
   LanternQuery,
   BuilderFilter,
+  TagResource,
   TemplateVarValue,
 } from './types';
+import { addFilter, hasFilter, toggleFilter } from './filters';
+import { formatQuerySql, protect, restore } from './format';
 import { interpolateSql, resolveConditionals, VariableFormatter } from './interpolate';
 import { editorMode, hasContent, isLogsQuery } from './queryModel';
 import { LanternVariableSupport } from './variables';
@@ -41,7 +56,11 @@ const CONTEXT_WINDOW_MS = 60 * 60 * 1000;
 
 export class DataSource
   extends DataSourceWithBackend<LanternQuery, LanternOptions>
-  implements DataSourceWithSupplementaryQueriesSupport<LanternQuery>, DataSourceWithLogsContextSupport<LanternQuery>
+  implements
+    DataSourceWithSupplementaryQueriesSupport<LanternQuery>,
+    DataSourceWithLogsContextSupport<LanternQuery>,
+    DataSourceWithQueryModificationSupport<LanternQuery>,
+    DataSourceWithToggleableQueryFiltersSupport<LanternQuery>
 {
   /** The datasource's jsonData (logs/traces defaults for the editors). */
   readonly jsonData: LanternOptions;
@@ -52,6 +71,83 @@ export class DataSource
     // Annotations use the regular query editor and go through the backend like any query.
     this.annotations = {};
     this.variables = new LanternVariableSupport(this);
+  }
+
+  /**
+   * Runs the queries through the backend. Trace search results get a "View trace" data link on
+   * their trace id column (unless the backend already set links), opening the trace in Grafana's
+   * trace view with this datasource's Trace ID query.
+   */
+  query(request: DataQueryRequest<LanternQuery>): Observable<DataQueryResponse> {
+    const searches = new Set(request.targets.filter((t) => t.queryType === 'trace-search').map((t) => t.refId));
+    const response = super.query(request);
+    if (searches.size === 0) {
+      return response;
+    }
+    return response.pipe(
+      map((res) => ({
+        ...res,
+        data: res.data.map((frame: DataFrame) => (searches.has(frame.refId ?? '') ? this.withTraceLink(frame) : frame)),
+      }))
+    );
+  }
+
+  /**
+   * "Format SQL": the SQL as ClickHouse's `formatQuery` writes it, with macros and template
+   * variables kept as written (see format.ts). Rejects with ClickHouse's message when it cannot
+   * parse the query.
+   */
+  async formatSql(sql: string): Promise<string> {
+    const { text, originals } = protect(sql);
+    const target: LanternQuery = {
+      refId: 'format',
+      editorType: 'sql',
+      rawSql: formatQuerySql(text),
+      format: Format.TABLE,
+      queryType: 'table',
+    };
+    const range = getDefaultTimeRange();
+    const response = await lastValueFrom(
+      super.query({
+        targets: [target],
+        range,
+        requestId: 'lantern-format-sql',
+        interval: '1s',
+        intervalMs: 1000,
+        scopedVars: {},
+        timezone: 'utc',
+        app: CoreApp.Unknown,
+        startTime: Date.now(),
+      })
+    );
+    const error = response.error ?? response.errors?.[0];
+    if (error) {
+      throw new Error(error.message ?? 'ClickHouse could not format the query');
+    }
+    const formatted = response.data?.[0]?.fields?.[0]?.values?.[0];
+    if (typeof formatted !== 'string') {
+      throw new Error('ClickHouse returned no formatted query');
+    }
+    return restore(formatted, originals);
+  }
+
+  /** A frame whose `traceID` field links to the trace view (fields that already have links are kept). */
+  private withTraceLink(frame: DataFrame): DataFrame {
+    const link: DataLink = {
+      title: 'View trace',
+      url: '',
+      internal: {
+        datasourceUid: this.uid,
+        datasourceName: this.name,
+        query: { refId: 'trace', editorType: 'builder', queryType: 'traces', format: Format.TRACES, traceId: '${__value.raw}' },
+      },
+    };
+    return {
+      ...frame,
+      fields: frame.fields.map((f) =>
+        f.name === 'traceID' && !(f.config?.links?.length ?? 0) ? { ...f, config: { ...f.config, links: [link] } } : f
+      ),
+    };
   }
 
   getDefaultQuery(_app: CoreApp): Partial<LanternQuery> {
@@ -135,6 +231,83 @@ export class DataSource
       setAdHocFilters(result, filters);
       return result;
     });
+  }
+
+  // ---- Filters from a click in Explore (see filters.ts) --------------------------------------
+
+  getSupportedQueryModifications(): string[] {
+    return ['ADD_FILTER', 'ADD_FILTER_OUT'];
+  }
+
+  /**
+   * `ADD_FILTER` / `ADD_FILTER_OUT` with `options: {key, value}` (log details, the level of a
+   * row): a typed filter in the builder, or an entry of `filters` for SQL. Other actions, and
+   * actions without a key or value, leave the query unchanged.
+   */
+  modifyQuery(query: LanternQuery, action: QueryFixAction): LanternQuery {
+    const key = action.options?.key;
+    const value = action.options?.value;
+    if (typeof key !== 'string' || key === '' || value === undefined || value === null) {
+      return query;
+    }
+    switch (action.type) {
+      case 'ADD_FILTER':
+        return addFilter(query, key, '=', String(value));
+      case 'ADD_FILTER_OUT':
+        return addFilter(query, key, '!=', String(value));
+      default:
+        return query;
+    }
+  }
+
+  /** Filter for / filter out a value: removed when present, else added (replacing the opposite). */
+  toggleQueryFilter(query: LanternQuery, filter: ToggleFilterAction): LanternQuery {
+    const { key, value } = filter.options ?? {};
+    if (typeof key !== 'string' || key === '' || value === undefined || value === null) {
+      return query;
+    }
+    return toggleFilter(query, key, filter.type === 'FILTER_OUT' ? '!=' : '=', String(value));
+  }
+
+  /** Whether "filter for value" is active for `key = value`. */
+  queryHasFilter(query: LanternQuery, filter: QueryFilterOptions): boolean {
+    return typeof filter.key === 'string' && filter.value !== undefined && hasFilter(query, filter.key, String(filter.value));
+  }
+
+  // ---- Ad hoc filter suggestions ----------------------------------------------------------------
+
+  /**
+   * Ad hoc filter keys (columns and map keys such as `k8s.pod.name`) of the logs table of the
+   * first logs builder query given, else the datasource's logs defaults (the backend falls back to
+   * its own when neither is set), within the time range: `GET resources/tag-keys`.
+   */
+  async getTagKeys(options?: DataSourceGetTagKeysOptions<LanternQuery>): Promise<MetricFindValue[]> {
+    const params = this.tagParams(options?.queries, options?.timeRange);
+    return texts(await this.getResource('tag-keys', params));
+  }
+
+  /** Values of one ad hoc filter key: `GET resources/tag-values`. */
+  async getTagValues(options: DataSourceGetTagValuesOptions<LanternQuery>): Promise<MetricFindValue[]> {
+    const params = { ...this.tagParams(options.queries, options.timeRange), key: options.key };
+    return texts(await this.getResource('tag-values', params));
+  }
+
+  private tagParams(queries: LanternQuery[] | undefined, range: TimeRange | undefined): Record<string, string> {
+    const builder = (queries ?? []).find((q) => q.builder && (q.builder.database || q.builder.table))?.builder;
+    const params: Record<string, string> = {};
+    const database = builder?.database || this.jsonData.logs?.defaultDatabase;
+    const table = builder?.table || this.jsonData.logs?.defaultTable;
+    if (database) {
+      params.database = database;
+    }
+    if (table) {
+      params.table = table;
+    }
+    if (range) {
+      params.from = String(range.from.valueOf());
+      params.to = String(range.to.valueOf());
+    }
+    return params;
   }
 
   // ---- Log volume (Explore's supplementary query) -------------------------------------------
@@ -425,6 +598,16 @@ function toStrings(v: unknown): string[] {
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** `[{text}, …]` from a resource answer; anything else is an error naming the answer. */
+function texts(answer: unknown): MetricFindValue[] {
+  if (!Array.isArray(answer)) {
+    throw new Error(`unexpected answer from the datasource: ${JSON.stringify(answer)?.slice(0, 200)}`);
+  }
+  return answer
+    .filter((x): x is TagResource => typeof x === 'object' && x !== null && typeof (x as TagResource).text === 'string')
+    .map((x) => ({ text: x.text }));
 }
 
 /** Message from a failed postResource: the backend answers 400 {"error": "..."}. */

@@ -17,7 +17,7 @@ describe('plugin.json', () => {
       tracing: true,
       metrics: true,
       annotations: true,
-      dependencies: { grafanaDependency: '>=11.6.0' },
+      dependencies: { grafanaDependency: '>=13.1.0' },
     });
     expect(pluginJson.id).toMatch(/^[0-9a-z]+-([0-9a-z]+-)?(app|panel|datasource)$/);
     expect(pluginJson.name).not.toBe(pluginJson.id);
@@ -30,6 +30,17 @@ describe('plugin.json', () => {
     expect(info.keywords.length).toBeGreaterThan(0);
     for (const logo of [info.logos.small, info.logos.large]) {
       expect(fs.existsSync(path.resolve(__dirname, logo))).toBe(true);
+    }
+  });
+
+  it('lists the committed screenshots (PNG files the build copies into img/)', () => {
+    const shots: Array<{ name: string; path: string }> = pluginJson.info.screenshots;
+    expect(shots.length).toBeGreaterThan(0);
+    for (const shot of shots) {
+      expect(shot.name).not.toBe('');
+      expect(shot.path).toMatch(/^img\/screenshots\/[a-z0-9-]+\.png$/);
+      const file = fs.readFileSync(path.resolve(__dirname, shot.path));
+      expect(file.subarray(1, 4).toString()).toBe('PNG');
     }
   });
 });

@@ -28,11 +28,13 @@ export function editorMode(q: Partial<LanternQuery>): EditorMode {
  */
 export function switchMode(q: LanternQuery, mode: EditorMode): LanternQuery {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
-  const { builder, traceId, traceSearch, context, ...rest } = q;
+  const { builder, traceId, traceSearch, context, filters, ...rest } = q;
   switch (mode) {
     case 'sql': {
+      // Click filters of SQL queries (`filters`) belong to the SQL editor only.
       const format = typeof q.format === 'number' ? q.format : Format.TABLE;
-      return { ...rest, editorType: 'sql', rawSql: q.rawSql ?? '', format, queryType: FORMAT_TO_QUERY_TYPE[format] };
+      const sql: LanternQuery = { ...rest, editorType: 'sql', rawSql: q.rawSql ?? '', format, queryType: FORMAT_TO_QUERY_TYPE[format] };
+      return filters && filters.length > 0 ? { ...sql, filters } : sql;
     }
     case 'logs':
       return { ...rest, editorType: 'builder', builder: builder ?? {}, format: Format.LOGS, queryType: 'logs' };

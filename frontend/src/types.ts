@@ -151,6 +151,23 @@ export interface AdHocFilter {
   values?: string[];
 }
 
+/**
+ * A filter from a click in Explore on a SQL query: the backend keeps the rows of the user's SQL
+ * where `key operator value` holds by wrapping it (`SELECT * FROM (<sql>) WHERE …`); the SQL text
+ * is not edited. Keys are passed unchanged (output columns, dotted OTel keys, `Map['k']`);
+ * `level` is the row's level.
+ */
+export interface QueryFilter {
+  key: string;
+  operator: '=' | '!=';
+  value: string;
+}
+
+/** One answer of the `tag-keys` / `tag-values` resources. */
+export interface TagResource {
+  text: string;
+}
+
 export interface LanternQuery extends DataQuery {
   editorType: EditorType;
   /** The SQL of `editorType: 'sql'` queries. */
@@ -168,6 +185,8 @@ export interface LanternQuery extends DataQuery {
   meta?: { timezone?: string };
   templateVars?: Record<string, TemplateVarValue>;
   adHocFilters?: AdHocFilter[];
+  /** SQL queries: filters from clicks in Explore (filter for / filter out value, level). */
+  filters?: QueryFilter[];
 }
 
 export const DEFAULT_QUERY: Partial<LanternQuery> = {

@@ -70,6 +70,19 @@ pub fn trace_to_logs_link(
     }]})
 }
 
+/// The data link from a trace id to that trace in this datasource ("View trace").
+pub fn view_trace_link(target: &LinkTarget) -> serde_json::Value {
+    json!({"links": [{
+        "title": "View trace",
+        "url": "",
+        "internal": {
+            "datasourceUid": target.datasource_uid,
+            "datasourceName": target.datasource_name,
+            "query": {"refId": "trace", "queryType": "traces", "format": 3, "traceId": "${__value.raw}"}
+        }
+    }]})
+}
+
 /// The recognised roles of a result's columns (indexes).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResultRoles {
@@ -239,6 +252,19 @@ pub struct LogsLayout {
     names: Vec<String>,
     types: Vec<ChType>,
     fields: Vec<(Field, FieldMeta)>,
+    prefix_maps: bool,
+}
+
+/// How labels are named.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LabelNames {
+    /// Lantern's: attribute keys as they are (`k8s.pod.name`), `service.name` once.
+    #[default]
+    Flat,
+    /// grafana/clickhouse-datasource's: each map's keys prefixed with the map column's name
+    /// (`ResourceAttributes.k8s.pod.name`, `LogAttributes.method`), as its backend merges them;
+    /// saved overrides and links of its dashboards name labels that way.
+    MapPrefixed,
 }
 
 /// What one worker remembers between batches: severity levels by text, attribute maps already
@@ -352,6 +378,16 @@ impl LogsLayout {
         types: &[ChType],
         links: &LinkTarget,
     ) -> Result<LogsLayout, FrameError> {
+        LogsLayout::with_labels(fields, types, links, LabelNames::Flat)
+    }
+
+    /// [`LogsLayout::new`] with labels named by `labels`.
+    pub fn with_labels(
+        fields: &[Field],
+        types: &[ChType],
+        links: &LinkTarget,
+        labels: LabelNames,
+    ) -> Result<LogsLayout, FrameError> {
         let cols: Vec<(String, DataType, ChType)> = fields
             .iter()
             .zip(types)
@@ -381,17 +417,7 @@ impl LogsLayout {
             plain("labels", DataType::Binary, false),
         ];
         if roles.trace_id.is_some() {
-            let config = (!links.datasource_uid.is_empty()).then(|| {
-                json!({"links": [{
-                    "title": "View trace",
-                    "url": "",
-                    "internal": {
-                        "datasourceUid": links.datasource_uid,
-                        "datasourceName": links.datasource_name,
-                        "query": {"refId": "trace", "queryType": "traces", "format": 3, "traceId": "${__value.raw}"}
-                    }
-                }]})
-            });
+            let config = (!links.datasource_uid.is_empty()).then(|| view_trace_link(links));
             out.push((
                 Field::new("traceID", DataType::Utf8, true),
                 FieldMeta {
@@ -415,6 +441,7 @@ impl LogsLayout {
             types: types.to_vec(),
             roles,
             fields: out,
+            prefix_maps: labels == LabelNames::MapPrefixed,
         })
     }
 
@@ -573,6 +600,8 @@ impl LogsLayout {
                 write_str_bytes(buf, s.value(row).as_bytes());
             }
             for ((m, map), fragments) in maps.iter().zip(fragments.iter_mut()) {
+                // The map's name as a key prefix (official label names), `"Name.`.
+                let prefix = self.prefix_maps.then(|| self.names[*m].as_bytes());
                 match map {
                     MapColumn::Map { map, keys, values } => {
                         if map.is_null(row) {
@@ -583,13 +612,26 @@ impl LogsLayout {
                         let write = |buf: &mut Vec<u8>| {
                             let mut first = true;
                             for e in entries.clone() {
-                                if service.is_some() && keys.bytes(e) == Some(b"service.name") {
+                                if service.is_some()
+                                    && prefix.is_none()
+                                    && keys.bytes(e) == Some(b"service.name")
+                                {
                                     continue;
                                 }
                                 if !std::mem::take(&mut first) {
                                     buf.push(b',');
                                 }
+                                let at = buf.len();
                                 keys.write_json(buf, e);
+                                if let Some(p) = prefix {
+                                    // After the key's opening quote; the name is JSON-safe
+                                    // (an identifier from the result's schema) or escaped.
+                                    let mut name = Vec::with_capacity(p.len() + 3);
+                                    write_str_bytes(&mut name, p);
+                                    name.pop();
+                                    name.push(b'.');
+                                    buf.splice(at..at + 1, name);
+                                }
                                 buf.push(b':');
                                 values.write_json(buf, e);
                             }
@@ -615,6 +657,24 @@ impl LogsLayout {
                         }
                         json.clear();
                         write_value(&mut json, col.as_ref(), &self.types[*m], row);
+                        if let Some(p) = prefix {
+                            // Each member's key prefixed with the column's name.
+                            if let Ok(serde_json::Value::Object(members)) =
+                                serde_json::from_str::<serde_json::Value>(&json)
+                            {
+                                for (k, v) in members {
+                                    sep(buf);
+                                    let mut key = Vec::with_capacity(p.len() + 1 + k.len());
+                                    key.extend_from_slice(p);
+                                    key.push(b'.');
+                                    key.extend_from_slice(k.as_bytes());
+                                    write_str_bytes(buf, &key);
+                                    buf.push(b':');
+                                    buf.extend_from_slice(v.to_string().as_bytes());
+                                }
+                            }
+                            continue;
+                        }
                         let inner = json.trim().trim_start_matches('{').trim_end_matches('}');
                         if !inner.trim().is_empty() {
                             sep(buf);
@@ -1025,6 +1085,40 @@ mod tests {
                 1 => r#"{"a":"bc"}"#,
                 2 => "{}",
                 _ => r#"{"k8s.pod.name":"p\"1","x":""}"#,
+            };
+            assert_eq!(l, expected, "row {i}");
+        }
+    }
+
+    /// grafana/clickhouse-datasource's label names: each key prefixed with its map's name, through
+    /// the map cache too (repeated rows).
+    #[test]
+    fn official_labels_keep_the_map_prefix() {
+        let rows: Vec<Row<'_>> = (0..2000)
+            .map(|i| {
+                let entries: &[(&str, &str)] = if i % 2 == 0 {
+                    &[("method", "GET"), ("service.name", "a\"b")]
+                } else {
+                    &[]
+                };
+                (i as i64, "line", entries)
+            })
+            .collect();
+        let (batch, fields, types) = logs_batch(&rows);
+        let layout = LogsLayout::with_labels(
+            &fields,
+            &types,
+            &LinkTarget::default(),
+            LabelNames::MapPrefixed,
+        )
+        .unwrap();
+        let shaped = layout.shape(&mut ShapeCaches::default(), &batch).unwrap();
+        let labels = labels_of(&RowIds::default().assign(shaped).unwrap());
+        for (i, l) in labels.iter().enumerate() {
+            let expected = if i % 2 == 0 {
+                r#"{"LogAttributes.method":"GET","LogAttributes.service.name":"a\"b"}"#
+            } else {
+                "{}"
             };
             assert_eq!(l, expected, "row {i}");
         }

@@ -146,6 +146,14 @@ pub fn filter_target(
     let r = ColumnRef::parse(key, &roles.maps);
     match &r {
         ColumnRef::Column(c) if columns.iter().any(|x| x == c) => (column_ref(&r), None),
+        // `level` (Explore's level of a row, a click on it) is the row's level as the frame shows
+        // it, unless the table has a column of that name.
+        ColumnRef::Column(c)
+            if c == "level"
+                && (roles.severity_text.is_some() || roles.severity_number.is_some()) =>
+        {
+            (level_expression(roles), None)
+        }
         ColumnRef::MapKey(..) => (column_ref(&r), None),
         ColumnRef::Column(attr) => {
             // A bare attribute key: the first map (log, resource, scope) that has it.
@@ -292,16 +300,75 @@ pub fn level_expression_of(text: Option<String>, number: Option<String>) -> Stri
     out
 }
 
-/// The severity condition for a minimum level.
+/// The severity condition for a minimum level, sargable: a range on the severity number and
+/// `IN` on the raw severity text (each spelling in lower, UPPER and Capitalized case), never a
+/// level expression evaluated per row, so ClickHouse can use skip indexes and the sorting key.
+/// A row passes when either says it is at least `level`.
 fn min_severity(out: &mut String, level: &str, roles: &LogRoles) {
     let idx = LEVELS.iter().position(|l| *l == level).unwrap_or(5);
-    let wanted: Vec<String> = LEVELS[..=idx].iter().map(|l| string_literal(l)).collect();
-    let _ = write!(
-        out,
-        "{} IN ({})",
-        level_expression(roles),
-        wanted.join(", ")
-    );
+    let mut conds = Vec::new();
+    if let Some(n) = &roles.severity_number {
+        let lo = level_spellings(LEVELS[idx]).1.0;
+        conds.push(format!(
+            "({} >= {lo} AND {} <= 24)",
+            identifier(n),
+            identifier(n)
+        ));
+    }
+    if let Some(t) = &roles.severity_text {
+        let mut list: Vec<String> = Vec::new();
+        for l in &LEVELS[..=idx] {
+            for s in level_spellings(l).0 {
+                let cap = s[..1].to_ascii_uppercase() + &s[1..];
+                for v in [s.to_string(), s.to_ascii_uppercase(), cap] {
+                    let lit = string_literal(&v);
+                    if !list.contains(&lit) {
+                        list.push(lit);
+                    }
+                }
+            }
+        }
+        conds.push(format!("{} IN ({})", identifier(t), list.join(", ")));
+    }
+    if conds.is_empty() {
+        // Neither column: no row has a known level.
+        out.push('0');
+    } else {
+        let _ = write!(out, "({})", conds.join(" OR "));
+    }
+}
+
+/// An annotation query (Altinity's `format: "ANNOTATION"`): the user's SQL wrapped so its
+/// result is Grafana's annotation frame: `time` and `time_end`/`timeEnd` as times (Altinity
+/// returns epoch milliseconds), `title`, `text`, and `tags` as comma-separated text (an array of
+/// strings is joined). Other columns pass through. `columns` are the result's (name, type).
+pub fn annotation_query(user_sql: &str, columns: &[(String, crate::chtype::ChType)]) -> String {
+    use crate::chtype::ChType;
+    let list: Vec<String> = columns
+        .iter()
+        .map(|(name, ty)| {
+            let c = identifier(name);
+            let numeric = matches!(
+                ty.base(),
+                ChType::Int(_) | ChType::UInt(_) | ChType::Float(_) | ChType::Decimal { .. }
+            );
+            match name.as_str() {
+                "time" | "time_end" | "timeEnd" => {
+                    let out = if name == "time" { "time" } else { "timeEnd" };
+                    if numeric {
+                        format!("fromUnixTimestamp64Milli(toInt64({c})) AS {out}")
+                    } else {
+                        format!("{c} AS {out}")
+                    }
+                }
+                "tags" if matches!(ty.base(), ChType::Array(_)) => {
+                    format!("arrayStringConcat({c}, ',') AS tags")
+                }
+                _ => c,
+            }
+        })
+        .collect();
+    wrap_subquery(user_sql, &list.join(", "), "")
 }
 
 /// The columns a logs query selects, with the names the logs frame recognises.
@@ -878,6 +945,41 @@ mod tests {
     };
 
     #[test]
+    fn builder_level_filter_is_the_row_level() {
+        let b = LogsBuilder {
+            filters: vec![Filter {
+                key: "level".into(),
+                op: "=".into(),
+                value: "error".into(),
+                values: vec![],
+            }],
+            ..Default::default()
+        };
+        let roles = roles();
+        let cols = vec!["Body".to_owned()];
+        let target = LogsTable {
+            database: "otel",
+            table: "otel_logs",
+            roles: &roles,
+            time_kind: TimeKind::Precise(9),
+            columns: &cols,
+        };
+        let sql = logs_query(&b, target, R).unwrap();
+        assert!(
+            sql.contains(&format!("{} = 'error'", level_expression(&roles))),
+            "{sql}"
+        );
+        // A table with a column named level filters that column.
+        let cols = vec!["Body".to_owned(), "level".to_owned()];
+        let target = LogsTable {
+            columns: &cols,
+            ..target
+        };
+        let sql = logs_query(&b, target, R).unwrap();
+        assert!(sql.contains("`level` = 'error'"), "{sql}");
+    }
+
+    #[test]
     fn builder_sql_filters_and_escapes() {
         let b = LogsBuilder {
             services: vec!["cart".into(), "it's".into()],
@@ -928,7 +1030,13 @@ mod tests {
             "{sql}"
         );
         assert!(sql.contains(r"`ServiceName` IN ('cart', 'it\'s')"), "{sql}");
-        assert!(sql.contains("IN ('critical', 'error', 'warning')"), "{sql}");
+        // Sargable: a range on the number, IN on the raw text; no per-row level expression.
+        assert!(
+            sql.contains("((`SeverityNumber` >= 13 AND `SeverityNumber` <= 24) OR `SeverityText` IN ('emerg', 'EMERG', 'Emerg', "),
+            "{sql}"
+        );
+        assert!(sql.contains("'Warning')"), "{sql}");
+        assert!(!sql.contains("multiIf"), "{sql}");
         assert!(sql.contains("if(mapContains(`LogAttributes`, 'k8s.pod.name'), `LogAttributes`['k8s.pod.name'], `ResourceAttributes`['k8s.pod.name']) = 'p-1'"), "{sql}");
         assert!(
             sql.contains("`ResourceAttributes`['region'] IN ('eu', 'us')"),

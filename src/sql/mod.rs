@@ -12,6 +12,7 @@
 
 pub mod build;
 pub mod explore;
+pub mod grafana_builder;
 
 use std::fmt::Write;
 

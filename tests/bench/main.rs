@@ -5,6 +5,15 @@
 //!   host, gRPC, frames) vs fetching the same SQL raw as ArrowStream over HTTP; plus the plugin's
 //!   peak RSS (VmHWM) and the Arrow payload sizes.
 //! * `macros` — macro expansion of typical dashboard queries of both dialects.
+//! * `mem5m` — peak RSS of the plugin (a fresh process per run) for a 5M-row table query under
+//!   the default caps, with `maxResultRows` raised (the byte cap cuts) and with caps that do not
+//!   cut; the notice each cut leaves.
+//! * `logsrss100k` — the 100k-row logs query's peak RSS above the plugin's idle RSS, divided by
+//!   the frame it answers.
+//! * `overhead` — per-query overhead: QueryData minus a raw fetch (decoded) of the same SQL, for
+//!   a one-row table query and a 1,000-line logs query.
+//! * `concurrency64` — 64 concurrent panel queries through the plugin vs 64 concurrent raw
+//!   fetches of the same SQL: p50/p99 and the ratio of p99s.
 
 #![allow(unreachable_pub, missing_docs)]
 
@@ -119,6 +128,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+fn median_u64(mut v: Vec<u64>) -> u64 {
+    v.sort();
+    v[v.len() / 2]
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -151,6 +165,18 @@ fn main() {
     }
     if wanted("timeseries1m") {
         bench_timeseries1m();
+    }
+    if wanted("mem5m") {
+        bench_mem5m();
+    }
+    if wanted("logsrss100k") {
+        bench_logsrss100k();
+    }
+    if wanted("overhead") {
+        bench_overhead();
+    }
+    if wanted("concurrency64") {
+        bench_concurrency64();
     }
 }
 
@@ -194,11 +220,7 @@ fn bench_macros() {
 
 fn bench_query100k() {
     let e = engine::engine();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = new_runtime();
     let db = e.database("bench");
     db.exec(
         "CREATE TABLE logs ENGINE = MergeTree ORDER BY Timestamp AS SELECT \
@@ -244,18 +266,7 @@ fn bench_query100k() {
     .unwrap();
     assert_eq!(frame.rows(), 100_000);
 
-    let hwm = std::fs::read_to_string(format!("/proc/{}/status", host.child.id()))
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM")).map(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .unwrap_or("0")
-                    .parse::<u64>()
-                    .unwrap_or(0)
-            })
-        })
-        .unwrap_or(0);
+    let hwm = proc_kib(host.child.id(), "VmHWM");
     println!(
         "query100k: last plugin breakdown: {}",
         last_log(&host, "table frame written")
@@ -287,11 +298,7 @@ fn bench_query100k() {
 /// raw ArrowStream fetch of the same SQL.
 fn bench_timeseries1m() {
     let e = engine::engine();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = new_runtime();
     let db = e.database("bench_ts");
     db.exec(
         "CREATE TABLE points ENGINE = MergeTree ORDER BY time AS SELECT \
@@ -416,11 +423,7 @@ fn logs_table(db: &engine::TestDb, rows: u64) {
 /// A logs query of 100k rows (format logs) vs the raw ArrowStream fetch of the same SQL.
 fn bench_logs100k() {
     let e = engine::engine();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = new_runtime();
     let db = e.database("bench_logs");
     logs_table(&db, 100_000);
     let sql = format!(
@@ -488,11 +491,7 @@ fn bench_logs100k() {
 /// Log volume (builder, per level per minute) over 1M rows.
 fn bench_volume1m() {
     let e = engine::engine();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = new_runtime();
     let db = e.database("bench_volume");
     logs_table(&db, 1_000_000);
     let host = rt.block_on(host::Host::start());
@@ -606,4 +605,459 @@ fn bench_logshape100k() {
         "logshape100k: logs frame shaping of 100k rows in process, median {:.1} ms",
         ms(median(samples))
     );
+}
+
+/// A `/proc/<pid>/status` value in KiB (`VmHWM`: peak RSS; `VmRSS`: RSS now).
+fn proc_kib(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// CPU time (user + system) a process has used, from `/proc/<pid>/stat` (USER_HZ ticks, 100 a
+/// second on Linux).
+fn proc_cpu(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
+    let ticks: u64 = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+fn kib_to_mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// The texts of a frame's notices, read from its schema metadata without decoding the columns.
+fn frame_notices(frame: &[u8]) -> Vec<String> {
+    let reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(frame), None).unwrap();
+    let meta: serde_json::Value = reader
+        .schema()
+        .metadata()
+        .get("meta")
+        .map(|m| serde_json::from_str(m).unwrap())
+        .unwrap_or_default();
+    meta["notices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The `q` quantile (0–1) of `v`, nearest rank.
+fn percentile(v: &[Duration], q: f64) -> Duration {
+    let mut v = v.to_vec();
+    v.sort();
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v[rank - 1]
+}
+
+fn new_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Fetches `sql` as ArrowStream with `settings` and decodes every batch; returns the rows.
+async fn fetch_decoded(
+    client: &clickhouse::Client,
+    sql: &str,
+    settings: &[(&str, String)],
+) -> usize {
+    let mut query = client.query(sql);
+    for (k, v) in settings {
+        query = query.with_setting(*k, v.as_str());
+    }
+    let bytes = query
+        .fetch_bytes("ArrowStream")
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)
+        .unwrap()
+        .map(|b| b.unwrap().num_rows())
+        .sum()
+}
+
+/// The settings the plugin sends with every query of a read-write user's datasource (default
+/// settings): its database, query id, `readonly=1`, cancel-on-close and `max_execution_time`. The test
+/// engine applies each setting as a statement of its own, so a raw fetch with these shows what the
+/// engine, not the plugin, charges for them.
+fn plugin_like_settings(n: usize, database: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("database", database.to_owned()),
+        ("query_id", format!("bench-raw-{}-{n}", std::process::id())),
+        ("cancel_http_readonly_queries_on_client_close", "1".into()),
+        ("max_execution_time", "61".into()),
+        ("readonly", "1".into()),
+    ]
+}
+
+/// Peak RSS of the plugin for a 5M-row table query: a fresh plugin process per run, so VmHWM is
+/// this query's peak; three cap configurations.
+fn bench_mem5m() {
+    let e = engine::engine();
+    let rt = new_runtime();
+    let db = e.database("bench_mem");
+    // ~80 bytes of column data a row: 5M rows are ~380 MiB, over the 256 MiB default byte cap.
+    let sql = "SELECT number, toString(number) AS s, \
+               concat('payload-', toString(number), '-', repeat('x', 32)) AS p, \
+               toFloat64(number) / 3 AS f FROM numbers(5000000)";
+    let runs = 3;
+    let configs = [
+        ("default caps (1M rows, 256 MiB)", serde_json::json!({})),
+        (
+            "maxResultRows 10M, maxResultBytes default 256 MiB",
+            serde_json::json!({"maxResultRows": 10_000_000}),
+        ),
+        (
+            "caps that do not cut (10M rows, 1 GiB)",
+            serde_json::json!({"maxResultRows": 10_000_000, "maxResultBytes": 1u64 << 30}),
+        ),
+    ];
+    for (name, extra) in configs {
+        let ds = host::datasource_with(e, &db.name, extra);
+        let (mut hwm, mut idle, mut times) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut rows, mut frame_bytes, mut notices) = (0, 0, Vec::new());
+        for _ in 0..runs {
+            let host = rt.block_on(host::Host::start());
+            let pid = host.child.id();
+            idle.push(proc_kib(pid, "VmRSS"));
+            let start = Instant::now();
+            let resp = rt.block_on(host.raw_query(raw_sql_request(&ds, sql, 1)));
+            times.push(start.elapsed());
+            hwm.push(proc_kib(pid, "VmHWM"));
+            let a = &resp.responses["A"];
+            assert!(a.error.is_empty(), "{}", a.error);
+            frame_bytes = a.frames[0].len();
+            notices = frame_notices(&a.frames[0]);
+            rows = last_log(&host, "table frame written")["rows"]
+                .as_u64()
+                .unwrap();
+        }
+        let peak = median_u64(hwm.clone());
+        println!(
+            "mem5m [{name}]: plugin peak RSS (VmHWM, fresh process) median {:.0} MiB (runs {:?} MiB; idle at start {:.0} MiB); {rows} rows, frame {:.0} MiB; QueryData median {:.0} ms",
+            kib_to_mib(peak),
+            hwm.iter()
+                .map(|k| kib_to_mib(*k).round())
+                .collect::<Vec<_>>(),
+            kib_to_mib(median_u64(idle)),
+            frame_bytes as f64 / 1048576.0,
+            ms(median(times)),
+        );
+        println!("mem5m [{name}]: notices {notices:?}");
+    }
+    println!("mem5m: target peak RSS <= byte cap + 64 MiB = 320 MiB with the default byte cap");
+}
+
+/// The 100k-row logs query (the `logs100k` shape): the plugin's peak RSS above its idle RSS,
+/// divided by the frame it answers. A fresh plugin process per run; idle is its RSS after a
+/// one-row query on the same datasource (instance built, access probed).
+fn bench_logsrss100k() {
+    let e = engine::engine();
+    let rt = new_runtime();
+    let db = e.database("bench_logsrss");
+    logs_table(&db, 100_000);
+    let sql = format!(
+        "SELECT Timestamp, Body, SeverityText, ServiceName, TraceId, ResourceAttributes, LogAttributes FROM {}.otel_logs ORDER BY Timestamp DESC",
+        db.name
+    );
+    let ds = host::datasource_for(e, &db.name);
+    let runs = 5;
+    let (mut ratios, mut peaks, mut idles, mut raw, mut plugin) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut frame_bytes = 0usize;
+    for _ in 0..runs {
+        // Alternating with a raw fetch (decoded), for the time ratio under the same load.
+        raw.push(raw_fetch_decoded(&rt, e, &sql).0);
+        let host = rt.block_on(host::Host::start());
+        let pid = host.child.id();
+        let warm = rt.block_on(host.raw_query(raw_sql_request(&ds, "SELECT 1 AS x", 1)));
+        assert!(warm.responses["A"].error.is_empty());
+        let idle = proc_kib(pid, "VmRSS");
+        let start = Instant::now();
+        let resp = rt.block_on(host.raw_query(raw_sql_request(&ds, &sql, 2)));
+        plugin.push(start.elapsed());
+        let peak = proc_kib(pid, "VmHWM");
+        let a = &resp.responses["A"];
+        assert!(a.error.is_empty(), "{}", a.error);
+        frame_bytes = a.frames[0].len();
+        ratios.push(Duration::from_secs_f64(
+            (peak.saturating_sub(idle) * 1024) as f64 / frame_bytes as f64,
+        ));
+        peaks.push(peak);
+        idles.push(idle);
+    }
+    println!(
+        "logsrss100k: plugin peak RSS median {:.1} MiB, idle {:.1} MiB; frame {:.1} MiB; (peak − idle) / frame median {:.2}× (runs {:?}); target <= 2.5×",
+        kib_to_mib(median_u64(peaks)),
+        kib_to_mib(median_u64(idles)),
+        frame_bytes as f64 / 1048576.0,
+        median(ratios.clone()).as_secs_f64(),
+        ratios
+            .iter()
+            .map(|r| (r.as_secs_f64() * 100.0).round() / 100.0)
+            .collect::<Vec<_>>()
+    );
+    println!(
+        "logsrss100k: QueryData median {:.1} ms, raw fetch decoded median {:.1} ms",
+        ms(median(plugin)),
+        ms(median(raw))
+    );
+}
+
+/// Two panel-sized queries over a 10k-row `otel_logs` in `db`: a one-row table query and a
+/// 1,000-line logs query, with their format and row count.
+fn small_queries(db: &str) -> [(&'static str, String, u8, usize); 2] {
+    [
+        (
+            "table 1 row",
+            format!(
+                "SELECT Timestamp, ServiceName, Body FROM {db}.otel_logs ORDER BY Timestamp DESC LIMIT 1"
+            ),
+            1,
+            1,
+        ),
+        (
+            "logs 1,000 lines",
+            format!(
+                "SELECT Timestamp, Body, SeverityText, ServiceName, TraceId, ResourceAttributes, LogAttributes FROM {db}.otel_logs ORDER BY Timestamp DESC LIMIT 1000"
+            ),
+            2,
+            1000,
+        ),
+    ]
+}
+
+/// Per-query overhead: QueryData through the plugin minus a raw fetch of the same SQL
+/// (ArrowStream over HTTP with a kept-alive client, decoded), for a one-row table query and a
+/// 1,000-line logs query; raw, raw with the plugin's settings and plugin runs alternate (the
+/// order rotates), and the overhead is the median of the per-round differences.
+fn bench_overhead() {
+    let e = engine::engine();
+    let rt = new_runtime();
+    let db = e.database("bench_overhead");
+    logs_table(&db, 10_000);
+    let cases = small_queries(&db.name);
+    let host = rt.block_on(host::Host::start());
+    let ds = host::datasource_for(e, &db.name);
+    let client = raw_client(e);
+    let runs = 60;
+    let mut n = 0;
+    for (name, sql, format, want_rows) in &cases {
+        let plugin_run = |host: &host::Host| {
+            let start = Instant::now();
+            let resp = rt.block_on(host.raw_query(raw_sql_request(&ds, sql, *format)));
+            let elapsed = start.elapsed();
+            assert!(
+                resp.responses["A"].error.is_empty(),
+                "{}",
+                resp.responses["A"].error
+            );
+            elapsed
+        };
+        let mut raw_run = |with_settings: bool| {
+            n += 1;
+            let settings = if with_settings {
+                plugin_like_settings(n, &db.name)
+            } else {
+                Vec::new()
+            };
+            let start = Instant::now();
+            let rows = rt.block_on(fetch_decoded(&client, sql, &settings));
+            assert_eq!(rows, *want_rows);
+            start.elapsed()
+        };
+        // Warm-up: the instance, its access probe, the DESCRIBE cache, both connection pools.
+        for _ in 0..5 {
+            raw_run(false);
+            raw_run(true);
+            plugin_run(&host);
+        }
+        let (mut raw, mut raw_set, mut plugin, mut over, mut over_set, mut outside) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        let log_line = if *format == 2 {
+            "logs frame written"
+        } else {
+            "table frame written"
+        };
+        for i in 0..runs {
+            let (mut r, mut s, mut p) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+            for step in 0..3 {
+                match (i + step) % 3 {
+                    0 => r = raw_run(false),
+                    1 => s = raw_run(true),
+                    _ => {
+                        p = plugin_run(&host);
+                        // The plugin's own time from the start of its fetch to the frame.
+                        let v = last_log(&host, log_line);
+                        let total = Duration::from_secs_f64(v["total_ms"].as_f64().unwrap() / 1e3);
+                        outside.push(p.saturating_sub(total));
+                    }
+                }
+            }
+            raw.push(r);
+            raw_set.push(s);
+            plugin.push(p);
+            over.push(p.as_secs_f64() - r.as_secs_f64());
+            over_set.push(p.as_secs_f64() - s.as_secs_f64());
+        }
+        let med = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        println!(
+            "overhead [{name}]: {runs} alternating runs; QueryData median {:.2} ms; raw fetch decoded median {:.2} ms; raw with the plugin's settings median {:.2} ms",
+            ms(median(plugin)),
+            ms(median(raw)),
+            ms(median(raw_set))
+        );
+        println!(
+            "overhead [{name}]: plugin − raw median {:.2} ms; plugin − raw-with-settings median {:.2} ms; QueryData outside the plugin's fetch-to-frame time (gRPC, parse, plan, instance) median {:.2} ms; target <= 2 ms",
+            med(over) * 1e3,
+            med(over_set) * 1e3,
+            ms(median(outside))
+        );
+    }
+    let metrics = rt.block_on(host.collect_metrics(None));
+    for line in metrics
+        .lines()
+        .filter(|l| l.contains("cache=\"describe\"") || l.contains("cache=\"schema\""))
+    {
+        println!("overhead: {line}");
+    }
+}
+
+/// The latencies the tasks of a burst return, in order.
+async fn latencies(tasks: Vec<tokio::task::JoinHandle<Duration>>) -> Vec<Duration> {
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+/// One burst of `n` concurrent raw fetches (kept-alive client, decoded); each one's latency
+/// from the burst's start.
+async fn raw_burst(client: &clickhouse::Client, sql: &str, n: usize) -> Vec<Duration> {
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (client, sql) = (client.clone(), sql.to_owned());
+            tokio::spawn(async move {
+                fetch_decoded(&client, &sql, &[]).await;
+                start.elapsed()
+            })
+        })
+        .collect();
+    latencies(tasks).await
+}
+
+/// One burst of `n` concurrent QueryData requests of one query each (as Grafana sends panels);
+/// each one's latency from the burst's start.
+async fn plugin_burst(
+    host: &std::sync::Arc<host::Host>,
+    req: &grafana_plugin_sdk::pluginv2::QueryDataRequest,
+    n: usize,
+) -> Vec<Duration> {
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (host, req) = (host.clone(), req.clone());
+            tokio::spawn(async move {
+                let resp = host.raw_query(req).await;
+                assert!(resp.responses["A"].error.is_empty());
+                start.elapsed()
+            })
+        })
+        .collect();
+    latencies(tasks).await
+}
+
+/// 64 concurrent panel queries through the plugin vs 64 concurrent raw fetches of the same SQL,
+/// with the plugin-wide query limit at its default (32) and at 64; bursts alternate.
+fn bench_concurrency64() {
+    let e = engine::engine();
+    let rt = new_runtime();
+    let db = e.database("bench_conc");
+    logs_table(&db, 10_000);
+    let cases = small_queries(&db.name);
+    let n = 64;
+    let rounds = 15;
+    let default_limit = std::sync::Arc::new(rt.block_on(host::Host::start()));
+    let limit64 = std::sync::Arc::new(rt.block_on(host::Host::start_with(&[(
+        "LANTERN_MAX_CONCURRENT_QUERIES",
+        "64",
+    )])));
+    let ds = host::datasource_for(e, &db.name);
+    let client = raw_client(e);
+    for (name, sql, format, _) in &cases {
+        let req = raw_sql_request(&ds, sql, *format);
+        // Warm-up: pools of both sides opened to their widths, instances and caches built.
+        rt.block_on(raw_burst(&client, sql, n));
+        rt.block_on(plugin_burst(&default_limit, &req, n));
+        rt.block_on(plugin_burst(&limit64, &req, n));
+        // Each side's bursts, each burst's latencies.
+        let (mut raw, mut p32, mut p64) = (Vec::new(), Vec::new(), Vec::new());
+        let cpu_before = proc_cpu(default_limit.child.id());
+        for i in 0..rounds {
+            for step in 0..3 {
+                match (i + step) % 3 {
+                    0 => raw.push(rt.block_on(raw_burst(&client, sql, n))),
+                    1 => p32.push(rt.block_on(plugin_burst(&default_limit, &req, n))),
+                    _ => p64.push(rt.block_on(plugin_burst(&limit64, &req, n))),
+                }
+            }
+        }
+        let cpu = proc_cpu(default_limit.child.id()).saturating_sub(cpu_before);
+        println!(
+            "concurrency64 [{name}]: the plugin's CPU (user + system, limit 32) {:.2} ms a query",
+            ms(cpu) / (rounds * n) as f64
+        );
+        // p50/p99 over every sample of a side, and the median over its bursts of each burst's
+        // p99 (a load spike from outside hits one burst, not the figure).
+        let figures = |bursts: &Vec<Vec<Duration>>| {
+            let all: Vec<Duration> = bursts.iter().flatten().copied().collect();
+            let per_burst = median(bursts.iter().map(|b| percentile(b, 0.99)).collect());
+            (percentile(&all, 0.5), percentile(&all, 0.99), per_burst)
+        };
+        let (r50, r99, rb) = figures(&raw);
+        println!(
+            "concurrency64 [{name}]: {rounds} alternating bursts of {n}; raw p50 {:.1} ms, p99 {:.1} ms, median burst p99 {:.1} ms",
+            ms(r50),
+            ms(r99),
+            ms(rb)
+        );
+        for (limit, v) in [("limit 32 (default)", &p32), ("limit 64", &p64)] {
+            let (p50, p99, pb) = figures(v);
+            println!(
+                "concurrency64 [{name}]: plugin, {limit}: p50 {:.1} ms, p99 {:.1} ms, median burst p99 {:.1} ms; p99 ratio plugin/raw {:.2}×, of median burst p99s {:.2}× (target <= 1.5×)",
+                ms(p50),
+                ms(p99),
+                ms(pb),
+                p99.as_secs_f64() / r99.as_secs_f64(),
+                pb.as_secs_f64() / rb.as_secs_f64()
+            );
+        }
+    }
 }

@@ -6,6 +6,7 @@ fn core_modules_do_not_import_edges() {
     let core = [
         "settings.rs",
         "query.rs",
+        "official.rs",
         "chtype.rs",
         "error.rs",
         "live.rs",

@@ -19,6 +19,8 @@ mod explore;
 mod lexer;
 mod live;
 mod metrics;
+mod migration;
+mod official;
 mod otel;
 mod packaging;
 mod protocol;

@@ -557,3 +557,44 @@ async fn logs_of_many_blocks_keep_order_and_unique_ids() {
         "identical rows in different blocks get distinct ids"
     );
 }
+
+/// Ad hoc filters on dotted OTel attribute keys resolve to the table's attribute maps (the
+/// planner reads the table's columns); a key that resolves to nothing is an error naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ad_hoc_filters_on_dotted_otel_keys_filter_the_right_map() {
+    let db = engine().database("otel_adhoc");
+    fixture(&db, "logs_current.sql");
+    let d = ds(&db, json!(null));
+    let expected =
+        db.exec("SELECT count() FROM otel_logs WHERE ResourceAttributes['k8s.pod.name'] = 'b-0'");
+    let all = db.exec("SELECT count() FROM otel_logs");
+    let filter = |key: &str| json!([{"key": key, "operator": "=", "value": "b-0"}]);
+    let answers = run(
+        &d,
+        vec![
+            q(
+                "ALT",
+                json!({"query": "SELECT count() AS n FROM otel_logs WHERE $adhoc", "format": "table",
+                       "table": "otel_logs", "adHocFilters": filter("k8s.pod.name")}),
+            ),
+            q(
+                "NONE",
+                json!({"query": "SELECT count() AS n FROM otel_logs WHERE $adhoc", "format": "table",
+                       "table": "otel_logs", "adHocFilters": []}),
+            ),
+            q(
+                "BAD",
+                json!({"query": "SELECT count() AS n FROM otel_logs WHERE $adhoc", "format": "table",
+                       "table": "otel_logs", "adHocFilters": filter("no such thing here")}),
+            ),
+        ],
+    )
+    .await;
+    let n = |id: &str| answers[id].frame().field("n").values[0].clone();
+    assert_eq!(n("ALT").to_string(), expected.trim(), "filtered to the pod");
+    assert_ne!(expected.trim(), all.trim(), "the filter narrows");
+    assert_eq!(n("NONE").to_string(), all.trim());
+    let bad = &answers["BAD"];
+    assert_eq!(bad.status, 400, "{}", bad.error);
+    assert!(bad.error.contains("no such thing here"), "{}", bad.error);
+}

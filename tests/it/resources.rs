@@ -68,3 +68,28 @@ async fn expand_and_route_errors() {
     assert_eq!(code, 404);
     assert!(v["error"].as_str().unwrap().contains("unknown resource"));
 }
+
+/// `macros` answers the catalogue (the SQL editor's completion) through the real CallResource path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn macros_catalogue_for_completion() {
+    let e = engine();
+    let host = Host::start().await;
+    let ds = datasource_for(e, "default");
+    let (code, v) = host.resource(&ds, "GET", "macros", b"").await;
+    assert_eq!(code, 200, "{v}");
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"$__timeFilter"), "{v}");
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["dialect"] == "altinity")
+    );
+    let (code, v) = host.resource(&ds, "POST", "macros", b"").await;
+    assert_eq!(code, 405, "{v}");
+}

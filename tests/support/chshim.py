@@ -440,6 +440,7 @@ def main():
     ap.add_argument("--readonly", choices=["0", "1", "2"], default="0", help="the user's profile readonly level (1: no setting may be sent)")
     args = ap.parse_args()
     PATH = args.path or tempfile.mkdtemp(prefix="chshim-")
+    os.makedirs(PATH, exist_ok=True)
     USER, PASSWORD, VERBOSE = args.user, args.password, args.verbose
     PROFILE_READONLY = None if args.readonly == "0" else args.readonly
     # Like a server's default config, declare the one-shard cluster `test_shard_localhost` so

@@ -52,6 +52,42 @@ export function useResourceNames(datasource: DataSource, path: 'databases' | 'ta
   return names;
 }
 
+/** At most this many tables are classified (one `schema` request each, four at a time). */
+const MAX_CLASSIFIED_TABLES = 60;
+
+/**
+ * The tables of a database with logs-shaped tables first (those the `schema` resource classifies
+ * as `kind: "logs"`, e.g. OpenTelemetry logs tables), each group in name order. Tables beyond
+ * the first MAX_CLASSIFIED_TABLES keep their place after the classified ones.
+ */
+export function useLogsTables(datasource: DataSource, database?: string): Array<{ name: string; logs: boolean }> {
+  const tables = useResourceNames(datasource, 'tables', database);
+  const [kinds, setKinds] = useState<Record<string, boolean>>({});
+  useEffect(() => {
+    let cancelled = false;
+    setKinds({});
+    const queue = tables.slice(0, MAX_CLASSIFIED_TABLES);
+    const found: Record<string, boolean> = {};
+    const worker = async () => {
+      for (let t = queue.shift(); t !== undefined && !cancelled; t = queue.shift()) {
+        const params: Record<string, string> = database ? { database, table: t } : { table: t };
+        try {
+          const schema = (await datasource.getResource('schema', params)) as { kind?: unknown } | undefined;
+          found[t] = schema?.kind === 'logs';
+        } catch {
+          found[t] = false;
+        }
+      }
+    };
+    void Promise.all([worker(), worker(), worker(), worker()]).then(() => !cancelled && setKinds({ ...found }));
+    return () => {
+      cancelled = true;
+    };
+  }, [datasource, database, tables]);
+  const logs = tables.filter((t) => kinds[t]);
+  return [...logs.map((name) => ({ name, logs: true })), ...tables.filter((t) => !kinds[t]).map((name) => ({ name, logs: false }))];
+}
+
 function options(names: string[], current?: string): Array<SelectableValue<string>> {
   const all = current && !names.includes(current) ? [current, ...names] : names;
   return all.map((n) => ({ label: n, value: n }));
@@ -62,7 +98,11 @@ export function LogsBuilderEditor({ datasource, builder, onChange, idPrefix }: L
   const defaults = datasource.jsonData.logs ?? {};
   const defaultDatabase = defaults.defaultDatabase || datasource.jsonData.defaultDatabase || '';
   const databases = useResourceNames(datasource, 'databases');
-  const tables = useResourceNames(datasource, 'tables', builder.database || defaultDatabase || undefined);
+  const tables = useLogsTables(datasource, builder.database || defaultDatabase || undefined);
+  const tableOptions = [
+    ...(builder.table && !tables.some((t) => t.name === builder.table) ? [{ label: builder.table, value: builder.table }] : []),
+    ...tables.map((t) => ({ label: t.name, value: t.name, description: t.logs ? 'logs table' : undefined })),
+  ];
 
   const set = (patch: Partial<LogsBuilderOptions>, run = true) => onChange(compact({ ...builder, ...patch }), run);
 
@@ -85,7 +125,7 @@ export function LogsBuilderEditor({ datasource, builder, onChange, idPrefix }: L
           <Select<string>
             aria-label="Table"
             width={30}
-            options={options(tables, builder.table)}
+            options={tableOptions}
             value={builder.table ?? null}
             placeholder={defaults.defaultTable || 'otel_logs'}
             allowCustomValue

@@ -8,7 +8,8 @@ import { Format, LanternOptions, LanternQuery } from '../types';
 import { QueryEditor } from './QueryEditor';
 
 // Monaco does not load in jsdom: stand in a textarea that honours the same props, including the
-// Ctrl+Enter command the editor registers through onEditorDidMount.
+// Ctrl+Enter command the editor registers through onEditorDidMount. Completion needs the real
+// Monaco: the browser suite drives it (frontend/browser).
 jest.mock('@grafana/ui', () => {
   const actual = jest.requireActual('@grafana/ui');
   const ReactLib = jest.requireActual('react');
@@ -26,8 +27,11 @@ jest.mock('@grafana/ui', () => {
         addCommand: (keybinding: number, handler: () => void) => {
           (commands.current as Record<number, () => void>)[keybinding] = handler;
         },
+        getModel: () => null,
+        onDidDispose: () => {},
       };
-      props.onEditorDidMount?.(editor, { KeyMod: { CtrlCmd: 2048 }, KeyCode: { Enter: 3 } });
+      const languages = { registerCompletionItemProvider: () => ({ dispose: () => {} }), CompletionItemKind: {} };
+      props.onEditorDidMount?.(editor, { KeyMod: { CtrlCmd: 2048 }, KeyCode: { Enter: 3 }, languages });
       // eslint-disable-next-line react-hooks/exhaustive-deps
     }, []);
     return ReactLib.createElement('textarea', {
@@ -66,6 +70,14 @@ const resources: Record<string, unknown> = {
     { name: 'otel_traces', engine: 'MergeTree', rows: 5 },
   ],
   'tables:default': [{ name: 'app_logs', engine: 'MergeTree', rows: 1 }],
+  'tables:mixed': [
+    { name: 'a_metrics', engine: 'MergeTree', rows: 1 },
+    { name: 'b_logs', engine: 'MergeTree', rows: 1 },
+    { name: 'c_spans', engine: 'MergeTree', rows: 1 },
+  ],
+  'schema:mixed.a_metrics': { kind: 'other' },
+  'schema:mixed.b_logs': { kind: 'logs' },
+  'schema:mixed.c_spans': { kind: 'traces' },
 };
 
 function setup(query: Partial<LanternQuery>, data?: PanelData, jsonData: Partial<LanternOptions> = {}) {
@@ -77,8 +89,8 @@ function setup(query: Partial<LanternQuery>, data?: PanelData, jsonData: Partial
   });
   const datasource = new DataSource({ ...instanceSettings, jsonData: jsonData as LanternOptions });
   const getResource = jest.spyOn(datasource, 'getResource').mockImplementation(async (path: string, params?: unknown) => {
-    const db = (params as { database?: string } | undefined)?.database;
-    const r = resources[db ? `${path}:${db}` : path];
+    const { database: db, table } = (params ?? {}) as { database?: string; table?: string };
+    const r = resources[db ? `${path}:${db}${table ? `.${table}` : ''}` : path];
     if (r === undefined) {
       throw new Error(`no resource ${path}`);
     }
@@ -164,7 +176,10 @@ describe('QueryEditor', () => {
     const { datasource } = setup({ editorType: 'sql', rawSql: 'SELECT $__timeFilter(ts)', format: Format.TABLE }, data);
     const post = jest
       .spyOn(datasource, 'postResource')
-      .mockResolvedValue({ sql: 'SELECT ts >= toDateTime(1700000000)', client: 'http' });
+      .mockResolvedValue({
+        sql: 'SELECT ts >= toDateTime(1700000000)',
+        client: "clickhouse-client --host 'h' --user 'u' --ask-password --query 'SELECT ts >= toDateTime(1700000000)'",
+      });
 
     expect(screen.queryByTestId('lantern-expanded-sql')).not.toBeInTheDocument();
     await act(async () => {
@@ -181,7 +196,11 @@ describe('QueryEditor', () => {
       },
       expect.anything()
     );
-    expect(screen.getByRole('button', { name: /Copy/ })).toBeInTheDocument();
+    // The caption is short; the clickhouse-client command sits behind its own copy button.
+    expect(screen.getByText('Expanded SQL')).toBeInTheDocument();
+    expect(screen.queryByText(/clickhouse-client --host/)).not.toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Copy SQL' })).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Copy clickhouse-client command' })).toBeInTheDocument();
 
     // turning it off hides the SQL
     await act(async () => {
@@ -209,6 +228,17 @@ describe('QueryEditor', () => {
     await waitFor(() => expect(screen.getByText('unknown macro $__bogus')).toBeInTheDocument());
     expect(screen.getByText('Could not expand the query')).toBeInTheDocument();
     expect(screen.queryByTestId('lantern-expanded-sql')).not.toBeInTheDocument();
+  });
+
+  it('Show SQL of a trace id query without an id is a hint, not an error', async () => {
+    const { datasource } = setup({ editorType: 'builder', queryType: 'traces', format: Format.TRACES, traceId: '' });
+    const post = jest.spyOn(datasource, 'postResource').mockRejectedValue({ status: 400, data: { error: 'traceId is empty' } });
+    await act(async () => {
+      fireEvent.click(screen.getByLabelText('Show SQL'));
+    });
+    expect(screen.getByTestId('lantern-expand-hint')).toHaveTextContent('Enter a trace id');
+    expect(screen.queryByText('Could not expand the query')).not.toBeInTheDocument();
+    expect(post).not.toHaveBeenCalled();
   });
 
   describe('logs builder', () => {
@@ -342,6 +372,16 @@ describe('QueryEditor', () => {
 
       fireEvent.click(screen.getByRole('button', { name: 'Remove filter 1' }));
       expect(lastQuery(onChange).builder).toEqual({});
+    });
+
+    it('lists logs-shaped tables first in the table picker', async () => {
+      const { getResource } = await setupFlushed(builderQuery({ database: 'mixed' }));
+      await waitFor(() => expect(getResource).toHaveBeenCalledWith('schema', { database: 'mixed', table: 'c_spans' }));
+      await act(async () => {});
+      const select = screen.getByLabelText('Table');
+      fireEvent.keyDown(select, { key: 'ArrowDown' });
+      const options = await screen.findAllByRole('option');
+      expect(options.map((o) => o.textContent)).toEqual(['b_logslogs table', 'a_metrics', 'c_spans']);
     });
 
     it('picks the table from the tables resource of the default logs database', async () => {

@@ -4,6 +4,7 @@ import React, { useEffect, useRef, useState } from 'react';
 import { getDefaultTimeRange, GrafanaTheme2, QueryEditorProps } from '@grafana/data';
 import {
   Alert,
+  Button,
   ClipboardButton,
   CodeEditor,
   InlineField,
@@ -14,6 +15,7 @@ import {
 } from '@grafana/ui';
 import type { Monaco, MonacoEditor } from '@grafana/ui';
 
+import { CompletionKind, SqlCompletion } from '../completion';
 import type { DataSource } from '../datasource';
 import { EditorMode, editorMode, switchMode } from '../queryModel';
 import {
@@ -46,7 +48,23 @@ export const MODE_OPTIONS: Array<{ label: string; value: EditorMode; description
 
 const DEFAULT_MAX_DATA_POINTS = 1000;
 
-type Expanded = { state: 'idle' } | { state: 'loading' } | { state: 'done'; sql: string; client?: string } | { state: 'error'; error: string };
+type Expanded =
+  | { state: 'idle' }
+  | { state: 'loading' }
+  | { state: 'done'; sql: string; client?: string }
+  | { state: 'error'; error: string }
+  | { state: 'hint'; hint: string };
+
+/** Why there is no SQL to show yet, when the query is not finished (not an error). */
+function pendingHint(query: LanternQuery): string | undefined {
+  if (editorMode(query) === 'trace-id' && (query.traceId ?? '').trim() === '') {
+    return 'Enter a trace id to see the SQL.';
+  }
+  if (editorMode(query) === 'sql' && (query.rawSql ?? '').trim() === '') {
+    return 'Write a query to see the SQL.';
+  }
+  return undefined;
+}
 
 /** The query with the defaults filled in, so what is saved always has editorType and format. */
 function withDefaults(query: LanternQuery): LanternQuery {
@@ -62,6 +80,47 @@ function withDefaults(query: LanternQuery): LanternQuery {
     rawSql: query.rawSql ?? DEFAULT_QUERY.rawSql ?? '',
     format: typeof query.format === 'number' ? query.format : (DEFAULT_QUERY.format as Format),
   };
+}
+
+const COMPLETION_KINDS: Record<CompletionKind, keyof Monaco['languages']['CompletionItemKind']> = {
+  macro: 'Function',
+  database: 'Module',
+  table: 'Class',
+  column: 'Field',
+  mapKey: 'Property',
+};
+
+/** Lantern's completion (completion.ts) for this editor's model only; removed with the editor. */
+function registerCompletion(editor: MonacoEditor, monaco: Monaco, completion: SqlCompletion) {
+  const provider = monaco.languages.registerCompletionItemProvider('sql', {
+    triggerCharacters: ['$', '.', "'"],
+    provideCompletionItems: async (model, position) => {
+      if (model.id !== editor.getModel()?.id) {
+        return { suggestions: [] };
+      }
+      const before = model.getValueInRange({ startLineNumber: 1, startColumn: 1, endLineNumber: position.lineNumber, endColumn: position.column });
+      const { items, replace } = await completion.suggest(before, model.getValue());
+      const range = {
+        startLineNumber: position.lineNumber,
+        endLineNumber: position.lineNumber,
+        startColumn: Math.max(1, position.column - replace),
+        endColumn: position.column,
+      };
+      return {
+        suggestions: items.map((item, i) => ({
+          label: item.label,
+          kind: monaco.languages.CompletionItemKind[COMPLETION_KINDS[item.kind]],
+          detail: item.detail,
+          documentation: item.documentation ? { value: item.documentation } : undefined,
+          insertText: item.insertText,
+          // Keep the resource order (macros in documentation order, columns in table order).
+          sortText: String(i).padStart(5, '0'),
+          range,
+        })),
+      };
+    },
+  });
+  editor.onDidDispose(() => provider.dispose());
 }
 
 export function QueryEditor(props: Props) {
@@ -88,8 +147,35 @@ export function QueryEditor(props: Props) {
     }
   };
 
+  const editorRef = useRef<MonacoEditor | undefined>(undefined);
+  const [formatError, setFormatError] = useState<string | undefined>();
+  const [formatting, setFormatting] = useState(false);
+  const formatSql = async () => {
+    const editor = editorRef.current;
+    if (!editor || formatting) {
+      return;
+    }
+    setFormatError(undefined);
+    setFormatting(true);
+    try {
+      const formatted = await latest.current.datasource.formatSql(editor.getValue());
+      const model = editor.getModel();
+      if (model) {
+        // An edit (not setValue) keeps Ctrl+Z.
+        editor.executeEdits('lantern-format-sql', [{ range: model.getFullModelRange(), text: formatted }]);
+      }
+      commitSql(formatted, false);
+    } catch (e) {
+      setFormatError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setFormatting(false);
+    }
+  };
+
   const onEditorDidMount = (editor: MonacoEditor, monaco: Monaco) => {
+    editorRef.current = editor;
     editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.Enter, () => commitSql(editor.getValue(), true));
+    registerCompletion(editor, monaco, new SqlCompletion(latest.current.datasource));
   };
 
   const onModeChange = (next: EditorMode) => {
@@ -134,6 +220,11 @@ export function QueryEditor(props: Props) {
   useEffect(() => {
     if (!showSql) {
       setExpanded({ state: 'idle' });
+      return;
+    }
+    const hint = pendingHint(withDefaults(latest.current.query));
+    if (hint) {
+      setExpanded({ state: 'hint', hint });
       return;
     }
     let cancelled = false;
@@ -199,7 +290,23 @@ export function QueryEditor(props: Props) {
             onBlur={(sql: string) => commitSql(sql, false)}
             onEditorDidMount={onEditorDidMount}
           />
-          <div className={styles.hint}>Ctrl+Enter (⌘+Enter) runs the query; leaving the editor runs it when it changed.</div>
+          <div className={styles.editorFooter}>
+            <span className={styles.hint}>Ctrl+Enter (⌘+Enter) runs the query; leaving the editor runs it when it changed.</span>
+            <Button
+              size="sm"
+              variant="secondary"
+              icon={formatting ? 'spinner' : 'brackets-curly'}
+              onClick={() => void formatSql()}
+              tooltip="Format with ClickHouse's formatQuery; macros and variables are kept, comments are removed (Ctrl+Z undoes)"
+            >
+              Format SQL
+            </Button>
+          </div>
+          {formatError && (
+            <Alert severity="error" title="Could not format the SQL" onRemove={() => setFormatError(undefined)}>
+              {formatError}
+            </Alert>
+          )}
         </>
       )}
       {mode === 'logs' && (
@@ -222,13 +329,31 @@ export function QueryEditor(props: Props) {
               {expanded.error}
             </Alert>
           )}
+          {expanded.state === 'hint' && (
+            <div className={styles.hint} data-testid="lantern-expand-hint">
+              {expanded.hint}
+            </div>
+          )}
           {expanded.state === 'done' && (
             <>
               <div className={styles.expandedHeader}>
-                <span className={styles.caption}>{expanded.client ? `Expanded SQL (${expanded.client})` : 'Expanded SQL'}</span>
-                <ClipboardButton icon="copy" size="sm" variant="secondary" getText={() => expanded.sql}>
-                  Copy
-                </ClipboardButton>
+                <span className={styles.caption}>Expanded SQL</span>
+                <div className={styles.buttons}>
+                  <ClipboardButton icon="copy" size="sm" variant="secondary" getText={() => expanded.sql}>
+                    Copy SQL
+                  </ClipboardButton>
+                  {expanded.client && (
+                    <ClipboardButton
+                      icon="copy"
+                      size="sm"
+                      variant="secondary"
+                      getText={() => expanded.client ?? ''}
+                      tooltip="A clickhouse-client command that runs this SQL against the datasource's server (no password)"
+                    >
+                      Copy clickhouse-client command
+                    </ClipboardButton>
+                  )}
+                </div>
               </div>
               <pre className={styles.sql} data-testid="lantern-expanded-sql">
                 {expanded.sql}
@@ -244,10 +369,12 @@ export function QueryEditor(props: Props) {
 const getStyles = (theme: GrafanaTheme2) => ({
   root: css({ display: 'flex', flexDirection: 'column', gap: theme.spacing(1) }),
   toolbar: css({ display: 'flex', flexWrap: 'wrap', gap: theme.spacing(1), alignItems: 'center' }),
+  editorFooter: css({ display: 'flex', alignItems: 'center', justifyContent: 'space-between', gap: theme.spacing(1) }),
   hint: css({ color: theme.colors.text.secondary, fontSize: theme.typography.bodySmall.fontSize }),
   expanded: css({ display: 'flex', flexDirection: 'column', gap: theme.spacing(0.5) }),
   expandedHeader: css({ display: 'flex', alignItems: 'center', justifyContent: 'space-between' }),
   caption: css({ color: theme.colors.text.secondary }),
+  buttons: css({ display: 'flex', gap: theme.spacing(1) }),
   sql: css({
     fontFamily: theme.typography.fontFamilyMonospace,
     fontSize: theme.typography.bodySmall.fontSize,
