@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use clickhouse::Client;
 use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rustls::ClientConfig;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -61,17 +60,7 @@ const PRODUCT: &str = "lantern-clickhouse-datasource";
 impl Connection {
     /// Builds the HTTP client and ClickHouse client for `settings`.
     pub fn new(settings: &Settings) -> Result<Connection, SettingsError> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_keepalive(Some(Duration::from_secs(60)));
-        http.set_connect_timeout(Some(settings.dial_timeout));
-        let tls = tls_config(settings)?;
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let https = crate::net::connector(settings, tls_config(settings)?);
         // Idle connections expire only with a timer to measure their idleness.
         let hyper = HyperClient::builder(TokioExecutor::new())
             .pool_timer(hyper_util::rt::TokioTimer::new())
@@ -511,10 +500,7 @@ fn tls_config(settings: &Settings) -> Result<ClientConfig, SettingsError> {
                 });
             }
         } else if settings.protocol == Protocol::Https {
-            // The system's roots; unreadable entries are skipped like Go's x509 does.
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
+            crate::net::add_public_roots(&mut roots);
         }
         builder.with_root_certificates(roots)
     };

@@ -23,6 +23,7 @@ mod metrics;
 mod migration;
 mod official;
 mod otel;
+mod packaging;
 mod protocol;
 mod readme;
 mod resources;

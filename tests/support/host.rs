@@ -146,7 +146,12 @@ impl Host {
     }
 
     pub async fn start_with(extra_env: &[(&str, &str)]) -> Host {
-        let mut cmd = Command::new(plugin_binary());
+        Host::start_command(Command::new(plugin_binary()), extra_env).await
+    }
+
+    /// Starts `cmd` like Grafana starts a plugin: the plugin binary itself, or a wrapper that
+    /// execs it (e.g. `chroot DIR /gpx_lantern_linux_amd64`).
+    pub async fn start_command(mut cmd: Command, extra_env: &[(&str, &str)]) -> Host {
         cmd.env_clear();
         for (k, v) in grafana_env() {
             cmd.env(k, v);
