@@ -21,6 +21,7 @@ mod otel;
 mod protocol;
 mod readme;
 mod resources;
+mod security;
 mod timeseries;
 mod tls;
 mod trust;
