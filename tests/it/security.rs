@@ -364,7 +364,7 @@ fn ordinary_key(p: &str, columns: &[&str], maps: &[&str]) -> bool {
     !p.is_empty()
         && p.trim() == p
         && !columns.contains(&p)
-        && !(p.contains("['") && p.ends_with("']"))
+        && (!p.contains("['") || !p.ends_with("']"))
         && !maps
             .iter()
             .any(|m| p.strip_prefix(m).is_some_and(|r| r.starts_with('.')))
@@ -949,7 +949,7 @@ fn judge(case: &Case, p: &str, o: &Outcome) -> Result<&'static str, String> {
         Expect::Includes(v) if o.values.contains(v) => Ok("exact"),
         Expect::Includes(v) => Err(format!(
             "{:?} missing from {:?}",
-            short(&[v.clone()]),
+            short(std::slice::from_ref(v)),
             short(&o.values)
         )),
         Expect::EmptyOrError if o.values.is_empty() => Ok("empty"),
@@ -1354,7 +1354,7 @@ async fn hostile_payloads_never_escape_any_way_in() {
                 failures.push(format!(
                     "{} · payload {:?}: {why}",
                     c.way,
-                    short(&[p.clone()])[0]
+                    short(std::slice::from_ref(p))[0]
                 ));
             }
         }
