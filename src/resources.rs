@@ -121,7 +121,7 @@ pub async fn handle(
             rows(
                 &instance,
                 "SELECT name FROM system.databases ORDER BY name".into(),
-                |r| r[0].clone(),
+                |r| cell(r, 0),
             )
             .await
         }
@@ -135,7 +135,7 @@ pub async fn handle(
             rows(
                 &instance,
                 format!("SELECT name, engine, total_rows FROM system.tables WHERE database = {db_expr} ORDER BY name"),
-                |r| json!({ "name": r[0], "engine": r[1], "rows": r[2] }),
+                table_entry,
             )
             .await
         }
@@ -158,7 +158,7 @@ pub async fn handle(
                     "SELECT name, type FROM system.columns WHERE database = {db_expr} AND table = {} ORDER BY position",
                     sql::string_literal(table)
                 ),
-                |r| json!({ "name": r[0], "type": r[1] }),
+                column_entry,
             )
             .await
         }
@@ -412,6 +412,22 @@ async fn bounded_rows(instance: &Instance, sql: &str) -> Result<Vec<String>, Que
     Ok(out)
 }
 
+/// Cell `i` of a row, `null` when the row is shorter: an answer of another shape than asked
+/// (a proxy, another server version, a query that went wrong) is never a panic.
+fn cell(row: &[Value], i: usize) -> Value {
+    row.get(i).cloned().unwrap_or(Value::Null)
+}
+
+/// A `tables` entry from `name, engine, total_rows`.
+fn table_entry(r: &[Value]) -> Value {
+    json!({ "name": cell(r, 0), "engine": cell(r, 1), "rows": cell(r, 2) })
+}
+
+/// A `columns` entry from `name, type`.
+fn column_entry(r: &[Value]) -> Value {
+    json!({ "name": cell(r, 0), "type": cell(r, 1) })
+}
+
 async fn rows(
     instance: &Instance,
     sql: String,
@@ -603,6 +619,19 @@ mod tests {
                 ("t".into(), "%".into())
             ]
         );
+    }
+
+    /// A `tables` answer with one column per row panicked the handler (index out of bounds),
+    /// found by the security suite with quote escaping broken on purpose: a UNION with a
+    /// one-column table reached it.
+    #[test]
+    fn short_rows_never_panic_a_resource() {
+        assert_eq!(
+            table_entry(&[json!("t")]),
+            json!({"name": "t", "engine": null, "rows": null})
+        );
+        assert_eq!(column_entry(&[]), json!({"name": null, "type": null}));
+        assert_eq!(cell(&[json!(1)], 0), json!(1));
     }
 
     #[test]

@@ -893,10 +893,12 @@ pub fn trace_search_query(
     };
     for f in &s.filters {
         let mut c = String::new();
-        // Bare keys look in span attributes, then resource attributes.
+        // Bare keys look in span attributes, then resource attributes. The key is passed on
+        // as `Map.key`, which `ColumnRef::parse` reads back whole (quotes included): a key that
+        // could end the `Map['…']` form is not the key this filter asked for.
         let f = match ColumnRef::parse(&f.key, &maps) {
             ColumnRef::Column(k) if !columns.contains(&k) && !maps.is_empty() => Filter {
-                key: format!("{}['{}']", maps[0], k.replace('\'', "")),
+                key: format!("{}.{k}", maps[0]),
                 ..f.clone()
             },
             _ => f.clone(),
@@ -1188,5 +1190,37 @@ mod tests {
         );
         assert!(sql.contains("`Duration` >= 250000000"), "{sql}");
         assert!(sql.contains("`ParentSpanId` = ''"), "{sql}");
+    }
+
+    /// A bare trace search key with an apostrophe filtered on the key without it (`it's` became
+    /// `its`, and `'` the empty key): a silently different filter. Found by the security suite.
+    #[test]
+    fn trace_search_filter_key_with_a_quote_is_that_key() {
+        let roles = TraceRoles {
+            time: "Timestamp".into(),
+            key_times: vec![],
+            duration: "Duration".into(),
+            duration_ns: 1,
+        };
+        let cols: Vec<String> = vec!["SpanAttributes".into()];
+        for (key, want) in [
+            ("it's", r"`SpanAttributes`['it\'s'] = 'x'"),
+            ("'", r"`SpanAttributes`['\''] = 'x'"),
+            ("a['b", r"`SpanAttributes`['a[\'b'] = 'x'"),
+            ("'] OR 1=1 --", r"`SpanAttributes`['\'] OR 1=1 --'] = 'x'"),
+        ] {
+            let s = TraceSearch {
+                filters: vec![Filter {
+                    key: key.into(),
+                    op: "=".into(),
+                    value: "x".into(),
+                    values: vec![],
+                }],
+                ..Default::default()
+            };
+            let sql =
+                trace_search_query(&s, "", "t", &roles, TimeKind::Precise(9), &cols, R).unwrap();
+            assert!(sql.contains(want), "{key:?}: {sql}");
+        }
     }
 }

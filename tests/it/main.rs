@@ -27,6 +27,7 @@ mod packaging;
 mod protocol;
 mod readme;
 mod resources;
+mod security;
 mod timeseries;
 mod tls;
 mod trust;

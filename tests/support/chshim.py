@@ -169,6 +169,15 @@ def native_decompress(data):
     return bytes(out)
 
 
+# String literals, quoted identifiers, heredocs and comments (nested block comments are rare
+# enough in tests to read as the first `*/`): text where the word FORMAT is not a clause.
+OPAQUE_SQL = re.compile(
+    r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`(?:[^`\\]|\\.|``)*`"
+    r"|\$(\w*)\$.*?\$\1\$|--[^\n]*|//[^\n]*|#[ !][^\n]*|/\*.*?\*/",
+    re.S,
+)
+
+
 def quote_literal(v):
     return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -276,7 +285,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if not sql.strip():
                 raise ClickHouseError(62, "Empty query. (SYNTAX_ERROR)")
             fmt = params.get("default_format") or self.headers.get("X-ClickHouse-Format") or "TabSeparated"
-            found = re.findall(r"\bFORMAT\s+(\w+)", sql, re.IGNORECASE)
+            # A FORMAT clause, not the word inside a string literal, quoted name or comment.
+            found = re.findall(r"\bFORMAT\s+(\w+)", OPAQUE_SQL.sub(" ", sql), re.IGNORECASE)
             if found and not re.match(r"\s*INSERT\b", sql, re.IGNORECASE):
                 fmt = found[-1]
             started = time.monotonic_ns()
