@@ -1148,10 +1148,23 @@ pub async fn check_health(instance: Result<Arc<Instance>, SettingsError>) -> Hea
     } else {
         format!(" (down: {})", down.join(", "))
     };
+    let not_applied = &instance.settings.not_applied;
+    let not_applied_text = if not_applied.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Settings not applied by Lantern: {}.",
+            not_applied
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     with_hosts(Health {
         ok: true,
         message: format!(
-            "Connected to ClickHouse {version} as {user}; {mode_text}; {otel}.{down_text}"
+            "Connected to ClickHouse {version} as {user}; {mode_text}; {otel}.{down_text}{not_applied_text}"
         ),
         details: json!({
             "version": version,
@@ -1165,6 +1178,10 @@ pub async fn check_health(instance: Result<Arc<Instance>, SettingsError>) -> Hea
             },
             "database": database,
             "otelTables": tables,
+            "notApplied": not_applied
+                .iter()
+                .map(|(key, why)| json!({"key": key, "reason": why}))
+                .collect::<Vec<_>>(),
         }),
     })
 }

@@ -154,6 +154,149 @@ pub struct Settings {
     pub traces: SignalDefaults,
     /// More servers of the same cluster (`additionalHosts`), tried in turn with `host`.
     pub additional_hosts: Vec<Endpoint>,
+    /// Keys of either plugin's settings that are set but that Lantern does not apply, with why
+    /// (health names them, so a migrated datasource says what changed).
+    pub not_applied: Vec<(String, &'static str)>,
+}
+
+/// Settings keys of grafana/clickhouse-datasource and Altinity/clickhouse-grafana that Lantern
+/// reads but does not apply, and why. A key is reported when it is set to something other than
+/// false, zero or empty.
+pub const NOT_APPLIED: &[(&str, &str)] = &[
+    (
+        "otelVersion",
+        "the OpenTelemetry exporter schema is detected from the table's columns",
+    ),
+    (
+        "logs.otelVersion",
+        "the OpenTelemetry exporter schema is detected from the table's columns",
+    ),
+    (
+        "traces.otelVersion",
+        "the OpenTelemetry exporter schema is detected from the table's columns",
+    ),
+    (
+        "traces.traceIdColumn",
+        "trace columns are detected from the table's schema",
+    ),
+    (
+        "traces.spanIdColumn",
+        "trace columns are detected from the table's schema",
+    ),
+    (
+        "traces.operationNameColumn",
+        "trace columns are detected from the table's schema",
+    ),
+    (
+        "traces.parentSpanIdColumn",
+        "trace columns are detected from the table's schema",
+    ),
+    (
+        "traces.serviceNameColumn",
+        "trace columns are detected from the table's schema",
+    ),
+    (
+        "traces.durationColumn",
+        "trace columns are detected from the table's schema",
+    ),
+    (
+        "traces.durationUnit",
+        "the duration column's unit is read from the detected schema",
+    ),
+    (
+        "traces.startTimeColumn",
+        "trace columns are detected from the table's schema",
+    ),
+    (
+        "traces.tagsColumn",
+        "trace columns are detected from the table's schema",
+    ),
+    (
+        "traces.serviceTagsColumn",
+        "trace columns are detected from the table's schema",
+    ),
+    (
+        "enableRowLimit",
+        "results are capped by maxResultRows / maxResultBytes, with a notice",
+    ),
+    (
+        "forwardGrafanaHeaders",
+        "Grafana's request headers are not forwarded to ClickHouse",
+    ),
+    (
+        "oauthPassThru",
+        "OAuth identity pass-through is not supported",
+    ),
+    (
+        "enableSecureSocksProxy",
+        "the secure SOCKS proxy (PDC) is not supported",
+    ),
+    (
+        "connMaxLifetime",
+        "connections are pooled by Lantern (idle ones close after 2 s)",
+    ),
+    (
+        "maxIdleConns",
+        "connections are pooled by Lantern (idle ones close after 2 s)",
+    ),
+    (
+        "maxOpenConns",
+        "queries at once are limited plugin-wide (LANTERN_MAX_CONCURRENT_QUERIES)",
+    ),
+    ("rowCapacityHint", "frames are sized as results stream in"),
+    (
+        "enableSchemaCache",
+        "table schemas are always cached for five minutes",
+    ),
+    (
+        "schemaCacheTTLSeconds",
+        "table schemas are always cached for five minutes",
+    ),
+    ("usePOST", "queries are always sent with POST"),
+    (
+        "useCompression",
+        "results come as LZ4-compressed Arrow; HTTP compression is not used",
+    ),
+    (
+        "compressionType",
+        "results come as LZ4-compressed Arrow; HTTP compression is not used",
+    ),
+    (
+        "adHocValuesQuery",
+        "ad hoc values come from the bounded tag-values resource",
+    ),
+    ("addCorsHeader", "the plugin's backend needs no CORS header"),
+    (
+        "useYandexCloudAuthorization",
+        "Yandex Cloud authorization is not supported",
+    ),
+    (
+        "xClickHouseSSLCertificateAuth",
+        "ClickHouse SSL-certificate user authentication is not supported: use tlsAuth with a user",
+    ),
+];
+
+/// The [`NOT_APPLIED`] keys set in `obj` (`a.b` names key `b` of object `a`).
+fn not_applied(obj: &serde_json::Map<String, Value>) -> Vec<(String, &'static str)> {
+    NOT_APPLIED
+        .iter()
+        .filter(|(key, _)| {
+            let v = match key.split_once('.') {
+                Some((outer, inner)) => obj.get(outer).and_then(|o| o.get(inner)),
+                None => obj.get(*key),
+            };
+            match v {
+                None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+                Some(Value::String(s)) => {
+                    let s = s.trim();
+                    !s.is_empty() && s != "false" && s.parse::<f64>().ok() != Some(0.0)
+                }
+                Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+                Some(_) => true,
+            }
+        })
+        .map(|(k, why)| ((*k).to_owned(), *why))
+        .collect()
 }
 
 /// Where one server is: everything but the host may be shared with the datasource's `host`.
@@ -648,6 +791,7 @@ impl Settings {
             logs: signal_defaults(obj, "logs")?,
             traces: signal_defaults(obj, "traces")?,
             additional_hosts,
+            not_applied: not_applied(obj),
         })
     }
 }
@@ -960,6 +1104,20 @@ mod tests {
             "customSettings[0]"
         );
         assert_eq!(parse("[1]", &[]).unwrap_err().key, "jsonData");
+    }
+
+    #[test]
+    fn keys_set_but_not_applied_are_named() {
+        let json = br#"{"host": "h", "usePOST": true, "enableRowLimit": false, "maxOpenConns": "0",
+            "adHocValuesQuery": "SELECT 1", "traces": {"durationUnit": "milliseconds"},
+            "logs": {"otelVersion": ""}}"#;
+        let s = Settings::from_instance(&InstanceInput {
+            json_data: json,
+            ..Default::default()
+        })
+        .unwrap();
+        let keys: Vec<&str> = s.not_applied.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["traces.durationUnit", "usePOST", "adHocValuesQuery"]);
     }
 
     #[test]

@@ -129,7 +129,7 @@ async fn allow_writes_lets_statements_write() {
     let e = engine();
     let db = e.database("writes");
     let host = Host::start().await;
-    let ds = datasource_with(e, &db.name, json!({"allowWrites": true}));
+    let ds = datasource_with(e, &db.name, json!({"allowWrites": true, "usePOST": true}));
     let answers = host
         .query(
             &ds,
@@ -153,6 +153,12 @@ async fn allow_writes_lets_statements_write() {
     let (_, message, details) = host.check_health(&ds).await;
     assert_eq!(details["mode"], "read-write");
     assert!(message.contains("WARNING"), "{message}");
+    // A migrated Altinity key that does nothing here is named.
+    assert_eq!(details["notApplied"][0]["key"], "usePOST", "{details}");
+    assert!(
+        message.contains("not applied by Lantern: usePOST"),
+        "{message}"
+    );
 }
 
 /// A user whose profile is readonly=1 may send no setting at all (the official plugin's #325):
