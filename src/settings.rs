@@ -217,7 +217,7 @@ pub const NOT_APPLIED: &[(&str, &str)] = &[
     ),
     (
         "enableRowLimit",
-        "results are capped by maxResultRows / maxResultBytes, with a notice",
+        "Grafana's SQL row limit comes in a PluginContext field the protocol version Lantern speaks lacks; results are capped by maxResultRows / maxResultBytes, with a notice",
     ),
     (
         "forwardGrafanaHeaders",
