@@ -134,6 +134,13 @@ export default async function steps(t) {
     const column = await pick('Timestamp');
     await widget.getByText('DateTime64(9) · otel_logs').first().waitFor();
     await column.click();
+    // Monaco applies an accepted suggestion on its next render: wait for it rather than read
+    // the text at once (React 19 renders later than 18).
+    const inserted = () => {
+      const t = document.querySelector('.monaco-editor .view-lines').innerText.replace(/\s+/g, ' ');
+      return t.includes('WHERE $__timeFilter(Timestamp');
+    };
+    await tab.waitForFunction(inserted, null, { timeout: 5000 }).catch(() => {});
     await tab.keyboard.press('Escape');
     const text = await tab.evaluate(() => document.querySelector('.monaco-editor .view-lines').innerText.replace(/\s+/g, ' '));
     expect(text.includes('WHERE $__timeFilter(Timestamp'), `editor text: ${text}`);
