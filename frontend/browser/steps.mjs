@@ -57,6 +57,8 @@ export default async function steps(t) {
     const q = await queryJson();
     expect(q.rawSql === LOGS_SQL, `rawSql ${q.rawSql}`);
     expect(q.format === 2 && q.queryType === 'logs', `format ${q.format} queryType ${q.queryType}`);
+    // The rows render after the frame: wait (bounded) for the first one before counting.
+    await tab.getByTestId('log-row').first().waitFor({ timeout: 5000 }).catch(() => undefined);
     const rows = await tab.getByTestId('log-row').count();
     expect(rows > 0, 'no log rows');
   });
@@ -134,6 +136,10 @@ export default async function steps(t) {
     const column = await pick('Timestamp');
     await widget.getByText('DateTime64(9) · otel_logs').first().waitFor();
     await column.click();
+    // Monaco renders the accepted item asynchronously: wait (bounded) for the line to update.
+    await tab
+      .waitForFunction(() => document.querySelector('.monaco-editor .view-lines').innerText.replace(/\s+/g, ' ').includes('WHERE $__timeFilter(Timestamp'), null, { timeout: 5000 })
+      .catch(() => undefined);
     await tab.keyboard.press('Escape');
     const text = await tab.evaluate(() => document.querySelector('.monaco-editor .view-lines').innerText.replace(/\s+/g, ' '));
     expect(text.includes('WHERE $__timeFilter(Timestamp'), `editor text: ${text}`);
@@ -326,6 +332,13 @@ export default async function steps(t) {
     expect(rows === 7, `rows ${rows}`);
     const q = await queryJson();
     expect(q.editorType === 'builder' && q.builderOptions && !q.builder, `saved model changed: ${JSON.stringify(q).slice(0, 300)}`);
+    // Show SQL: the SQL the backend generates from the options (the expand resource).
+    await tab.getByLabel('Show SQL').check({ force: true });
+    const sql = tab.getByTestId('lantern-expanded-sql');
+    await sql.waitFor();
+    const text = await sql.textContent();
+    expect(/otel_logs/.test(text) && /ServiceName/.test(text) && /LIMIT 7/.test(text), `expanded SQL: ${text}`);
+    await tab.getByLabel('Show SQL').uncheck({ force: true });
   });
 
   await step('trace -> logs: the Logs for this trace link of a trace opens Lantern\'s logs builder with that trace', async () => {
