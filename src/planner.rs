@@ -791,10 +791,11 @@ pub(crate) fn result_columns<'a>(
     }
 }
 
-/// Whether a query is a logs builder query (`editorType: builder` or a `builder` object).
+/// Whether a query is Lantern's logs builder query, by the one rule [`crate::official::classify`]
+/// applies (`editorType: lantern-builder`, or an older save with a `builder` object).
 pub(crate) fn is_builder(query: &Query) -> bool {
-    query.json.get("editorType").and_then(Value::as_str) == Some("builder")
-        || query.json.get("builder").is_some_and(Value::is_object)
+    crate::official::classify(&query.json)
+        .is_ok_and(|m| m == crate::official::SavedModel::LanternBuilder)
 }
 
 /// `queryType: logs-sample`: a sample of the query's rows in the range (the volume's range).

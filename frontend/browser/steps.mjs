@@ -57,6 +57,8 @@ export default async function steps(t) {
     const q = await queryJson();
     expect(q.rawSql === LOGS_SQL, `rawSql ${q.rawSql}`);
     expect(q.format === 2 && q.queryType === 'logs', `format ${q.format} queryType ${q.queryType}`);
+    // The rows render after the frame: wait (bounded) for the first one before counting.
+    await tab.getByTestId('log-row').first().waitFor({ timeout: 5000 }).catch(() => undefined);
     const rows = await tab.getByTestId('log-row').count();
     expect(rows > 0, 'no log rows');
   });
@@ -180,7 +182,7 @@ export default async function steps(t) {
     expect(/^otel_logs/.test(text) && /logs table/.test(text), `first table option: ${text}`);
     await tab.keyboard.press('Escape');
     const q = await queryJson();
-    expect(q.editorType === 'builder' && q.queryType === 'logs' && q.format === 2, `query ${JSON.stringify(q)}`);
+    expect(q.editorType === 'lantern-builder' && q.queryType === 'logs' && q.format === 2, `query ${JSON.stringify(q)}`);
     expect((await tab.getByTestId('log-row').count()) > 0, 'no log rows');
   });
 
@@ -301,5 +303,60 @@ export default async function steps(t) {
     await tab.evaluate((l) => window.__lantern.openLink(l), link);
     await tab.getByTestId('trace-frame').first().waitFor();
     expect((await tab.getByRole('radio', { name: 'Trace ID' }).isChecked()), 'not in the Trace ID editor');
+  });
+
+  // ---- The official plugin's saved builder panels (issue 9) ------------------------------------
+  await step('official builder: a saved grafana/clickhouse-datasource builder panel opens as such and shows its rows', async () => {
+    // A table panel saved by the official builder with an empty rawSql: the backend generates its SQL.
+    await tab.evaluate(() =>
+      window.__lantern.openQuery({
+        refId: 'A',
+        editorType: 'builder',
+        format: 1,
+        queryType: 'table',
+        rawSql: '',
+        pluginVersion: '4.20.0',
+        builderOptions: {
+          database: 'otel',
+          table: 'otel_logs',
+          queryType: 'table',
+          mode: 'list',
+          columns: [{ name: 'ServiceName' }, { name: 'SeverityText' }],
+          filters: [],
+          limit: 7,
+        },
+      })
+    );
+    await tab.getByTestId('lantern-official-builder').waitFor();
+    expect(await tab.getByRole('radio', { name: 'Official builder' }).isChecked(), 'not in the official builder mode');
+    expect((await tab.getByLabel('Min severity').count()) === 0, 'opened in the logs builder');
+    await tab.getByTestId('table-frame').first().waitFor();
+    const rows = Number(await tab.getByTestId('table-frame').first().getAttribute('data-rows'));
+    expect(rows === 7, `rows ${rows}`);
+    const q = await queryJson();
+    expect(q.editorType === 'builder' && q.builderOptions && !q.builder, `saved model changed: ${JSON.stringify(q).slice(0, 300)}`);
+    // Show SQL: the SQL the backend generates from the options (the expand resource).
+    await tab.getByLabel('Show SQL').check({ force: true });
+    const sql = tab.getByTestId('lantern-expanded-sql');
+    await sql.waitFor();
+    const text = await sql.textContent();
+    expect(/otel_logs/.test(text) && /ServiceName/.test(text) && /LIMIT 7/.test(text), `expanded SQL: ${text}`);
+    await tab.getByLabel('Show SQL').uncheck({ force: true });
+  });
+
+  await step('trace -> logs: the Logs for this trace link of a trace opens Lantern\'s logs builder with that trace', async () => {
+    await setMode('Trace search');
+    await tab.getByTestId('data-link').first().waitFor();
+    const search = await tab.evaluate(() => window.__lantern.links);
+    await tab.evaluate((l) => window.__lantern.openLink(l), search.find((l) => l.field === 'traceID' && l.value));
+    await tab.getByTestId('trace-frame').first().waitFor();
+    const links = await tab.evaluate(() => window.__lantern.links);
+    const toLogs = links.find((l) => l.link.title === 'Logs for this trace' && l.value);
+    expect(toLogs, `no logs link on the trace: ${JSON.stringify(links.map((l) => l.link.title))}`);
+    expect(toLogs.link.internal.query.editorType === 'lantern-builder', `link editorType ${toLogs.link.internal.query.editorType}`);
+    await tab.evaluate((l) => window.__lantern.openLink(l), toLogs);
+    expect(await tab.getByRole('radio', { name: 'Logs builder' }).isChecked(), 'not in the Logs builder');
+    const q = await queryJson();
+    expect(JSON.stringify(q.builder?.filters ?? []).includes(toLogs.value), `filters ${JSON.stringify(q.builder)}`);
   });
 }

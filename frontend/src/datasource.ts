@@ -139,7 +139,7 @@ export class DataSource
       internal: {
         datasourceUid: this.uid,
         datasourceName: this.name,
-        query: { refId: 'trace', editorType: 'builder', queryType: 'traces', format: Format.TRACES, traceId: '${__value.raw}' },
+        query: { refId: 'trace', editorType: 'lantern-builder', queryType: 'traces', format: Format.TRACES, traceId: '${__value.raw}' },
       },
     };
     return {

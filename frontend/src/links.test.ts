@@ -49,7 +49,7 @@ describe('trace search links', () => {
         internal: {
           datasourceUid: 'lantern',
           datasourceName: 'Lantern',
-          query: { refId: 'trace', editorType: 'builder', queryType: 'traces', format: Format.TRACES, traceId: '${__value.raw}' },
+          query: { refId: 'trace', editorType: 'lantern-builder', queryType: 'traces', format: Format.TRACES, traceId: '${__value.raw}' },
         },
       },
     ]);

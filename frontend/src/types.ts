@@ -22,8 +22,12 @@ export type QueryType =
   | 'logs-context'
   | 'trace-search';
 
-/** `sql`: rawSql as typed; `builder`: structured query (logs builder, trace id, trace search). */
-export type EditorType = 'sql' | 'builder';
+/**
+ * `sql`: rawSql as typed; `lantern-builder`: Lantern's structured queries (logs builder, trace id,
+ * trace search); `builder`: grafana/clickhouse-datasource's builder when `builderOptions` is set,
+ * otherwise a Lantern save from before the rename (still opened in Lantern's builder).
+ */
+export type EditorType = 'sql' | 'lantern-builder' | 'builder';
 
 export const SEVERITIES = ['critical', 'error', 'warning', 'info', 'debug', 'trace'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -60,7 +64,7 @@ export interface BuilderFilter {
   values?: string[];
 }
 
-/** The logs builder (`editorType: 'builder'`, format logs). */
+/** The logs builder (`editorType: 'lantern-builder'`, format logs). */
 export interface LogsBuilderOptions {
   /** Default: the datasource's logs.defaultDatabase, else its default database. */
   database?: string;
@@ -174,8 +178,10 @@ export interface LanternQuery extends DataQuery {
   rawSql?: string;
   format: Format;
   queryType?: QueryType;
-  /** Logs builder (`editorType: 'builder'`). */
+  /** Logs builder (`editorType: 'lantern-builder'`). */
   builder?: LogsBuilderOptions;
+  /** grafana/clickhouse-datasource's builder options (its saved builder panels; run by the backend). */
+  builderOptions?: Record<string, unknown>;
   /** `queryType: 'logs-context'`. */
   context?: LogContextRequest;
   /** `queryType: 'traces'`: one trace for Grafana's trace view. */

@@ -62,7 +62,7 @@ pub fn trace_to_logs_link(
             "datasourceUid": target.datasource_uid,
             "datasourceName": target.datasource_name,
             "query": {
-                "refId": "logs", "editorType": "builder", "format": 2, "queryType": "logs",
+                "refId": "logs", "editorType": crate::official::LANTERN_BUILDER, "format": 2, "queryType": "logs",
                 "builder": {"database": logs.database, "table": logs.table,
                             "filters": [{"key": trace_column, "op": "=", "value": "${__value.raw}"}], "order": "asc"}
             }

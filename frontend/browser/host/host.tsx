@@ -229,6 +229,8 @@ interface HostState {
   links?: LinkTarget[];
   /** Follows an internal data link the way Explore does: its query, interpolated, becomes the query. */
   openLink?: (l: LinkTarget) => void;
+  /** Opens a saved query (as a dashboard panel's target would be) and runs it. */
+  openQuery?: (q: unknown) => void;
   query?: unknown;
   lastRequest?: unknown;
   options?: unknown;
@@ -425,6 +427,7 @@ function ExplorePage(props: { plugin: DataSourcePlugin<any, any, any, any>; ds: 
       )
     )
   );
+  hostState.openQuery = (q: unknown) => change(q);
   hostState.openLink = (l: LinkTarget) => {
     const target = l.link.internal?.query;
     if (!target) {

@@ -243,7 +243,7 @@ describe('QueryEditor', () => {
 
   describe('logs builder', () => {
     const builderQuery = (builder: LanternQuery['builder'] = {}): Partial<LanternQuery> => ({
-      editorType: 'builder',
+      editorType: 'lantern-builder',
       format: Format.LOGS,
       queryType: 'logs',
       builder,
@@ -256,13 +256,13 @@ describe('QueryEditor', () => {
       fireEvent.click(await screen.findByText(option, { selector: 'span' }));
     }
 
-    it('switching SQL -> Logs builder sets editorType builder, format logs, queryType logs and keeps the SQL', async () => {
+    it('switching SQL -> Logs builder sets editorType lantern-builder, format logs, queryType logs and keeps the SQL', async () => {
       const { onChange, onRunQuery } = await setupFlushed({ editorType: 'sql', rawSql: 'SELECT 1', format: Format.TABLE });
       expect(screen.getByRole('radio', { name: 'SQL' })).toBeChecked();
       fireEvent.click(screen.getByRole('radio', { name: 'Logs builder' }));
       expect(onChange).toHaveBeenCalledWith({
         refId: 'A',
-        editorType: 'builder',
+        editorType: 'lantern-builder',
         rawSql: 'SELECT 1',
         format: Format.LOGS,
         queryType: 'logs',
@@ -311,7 +311,7 @@ describe('QueryEditor', () => {
       fireEvent.blur(screen.getByLabelText('Limit'));
       expect(lastQuery(onChange)).toEqual({
         refId: 'A',
-        editorType: 'builder',
+        editorType: 'lantern-builder',
         format: Format.LOGS,
         queryType: 'logs',
         builder: { limit: 200 },
@@ -418,8 +418,29 @@ describe('QueryEditor', () => {
       });
       await waitFor(() => expect(screen.getByTestId('lantern-expanded-sql')).toHaveTextContent('SELECT Timestamp FROM otel.otel_logs'));
       expect(post.mock.calls[0][1]).toMatchObject({
-        query: { refId: 'A', editorType: 'builder', format: Format.LOGS, queryType: 'logs', builder: { services: ['api'] } },
+        query: { refId: 'A', editorType: 'lantern-builder', format: Format.LOGS, queryType: 'logs', builder: { services: ['api'] } },
       });
+    });
+  });
+
+  describe('official builder', () => {
+    it('a saved grafana/clickhouse-datasource builder panel opens in the official builder mode, not the logs builder', async () => {
+      const { onChange } = await setupFlushed({
+        editorType: 'builder',
+        rawSql: 'SELECT Body FROM otel.otel_logs',
+        format: Format.LOGS,
+        builderOptions: { database: 'otel', table: 'otel_logs', queryType: 'logs', columns: [{ name: 'Body' }, { name: 'Timestamp' }], limit: 100 },
+      });
+      expect(screen.getByTestId('lantern-official-builder')).toBeInTheDocument();
+      expect(screen.getByLabelText('Official builder')).toBeChecked();
+      expect(screen.getByTestId('lantern-official-table')).toHaveTextContent('otel_logs');
+      expect(screen.getByTestId('lantern-official-columns')).toHaveTextContent('Body, Timestamp');
+      expect(screen.queryByLabelText('Min severity')).not.toBeInTheDocument();
+      // Nothing rewrites the saved model: no lantern-builder, no builder object.
+      for (const [q] of onChange.mock.calls) {
+        expect(q.editorType).toBe('builder');
+        expect(q.builder).toBeUndefined();
+      }
     });
   });
 
@@ -431,7 +452,7 @@ describe('QueryEditor', () => {
       fireEvent.click(screen.getByRole('radio', { name: 'Trace ID' }));
       expect(lastQuery(onChange)).toEqual({
         refId: 'A',
-        editorType: 'builder',
+        editorType: 'lantern-builder',
         rawSql: 'SELECT 1',
         format: Format.TRACES,
         queryType: 'traces',
@@ -460,7 +481,7 @@ describe('QueryEditor', () => {
 
     it('Trace search sets queryType trace-search and format table, and edits the search', async () => {
       const { onChange, onRunQuery, rerender, datasource } = await setupFlushed({
-        editorType: 'builder',
+        editorType: 'lantern-builder',
         format: Format.LOGS,
         queryType: 'logs',
         builder: { services: ['api'] },
@@ -468,7 +489,7 @@ describe('QueryEditor', () => {
       fireEvent.click(screen.getByRole('radio', { name: 'Trace search' }));
       expect(lastQuery(onChange)).toEqual({
         refId: 'A',
-        editorType: 'builder',
+        editorType: 'lantern-builder',
         format: Format.TABLE,
         queryType: 'trace-search',
         traceSearch: {},
@@ -510,7 +531,7 @@ describe('QueryEditor', () => {
 
       expect(lastQuery(onChange)).toEqual({
         refId: 'A',
-        editorType: 'builder',
+        editorType: 'lantern-builder',
         format: Format.TABLE,
         queryType: 'trace-search',
         traceSearch: {
@@ -530,7 +551,7 @@ describe('QueryEditor', () => {
 
     it('switching from trace search to SQL keeps format table and removes the search', async () => {
       const { onChange } = await setupFlushed({
-        editorType: 'builder',
+        editorType: 'lantern-builder',
         format: Format.TABLE,
         queryType: 'trace-search',
         traceSearch: { operation: 'x' },
