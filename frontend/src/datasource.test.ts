@@ -10,10 +10,10 @@ import {
   SupplementaryQueryType,
   TypedVariableModel,
 } from '@grafana/data';
-import { setTemplateSrv, TemplateSrv } from '@grafana/runtime';
-import { of } from 'rxjs';
+import { GrafanaLiveSrv, setGrafanaLiveSrv, setTemplateSrv, TemplateSrv } from '@grafana/runtime';
+import { lastValueFrom, of } from 'rxjs';
 
-import { DataSource, errorMessage, referencesVariable } from './datasource';
+import { DataSource, errorMessage, referencesVariable, tailKey } from './datasource';
 import { Format, LanternOptions, LanternQuery } from './types';
 
 const instanceSettings = {
@@ -102,6 +102,38 @@ describe('DataSource', () => {
     templateSrv = fakeTemplateSrv(variables);
     setTemplateSrv(templateSrv);
     ds = new DataSource(instanceSettings);
+  });
+
+  it('tails logs queries through the backend stream when Explore goes live', async () => {
+    const addrs: Array<{ scope: string; stream: string; path: string; data: LanternQuery }> = [];
+    setGrafanaLiveSrv({
+      getDataStream: (opts: { addr: (typeof addrs)[number] }) => {
+        addrs.push(opts.addr);
+        return of({ data: [] });
+      },
+    } as unknown as GrafanaLiveSrv);
+    const logs = query('SELECT Timestamp, Body FROM t WHERE $__timeFilter(Timestamp) AND s = $service', {
+      format: Format.LOGS,
+    });
+    const table = query('SELECT 1', { refId: 'B' });
+    const request = {
+      targets: [logs, table],
+      liveStreaming: true,
+      scopedVars: { service: { text: 'web', value: 'web' } },
+      range: { from: dateTime(0), to: dateTime(1), raw: { from: 'now-1h', to: 'now' } },
+    } as unknown as DataQueryRequest<LanternQuery>;
+    await lastValueFrom(ds.query(request));
+    expect(addrs).toHaveLength(1);
+    expect(addrs[0].scope).toBe('ds');
+    expect(addrs[0].stream).toBe(ds.uid);
+    expect(addrs[0].path).toMatch(/^tail\/[A-Za-z0-9_.-]{1,128}$/);
+    expect(addrs[0].data.rawSql).toBe(logs.rawSql);
+    expect(addrs[0].path).toBe(`tail/${tailKey(addrs[0].data)}`);
+    // Another query is another stream; the same query, the same one.
+    expect(tailKey({ rawSql: 'a' })).not.toBe(tailKey({ rawSql: 'b' }));
+    expect(tailKey({ rawSql: 'a' })).toBe(tailKey({ rawSql: 'a' }));
+    // Nothing to tail is an error, not a silent empty stream.
+    expect(() => ds.query({ ...request, targets: [table] })).toThrow('Live tail needs a logs query');
   });
 
   it('defaults to an empty SQL table query', () => {

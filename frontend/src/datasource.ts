@@ -14,6 +14,7 @@ import {
   DataSourceWithToggleableQueryFiltersSupport,
   getDefaultTimeRange,
   dateTime,
+  LiveChannelScope,
   LogRowContextOptions,
   LogRowContextQueryDirection,
   LogRowModel,
@@ -27,8 +28,8 @@ import {
   ToggleFilterAction,
   TypedVariableModel,
 } from '@grafana/data';
-import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
-import { lastValueFrom, map, Observable } from 'rxjs';
+import { DataSourceWithBackend, getGrafanaLiveSrv, getTemplateSrv } from '@grafana/runtime';
+import { lastValueFrom, map, merge, Observable } from 'rxjs';
 
 import {
   AdHocFilter,
@@ -79,6 +80,9 @@ export class DataSource
    * trace view with this datasource's Trace ID query.
    */
   query(request: DataQueryRequest<LanternQuery>): Observable<DataQueryResponse> {
+    if (request.liveStreaming) {
+      return this.tail(request);
+    }
     const searches = new Set(request.targets.filter((t) => t.queryType === 'trace-search').map((t) => t.refId));
     const response = super.query(request);
     if (searches.size === 0) {
@@ -90,6 +94,32 @@ export class DataSource
         data: res.data.map((frame: DataFrame) => (searches.has(frame.refId ?? '') ? this.withTraceLink(frame) : frame)),
       }))
     );
+  }
+
+  /**
+   * Explore's Live button: every logs query of the request tails through the backend's stream
+   * (`ds/<uid>/tail/<key>`, the query with its variables applied as the subscription data; the
+   * key is a hash of that JSON, so the same query shares one stream). Each packet is a whole
+   * log-lines frame of the new lines.
+   */
+  tail(request: DataQueryRequest<LanternQuery>): Observable<DataQueryResponse> {
+    const streams = request.targets
+      .filter((t) => !t.hide && isLogsQuery(t) && hasContent(t))
+      .map((t) => {
+        const data = this.applyTemplateVariables(t, request.scopedVars, request.filters);
+        return getGrafanaLiveSrv().getDataStream({
+          addr: {
+            scope: LiveChannelScope.DataSource,
+            stream: this.uid,
+            path: `tail/${tailKey(data)}`,
+            data,
+          },
+        });
+      });
+    if (streams.length === 0) {
+      throw new Error('Live tail needs a logs query: the logs builder, or SQL with the Logs format and a time filter macro');
+    }
+    return merge(...streams);
   }
 
   /**
@@ -628,4 +658,17 @@ export function errorMessage(err: unknown): string {
     }
   }
   return typeof err === 'string' ? err : 'Request failed';
+}
+
+/** A stream key for a query: FNV-1a of its JSON, in hex (the backend accepts `[A-Za-z0-9_.-]`). */
+export function tailKey(query: object): string {
+  const text = JSON.stringify(query);
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
+    h2 = Math.imul(h2 ^ c, 0x811c9dc5) >>> 0;
+  }
+  return `q${h1.toString(16).padStart(8, '0')}${h2.toString(16).padStart(8, '0')}`;
 }
