@@ -65,6 +65,8 @@ label_enum!(
         Traces => "traces",
         /// Log volume series.
         Volume => "volume",
+        /// One poll of a live tail.
+        Live => "live",
         /// The query failed before it was planned (bad JSON, settings, macros, schema lookup).
         Unknown => "unknown",
     }
@@ -479,13 +481,24 @@ impl InFlight<'_> {
     }
 
     /// Records the query's outcome, latency, error category (if any) and frames sent.
-    pub fn finish(mut self, result: &Result<Vec<Frame>, QueryError>) {
+    pub fn finish(self, result: &Result<Vec<Frame>, QueryError>) {
+        self.finish_sent(match result {
+            Ok(frames) => Ok((
+                frames.len() as u64,
+                frames.iter().map(|f| f.len() as u64).sum(),
+            )),
+            Err(e) => Err(e),
+        });
+    }
+
+    /// Records the query's outcome, latency and error category (if any); `Ok` holds the frames
+    /// and bytes sent.
+    pub fn finish_sent(mut self, result: Result<(u64, u64), &QueryError>) {
         self.done = true;
         let m = self.metrics;
         let outcome = match result {
-            Ok(frames) => {
-                let bytes = frames.iter().map(|f| f.len() as u64).sum();
-                m.sent(frames.len() as u64, bytes);
+            Ok((frames, bytes)) => {
+                m.sent(frames, bytes);
                 Outcome::Ok
             }
             Err(e) => {

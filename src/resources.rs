@@ -472,7 +472,11 @@ async fn expand(instance: &Instance, body: &[u8]) -> Reply {
         .get("queryType")
         .and_then(Value::as_str)
         .unwrap_or("");
-    let sql = match crate::planner::plan(instance, &query, &ctx, request_type).await {
+    let planned = match crate::planner::Intent::parse(&query, request_type) {
+        Ok(intent) => crate::planner::plan_query(instance, &intent, &ctx).await,
+        Err(e) => Err(e),
+    };
+    let sql = match planned {
         Ok(plan) => plan.sql().to_owned(),
         Err(e) => return Reply::error(e.status(), e),
     };

@@ -129,6 +129,9 @@ struct Run<'a> {
     query: &'a Query,
     query_id: String,
     caps: ResultCaps,
+    /// Filter settings taken out of the query's own `SETTINGS` clause, sent with the request
+    /// (see [`crate::sql::take_filter_settings`]).
+    query_settings: Vec<(String, String)>,
 }
 
 impl Run<'_> {
@@ -157,6 +160,7 @@ impl Run<'_> {
                 .settings
                 .push(("output_format_arrow_string_as_string".into(), "0".into()));
         }
+        options.settings.extend(self.query_settings.iter().cloned());
         options
     }
 }
@@ -176,21 +180,43 @@ pub async fn run_query(
 ) -> Result<Vec<Frame>, QueryError> {
     let started = Instant::now();
     let query = Query::parse(&input.ref_id, &input.json)?;
+    // Validated before the query waits for a slot: a malformed query never queues.
+    let intent = planner::Intent::parse(&query, &input.query_type)?;
     let configured = instance.connection.query_timeout();
     let timeout = deadline.map_or(configured, |d| d.min(configured));
-    let run = Run {
+    let mut run = Run {
         instance,
         query: &query,
         query_id: new_query_id(),
         caps: query.caps(&instance.settings)?,
+        query_settings: Vec::new(),
     };
     let work = async {
         let _permit = running
             .acquire()
             .await
             .map_err(|_| QueryError::Internal("the plugin is shutting down".into()))?;
-        let plan = planner::plan(instance, &query, &input.request, &input.query_type).await?;
+        let mut plan = planner::plan_query(instance, &intent, &input.request).await?;
         metrics.set_format(metrics_format(&plan));
+        // Read-only requests (readonly=1) refuse a SETTINGS clause in the query; the filter
+        // settings of `$__adHocFilters` apply the same when sent with the request.
+        if instance.connection.mode() == QueryMode::ReadOnly
+            && let Some((sql, settings)) = crate::sql::take_filter_settings(plan.sql())
+        {
+            if let Some((name, value)) = settings
+                .iter()
+                .find(|(_, v)| v.len() > crate::sql::MAX_REQUEST_SETTING_BYTES)
+            {
+                return Err(QueryError::Invalid(format!(
+                    "{name} (the ad hoc filters) is {} bytes, too large to send with a read-only request (at most {} bytes): narrow the filters, or set the datasource's allowQuerySettings so that the query may carry its own SETTINGS",
+                    value.len(),
+                    crate::sql::MAX_REQUEST_SETTING_BYTES
+                )));
+            }
+            *plan.sql_mut() = sql;
+            run.query_settings = settings;
+        }
+        let run = &run;
         if instance.connection.mode() != QueryMode::Writes
             && let Some(k) = crate::sql::leading_keyword(plan.sql())
             && crate::sql::ADMIN_KEYWORDS.contains(&k.as_str())
@@ -210,19 +236,19 @@ pub async fn run_query(
             let options = run.options(timeout, binary_strings);
             let result = match &plan {
                 Plan::Table { sql, visualisation } => {
-                    table_frame(&run, &options, sql, visualisation, &|_| None).await
+                    table_frame(run, &options, sql, visualisation, &|_| None).await
                 }
                 Plan::Trace { sql } => {
                     let logs = &instance.settings.logs;
-                    trace_frame(&run, &options, sql, &links, logs).await
+                    trace_frame(run, &options, sql, &links, logs).await
                 }
                 Plan::TimeSeries { sql } => {
-                    time_series_frames(&run, &options, sql, &input.request, false, style).await
+                    time_series_frames(run, &options, sql, &input.request, false, style).await
                 }
                 Plan::Volume { sql } => {
-                    time_series_frames(&run, &options, sql, &input.request, true, style).await
+                    time_series_frames(run, &options, sql, &input.request, true, style).await
                 }
-                Plan::Logs { sql } => logs_frame(&run, &options, sql, &links, style).await,
+                Plan::Logs { sql } => logs_frame(run, &options, sql, &links, style).await,
             };
             match result {
                 Err(QueryError::Decode(m)) if is_invalid_utf8(&m) && !binary_strings => {

@@ -32,7 +32,7 @@ use crate::frames::logs::{LinkTarget, LogsLayout, RowIds, ShapeCaches};
 use crate::frames::normalize::{self, ColumnPlan};
 use crate::frames::{FieldMeta, FrameMeta, Notice};
 use crate::live::{self, LiveRequest, Tail, Window};
-use crate::planner::{self, ResolvedLogs};
+use crate::planner::{self, ResolvedLogs, lookup};
 use crate::query::{Format, Query, RequestContext};
 use crate::service::Instance;
 use crate::sql::build::{self, LogsBuilder, Range};
@@ -54,8 +54,8 @@ impl StreamService {
 
 /// Where a tail's rows come from.
 enum Source {
-    /// A logs builder query on a resolved table, with the table's sorting and primary keys.
-    Builder(Box<(LogsBuilder, ResolvedLogs, [String; 2])>),
+    /// A logs builder query on a resolved table (with the table's sorting and primary keys).
+    Builder(Box<(LogsBuilder, ResolvedLogs)>),
     /// Raw SQL: the query, its result's time column and its click-filter conditions.
     Sql {
         query: Box<Query>,
@@ -104,17 +104,22 @@ impl LivePlan {
         let json =
             serde_json::to_vec(&req.query).map_err(|e| QueryError::BadJson(e.to_string()))?;
         let query = Query::parse(&ref_id, &json)?;
-        if planner::is_builder(&query) {
-            let mut b = planner::builder_with_clicks(&query)?;
+        let intent = planner::Intent::parse(&query, "")?;
+        let settings = &instance.settings;
+        let mut facts = planner::Facts::default();
+        if let Some(b) = intent.logs_builder() {
+            let mut b = b.clone();
             b.order = "desc".into();
-            let lt = planner::logs_table(instance, &b).await?;
-            let schema = planner::table_schema(instance, &lt.db, &lt.table).await?;
-            let keys = [schema.sorting_key.clone(), schema.primary_key.clone()];
+            let lt = lookup::resolve(instance, &mut facts, |f| {
+                planner::logs_table(settings, &b, f)
+            })
+            .await?;
             return Ok(LivePlan {
                 ref_id,
-                source: Source::Builder(Box::new((b, lt, keys))),
+                source: Source::Builder(Box::new((b, lt))),
             });
         }
+        let query = intent.query;
         if query.format != Format::Logs {
             return Err(invalid(format!(
                 "live tail needs a logs query: the logs builder, or raw SQL with format logs (this query's format is {})",
@@ -131,12 +136,16 @@ impl LivePlan {
             ));
         }
         let current = explore::strip_row_limits(&current);
-        let (described, _, time) = planner::result_roles(instance, &current, "live tail").await?;
-        let conditions = planner::click_conditions(instance, &query, &current).await?;
+        let (time_column, conditions) = lookup::resolve(instance, &mut facts, |f| {
+            let (described, _, time) = planner::result_roles(&current, "live tail", f)?;
+            let conditions = planner::click_conditions(&intent.clicks, &current, f)?;
+            Ok((described[time].0.clone(), conditions))
+        })
+        .await?;
         Ok(LivePlan {
             ref_id,
             source: Source::Sql {
-                time_column: described[time].0.clone(),
+                time_column,
                 query: Box::new(query),
                 conditions,
             },
@@ -147,7 +156,8 @@ impl LivePlan {
     fn sql(&self, w: &Window) -> Result<String, QueryError> {
         match &self.source {
             Source::Builder(bt) => {
-                let (b, lt, keys) = bt.as_ref();
+                let (b, lt) = bt.as_ref();
+                let keys = &lt.keys;
                 let mut b = b.clone();
                 b.limit = Some(w.limit);
                 let range = Range {
@@ -331,6 +341,7 @@ async fn run_tail(
     plan: LivePlan,
     path: String,
     links: LinkTarget,
+    running: Arc<tokio::sync::Semaphore>,
     tx: mpsc::Sender<Result<pluginv2::StreamPacket, Status>>,
 ) {
     let started = Instant::now();
@@ -346,7 +357,15 @@ async fn run_tail(
         let poll_started = Instant::now();
         polls += 1;
         let query_id = format!("lantern-live-{tail_id}-{polls}");
+        // A poll is a query like any other: it waits for a slot of the plugin-wide limit and
+        // is counted (format `live`) in the metrics.
+        let mut in_flight = crate::metrics::global().query_started();
+        in_flight.set_format(crate::metrics::QueryFormat::Live);
         let work = async {
+            let _permit = running
+                .acquire()
+                .await
+                .map_err(|_| QueryError::Internal("the plugin is shutting down".into()))?;
             let sql = plan.sql(&window)?;
             let polled = poll(&instance, &sql, &query_id, &mut shape, &links).await?;
             Ok::<_, QueryError>((sql, polled))
@@ -356,6 +375,7 @@ async fn run_tail(
             _ = tx.closed() => break,
             r = tokio::time::timeout(timeout, work) => r.unwrap_or(Err(QueryError::Timeout(timeout))),
         };
+        in_flight.finish_sent(result.as_ref().map(|_| (0, 0)));
         let mut meta = FrameMeta {
             frame_type: Some("log-lines"),
             type_version: Some([0, 0]),
@@ -439,10 +459,11 @@ async fn run_tail(
                 Some(live::frame_json(&plan.ref_id, &meta, &fields, &[], &[]))
             }
         };
-        if let Some(data) = packet
-            && tx.send(Ok(pluginv2::StreamPacket { data })).await.is_err()
-        {
-            break;
+        if let Some(data) = packet {
+            crate::metrics::global().sent(1, data.len() as u64);
+            if tx.send(Ok(pluginv2::StreamPacket { data })).await.is_err() {
+                break;
+            }
         }
         let pause = if failures == 0 {
             live::POLL_INTERVAL.saturating_sub(poll_started.elapsed())
@@ -524,7 +545,14 @@ impl pluginv2::stream_server::Stream for StreamService {
             datasource_name: ds.map(|d| d.name.clone()).unwrap_or_default(),
         };
         let (tx, rx) = mpsc::channel(4);
-        tokio::spawn(run_tail(instance, plan, req.path, links, tx));
+        tokio::spawn(run_tail(
+            instance,
+            plan,
+            req.path,
+            links,
+            self.0.plugin.running.clone(),
+            tx,
+        ));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 

@@ -170,6 +170,69 @@ pub fn leading_keyword(sql: &str) -> Option<String> {
 /// readonly=1). Lantern refuses them itself unless writes are allowed.
 pub const ADMIN_KEYWORDS: &[&str] = &["KILL", "SYSTEM"];
 
+/// Settings a query may carry in its own `SETTINGS` clause that only narrow what it reads:
+/// `additional_table_filters` (what grafana/clickhouse-datasource's `$__adHocFilters` expands to).
+pub const FILTER_SETTINGS: &[&str] = &["additional_table_filters"];
+
+/// The longest setting value sent with a request: settings travel in the URL, whose length HTTP
+/// clients bound (64 KiB), and URL-encoding can triple a value.
+pub const MAX_REQUEST_SETTING_BYTES: usize = 16 * 1024;
+
+/// Splits off a statement's trailing top-level `SETTINGS` clause when every setting in it is one
+/// of [`FILTER_SETTINGS`]: the statement without the clause, and the settings as `(name, value
+/// text)`. A read-only (`readonly=1`) request cannot carry settings in the query, but the same
+/// settings sent with the request apply; nothing else moves, so a query can never lift a limit
+/// this way. `None` when there is no such clause (or it sets anything else, or is followed by
+/// more than blanks, comments and `;`).
+pub fn take_filter_settings(sql: &str) -> Option<(String, Vec<(String, String)>)> {
+    use crate::macros::scan;
+    let b = sql.as_bytes();
+    let &(start, _, list) = scan::top_level_words(b, 0, &["settings"]).last()?;
+    if !scan::top_level_words(b, list, &["format"]).is_empty() {
+        return None;
+    }
+    // The clause's items, split at top-level commas, up to the end of the statement.
+    let mut items = Vec::new();
+    let (mut depth, mut item, mut i, mut end) = (0usize, list, list, b.len());
+    while i < b.len() {
+        if let Some((region, next)) = scan::opaque_at(b, i) {
+            if region.is_comment() && depth == 0 && end == b.len() {
+                end = i;
+            } else if !region.is_comment() && end != b.len() {
+                return None;
+            }
+            i = next;
+            continue;
+        }
+        let c = b[i];
+        if end != b.len() && !(c.is_ascii_whitespace() || c == b';') {
+            return None;
+        }
+        match c {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth = depth.checked_sub(1)?,
+            b',' if depth == 0 => {
+                items.push(&sql[item..i]);
+                item = i + 1;
+            }
+            b';' if depth == 0 && end == b.len() => end = i,
+            _ => {}
+        }
+        i += 1;
+    }
+    items.push(&sql[item..end]);
+    let mut settings = Vec::new();
+    for item in items {
+        let (name, value) = item.split_once('=')?;
+        let (name, value) = (name.trim(), value.trim());
+        if !FILTER_SETTINGS.iter().any(|f| f.eq_ignore_ascii_case(name)) || value.is_empty() {
+            return None;
+        }
+        settings.push((name.to_ascii_lowercase(), value.to_owned()));
+    }
+    Some((sql[..start].trim_end().to_owned(), settings))
+}
+
 /// `KILL QUERY` for one query id, not waiting for the query to stop.
 pub fn kill_query(query_id: &str) -> String {
     format!(
@@ -180,6 +243,34 @@ pub fn kill_query(query_id: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_filter_settings_move_out_of_the_query() {
+        let sql = "SELECT * FROM t WHERE a = 1 SETTINGS additional_table_filters={'t': 'x = \\'a,b\\''} -- c\n;";
+        let (rest, moved) = super::take_filter_settings(sql).unwrap();
+        assert_eq!(rest, "SELECT * FROM t WHERE a = 1");
+        assert_eq!(
+            moved,
+            [(
+                "additional_table_filters".to_owned(),
+                "{'t': 'x = \\'a,b\\''}".to_owned()
+            )]
+        );
+        for kept in [
+            // Anything that could lift a limit stays in the query (and is refused read-only).
+            "SELECT 1 SETTINGS additional_table_filters={'t': 'x'}, max_result_rows = 0",
+            "SELECT 1 SETTINGS max_result_rows = 0",
+            // Not the end of the statement.
+            "SELECT 1 SETTINGS additional_table_filters={'t': 'x'} FORMAT JSON",
+            // Inside a subquery, or in a string or comment.
+            "SELECT * FROM (SELECT 1 SETTINGS additional_table_filters={'t': 'x'})",
+            "SELECT 'SETTINGS additional_table_filters={}'",
+            "SELECT 1 -- SETTINGS additional_table_filters={}",
+            "SELECT 1",
+        ] {
+            assert_eq!(super::take_filter_settings(kept), None, "{kept}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -265,6 +265,14 @@ async fn every_line_arrives_exactly_once_and_the_tail_stops_with_the_call() {
         before,
         "the tail kept polling ClickHouse after the call ended"
     );
+    // Each poll was a query of the plugin's metrics (format `live`), none still in flight.
+    let m = crate::metrics::Exposition::parse(&host.collect_metrics(Some(&ds)).await);
+    assert_eq!(
+        crate::metrics::queries(&m, "live", "ok") as usize,
+        before,
+        "every successful poll is counted"
+    );
+    assert_eq!(m.get("lantern_queries_in_flight"), 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

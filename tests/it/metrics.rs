@@ -14,13 +14,13 @@ use crate::host::{Host, Q, datasource};
 
 /// A parsed exposition: metric name → type, and series (name + sorted labels) → value.
 #[derive(Debug, Default)]
-struct Exposition {
+pub(crate) struct Exposition {
     types: HashMap<String, String>,
     samples: BTreeMap<String, f64>,
 }
 
 impl Exposition {
-    fn parse(text: &str) -> Exposition {
+    pub(crate) fn parse(text: &str) -> Exposition {
         let mut e = Exposition::default();
         let mut helped = std::collections::HashSet::new();
         for line in text.lines() {
@@ -60,7 +60,7 @@ impl Exposition {
         e
     }
 
-    fn get(&self, series: &str) -> f64 {
+    pub(crate) fn get(&self, series: &str) -> f64 {
         *self
             .samples
             .get(series)
@@ -158,7 +158,7 @@ fn parse_sample(line: &str) -> (String, f64) {
     (series, value)
 }
 
-fn queries(e: &Exposition, format: &str, outcome: &str) -> f64 {
+pub(crate) fn queries(e: &Exposition, format: &str, outcome: &str) -> f64 {
     e.get(&format!(
         "lantern_queries_total{{format={format:?},outcome={outcome:?}}}"
     ))

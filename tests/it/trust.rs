@@ -123,6 +123,50 @@ async fn a_query_cannot_lift_the_datasources_limits() {
     assert_eq!(answers["SMALL"].frame().rows(), 3);
 }
 
+/// grafana's `$__adHocFilters` expands to a `SETTINGS additional_table_filters=…` clause, which a
+/// readonly=1 request refuses inside the query: Lantern sends that one setting with the request,
+/// so ad hoc filters work in the default mode — and nothing else may ride along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ad_hoc_filters_apply_in_the_default_read_only_mode() {
+    let e = engine();
+    let db = e.database("adhocro");
+    db.exec("CREATE TABLE logs (level String, n UInt8) ENGINE = MergeTree ORDER BY n");
+    db.exec("INSERT INTO logs VALUES ('error', 1), ('info', 2), ('error', 3)");
+    let host = Host::start().await;
+    let ds = datasource_for(e, &db.name);
+    let ad_hoc = json!([{"key": "level", "operator": "=", "value": "error"}]);
+    let q = |ref_id: &str, sql: &str| {
+        Q::json(
+            ref_id,
+            json!({"refId": ref_id, "rawSql": sql, "format": 1, "adHocFilters": ad_hoc}),
+        )
+    };
+    let answers = host
+        .query(
+            &ds,
+            vec![
+                q(
+                    "ADHOC",
+                    "SELECT n FROM logs ORDER BY n SETTINGS $__adHocFilters('logs')",
+                ),
+                q(
+                    "RIDER",
+                    "SELECT n FROM logs SETTINGS $__adHocFilters('logs'), max_result_rows = 0",
+                ),
+            ],
+        )
+        .await;
+    let a = &answers["ADHOC"];
+    assert_eq!(a.status, 200, "{}", a.error);
+    assert_eq!(
+        a.frame().field("n").values,
+        [json!(1), json!(3)],
+        "only the error rows"
+    );
+    // A setting that could lift a limit stays in the query and is refused.
+    assert_eq!(answers["RIDER"].status, 403, "{}", answers["RIDER"].error);
+}
+
 /// `allowWrites` is the one way to write; health says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_writes_lets_statements_write() {
