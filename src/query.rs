@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::error::QueryError;
+use crate::frames::timeseries::Fill;
 use crate::macros::{
     AdHocFilter, AltinityOptions, Dialect, GrafanaOptions, MacroContext, QueryMetadata, TimeRange,
     Variable,
@@ -125,6 +126,72 @@ pub struct Query {
     /// The columns of the table ad hoc filters apply to, when the planner has read them
     /// (dotted OTel keys resolve to its attribute maps).
     pub table_columns: Option<Vec<crate::macros::Column>>,
+    /// The table the query's ad hoc filters apply to (`database`, `table`), when the planner has
+    /// found it: a query that places no ad hoc macro gets them on that table (see
+    /// [`crate::macros::apply_implicit_ad_hoc`]).
+    pub ad_hoc_table: Option<(String, String)>,
+    /// How time series are shaped (gap filling, Altinity's extrapolation and sparse nulls).
+    pub series: SeriesOptions,
+}
+
+/// A query's time-series options, validated when it is parsed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SeriesOptions {
+    /// Gap filling: ours `fill` (`none`, `null`, `zero`, `previous` or a number), grafana's
+    /// `fillMode` (`{mode: 0 value | 1 null | 2 previous, value}`).
+    pub fill: Fill,
+    /// Altinity's `extrapolate` (default on in the Altinity model).
+    pub extrapolate: bool,
+    /// Altinity's `nullifySparse`.
+    pub nullify_sparse: bool,
+}
+
+impl SeriesOptions {
+    fn parse(obj: &Map<String, Value>, model: Model) -> Result<SeriesOptions, QueryError> {
+        let fill = match (obj.get("fill"), obj.get("fillMode")) {
+            (Some(Value::String(s)), _) => match s.as_str() {
+                "" | "none" => Fill::None,
+                "null" => Fill::Null,
+                "zero" => Fill::Zero,
+                "previous" => Fill::Previous,
+                other => {
+                    return Err(QueryError::Invalid(format!(
+                        "field `fill` must be none, null, zero, previous or a number, got {other:?}"
+                    )));
+                }
+            },
+            (Some(Value::Number(n)), _) => Fill::Value(n.as_f64().unwrap_or(0.0)),
+            (Some(Value::Null) | None, Some(Value::Object(m))) => {
+                match m.get("mode").and_then(Value::as_i64) {
+                    // grafana-plugin-sdk-go sqlutil: 0 value, 1 null, 2 previous.
+                    Some(0) => Fill::Value(m.get("value").and_then(Value::as_f64).unwrap_or(0.0)),
+                    Some(1) => Fill::Null,
+                    Some(2) => Fill::Previous,
+                    _ => Fill::None,
+                }
+            }
+            (Some(Value::Null) | None, _) => Fill::None,
+            (Some(other), _) => {
+                return Err(QueryError::Invalid(format!(
+                    "field `fill` must be a string or a number, got {other}"
+                )));
+            }
+        };
+        let flag = |key: &str, default: bool| -> Result<bool, QueryError> {
+            match obj.get(key) {
+                None | Some(Value::Null) => Ok(default),
+                Some(Value::Bool(b)) => Ok(*b),
+                Some(other) => Err(QueryError::Invalid(format!(
+                    "field `{key}` must be true or false, got {other}"
+                ))),
+            }
+        };
+        Ok(SeriesOptions {
+            fill,
+            extrapolate: flag("extrapolate", model == Model::Altinity)?,
+            nullify_sparse: flag("nullifySparse", false)?,
+        })
+    }
 }
 
 impl Query {
@@ -187,8 +254,10 @@ impl Query {
             sql,
             format,
             model,
+            series: SeriesOptions::parse(&obj, model)?,
             json: obj,
             table_columns: None,
+            ad_hoc_table: None,
         })
     }
 
@@ -279,7 +348,14 @@ impl Query {
             ));
         }
         let ctx = self.macro_context(req)?;
-        crate::macros::expand(&self.sql, &ctx).map_err(QueryError::Macro)
+        let expanded = crate::macros::expand(&self.sql, &ctx).map_err(QueryError::Macro)?;
+        match &self.ad_hoc_table {
+            Some((database, table)) => {
+                crate::macros::apply_implicit_ad_hoc(&self.sql, expanded, &ctx, database, table)
+                    .map_err(QueryError::Macro)
+            }
+            None => Ok(expanded),
+        }
     }
 }
 
@@ -546,6 +622,31 @@ mod tests {
         assert!(
             matches!(Query::parse("A", br#"{"rawSql":"SELECT 1","format":9}"#), Err(QueryError::Invalid(m)) if m.contains("format"))
         );
+        // Time-series options are checked when the query is read, before it runs.
+        for (json, field) in [
+            (&br#"{"rawSql":"SELECT 1","fill":"sideways"}"#[..], "fill"),
+            (br#"{"rawSql":"SELECT 1","fill":[0]}"#, "fill"),
+            (
+                br#"{"query":"SELECT 1","extrapolate":"yes"}"#,
+                "extrapolate",
+            ),
+            (
+                br#"{"rawSql":"SELECT 1","nullifySparse":1}"#,
+                "nullifySparse",
+            ),
+        ] {
+            assert!(
+                matches!(Query::parse("A", json), Err(QueryError::Invalid(m)) if m.contains(field)),
+                "{field}"
+            );
+        }
+        let series = |json: &[u8]| Query::parse("A", json).unwrap().series;
+        assert_eq!(
+            series(br#"{"rawSql":"SELECT 1","fillMode":{"mode":0,"value":7}}"#).fill,
+            Fill::Value(7.0)
+        );
+        assert!(series(br#"{"query":"SELECT 1"}"#).extrapolate);
+        assert!(!series(br#"{"rawSql":"SELECT 1"}"#).extrapolate);
         let blank = Query::parse("A", br#"{"rawSql":"  "}"#).unwrap();
         assert!(
             matches!(blank.expanded_sql(&RequestContext::default()), Err(QueryError::Invalid(m)) if m.contains("no SQL"))

@@ -652,7 +652,7 @@ async fn time_series_frames(
         return empty_frame("", &query.ref_id, &meta);
     };
     let types: Vec<ChType> = fetched.plans.iter().map(|p| p.ch.clone()).collect();
-    let mut ts = ts_options(query, request)?;
+    let mut ts = ts_options(query, request);
     ts.max_points = run.caps.rows;
     if volume {
         // A log volume histogram: no extrapolation or filling, whatever the query says.
@@ -787,65 +787,23 @@ async fn time_series_frames(
     Ok(frames)
 }
 
-/// Time-series options of a query: gap filling (ours: `fill`; grafana's `fillMode`) and
-/// Altinity's `extrapolate` / `nullifySparse`.
-fn ts_options(
-    query: &Query,
-    request: &RequestContext,
-) -> Result<timeseries::TsOptions, QueryError> {
-    use serde_json::Value;
-    let fill = match (query.json.get("fill"), query.json.get("fillMode")) {
-        (Some(Value::String(s)), _) => match s.as_str() {
-            "" | "none" => Fill::None,
-            "null" => Fill::Null,
-            "zero" => Fill::Zero,
-            "previous" => Fill::Previous,
-            other => {
-                return Err(QueryError::Invalid(format!(
-                    "field `fill` must be none, null, zero, previous or a number, got {other:?}"
-                )));
-            }
-        },
-        (Some(Value::Number(n)), _) => Fill::Value(n.as_f64().unwrap_or(0.0)),
-        (Some(Value::Null) | None, Some(Value::Object(m))) => {
-            match m.get("mode").and_then(Value::as_i64) {
-                // grafana-plugin-sdk-go sqlutil: 0 value, 1 null, 2 previous.
-                Some(0) => Fill::Value(m.get("value").and_then(Value::as_f64).unwrap_or(0.0)),
-                Some(1) => Fill::Null,
-                Some(2) => Fill::Previous,
-                _ => Fill::None,
-            }
-        }
-        (Some(Value::Null) | None, _) => Fill::None,
-        (Some(other), _) => {
-            return Err(QueryError::Invalid(format!(
-                "field `fill` must be a string or a number, got {other}"
-            )));
-        }
-    };
-    let flag = |key: &str, default: bool| -> Result<bool, QueryError> {
-        match query.json.get(key) {
-            None | Some(Value::Null) => Ok(default),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(other) => Err(QueryError::Invalid(format!(
-                "field `{key}` must be true or false, got {other}"
-            ))),
-        }
-    };
-    let altinity = query.model == crate::query::Model::Altinity;
-    Ok(timeseries::TsOptions {
-        fill,
+/// Time-series options of a query for a request: its gap filling and Altinity's
+/// `extrapolate` / `nullifySparse` (read when the query was parsed), the request's range.
+fn ts_options(query: &Query, request: &RequestContext) -> timeseries::TsOptions {
+    let series = query.series;
+    timeseries::TsOptions {
+        fill: series.fill,
         from_ms: request.from_ms,
         to_ms: request.to_ms,
         interval_ms: request.interval_ms,
         max_data_points: request.max_data_points,
-        extrapolate: flag("extrapolate", altinity)?,
+        extrapolate: series.extrapolate,
         till_now: request.now_ms > 0
             && (request.now_ms - request.to_ms).abs() <= request.interval_ms.max(60_000),
-        nullify_sparse: flag("nullifySparse", false)?,
+        nullify_sparse: series.nullify_sparse,
         ms_column_t: true,
         max_points: u64::MAX,
-    })
+    }
 }
 
 fn convert_batch(

@@ -119,7 +119,14 @@ impl LivePlan {
                 source: Source::Builder(Box::new((b, lt))),
             });
         }
-        let query = intent.query;
+        let query = match lookup::resolve(instance, &mut facts, |f| {
+            planner::with_ad_hoc_table(settings, &intent.query, f)
+        })
+        .await?
+        {
+            Some(with_table) => with_table,
+            None => intent.query,
+        };
         if query.format != Format::Logs {
             return Err(invalid(format!(
                 "live tail needs a logs query: the logs builder, or raw SQL with format logs (this query's format is {})",

@@ -99,6 +99,40 @@ pub fn expand(sql: &str, ctx: &MacroContext) -> Result<String, MacroError> {
     Ok(out)
 }
 
+/// The SQL to run for a query that carries ad hoc filters but places none itself (no `$adhoc`,
+/// no `$__adHocFilters`): `expanded`, wrapped so that its outer `SETTINGS
+/// additional_table_filters` applies the filters to every read of `database.table` — the same
+/// filters a macro would give, which both existing plugins apply to such queries too. Statements
+/// other than `SELECT`/`WITH` (they read no table rows) and queries with no filter for the table
+/// are returned as they are.
+pub fn apply_implicit_ad_hoc(
+    sql: &str,
+    expanded: String,
+    ctx: &MacroContext,
+    database: &str,
+    table: &str,
+) -> Result<String, MacroError> {
+    if ctx.ad_hoc_filters.is_empty() || template::uses_ad_hoc_macro(sql) {
+        return Ok(expanded);
+    }
+    if !matches!(
+        crate::sql::leading_keyword(&expanded).as_deref(),
+        Some("SELECT" | "WITH")
+    ) {
+        return Ok(expanded);
+    }
+    match template::implicit_ad_hoc(ctx, database, table)
+        .map_err(|k| MacroError::new("ad hoc filters", 0, k))?
+    {
+        Some(setting) => Ok(crate::sql::wrap_subquery(
+            &expanded,
+            "*",
+            &format!("SETTINGS {setting}"),
+        )),
+        None => Ok(expanded),
+    }
+}
+
 fn expand_unchecked(sql: &str, ctx: &MacroContext) -> Result<String, MacroError> {
     let text = template::expand(sql, ctx, true)?;
     let text = grafana::expand(&text, ctx)?;

@@ -348,22 +348,75 @@ fn adhoc_macro(ctx: &MacroContext) -> Result<String, MacroErrorKind> {
 
 fn adhoc_filters_macro(args: &[&str], ctx: &MacroContext) -> Result<String, MacroErrorKind> {
     let conds = adhoc::conditions(ctx, "", "", true)?;
+    let names: Vec<&str> = args
+        .iter()
+        .map(|t| t.trim().trim_matches(|c| c == '\'' || c == '"'))
+        .collect();
+    Ok(table_filters_setting(&names, &conds))
+}
+
+/// `additional_table_filters={'t1': 'c1 AND c2', …}` (`{}` without conditions).
+fn table_filters_setting(tables: &[&str], conds: &[String]) -> String {
     if conds.is_empty() {
-        return Ok("additional_table_filters={}".to_string());
+        return "additional_table_filters={}".to_string();
     }
     let joined = conds.join(" AND ");
     let mut out = String::from("additional_table_filters={");
-    for (n, t) in args.iter().enumerate() {
+    for (n, name) in tables.iter().enumerate() {
         if n > 0 {
             out.push_str(", ");
         }
-        let name = t.trim().trim_matches(|c| c == '\'' || c == '"');
         sql::write_string_literal(&mut out, name);
         out.push_str(": ");
         sql::write_string_literal(&mut out, &joined);
     }
     out.push('}');
-    Ok(out)
+    out
+}
+
+/// Whether `sql` places the ad hoc filters itself: `$adhoc` or `$__adHocFilters(…)` in its code
+/// (not in a literal or comment).
+pub(crate) fn uses_ad_hoc_macro(sql: &str) -> bool {
+    let b = sql.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if let Some((_, end)) = scan::opaque_at(b, i) {
+            i = end;
+            continue;
+        }
+        if b[i] == b'$'
+            && let Some(r) = reference_at(sql, i)
+            && matches!(r.name, "adhoc" | "__adHocFilters")
+        {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The ad hoc filters of a query that places none itself, as the `additional_table_filters`
+/// setting for `database.table` (the query's table): both plugins apply a dashboard's filters to
+/// such queries too (grafana's frontend appends this setting, Altinity re-prints the query's
+/// WHERE). `None` when there are no filters for that table. Keys are resolved as for the macros;
+/// one that cannot be is an error naming it.
+pub(crate) fn implicit_ad_hoc(
+    ctx: &MacroContext,
+    database: &str,
+    table: &str,
+) -> Result<Option<String>, MacroErrorKind> {
+    // `=~` keeps each model's meaning: regular expressions (grafana), LIKE patterns (Altinity).
+    let regex = ctx.dialect == Dialect::Grafana;
+    let conds = adhoc::conditions(ctx, database, table, regex)?;
+    if conds.is_empty() {
+        return Ok(None);
+    }
+    let qualified = if database.is_empty() {
+        table.to_owned()
+    } else {
+        format!("{database}.{table}")
+    };
+    Ok(Some(table_filters_setting(&[&qualified], &conds)))
 }
 
 /// The variable named by a conditional macro's last argument (`$v` or `${v}`).
@@ -722,6 +775,21 @@ mod tests {
             run("SETTINGS $__adHocFilters('logs')", &c),
             r"SETTINGS additional_table_filters={'logs': 'NOT match(level, \'^d\')'}"
         );
+    }
+
+    #[test]
+    fn ad_hoc_macros_are_found_in_code_only() {
+        assert!(uses_ad_hoc_macro("SELECT 1 WHERE $adhoc"));
+        assert!(uses_ad_hoc_macro("SELECT 1 SETTINGS $__adHocFilters('t')"));
+        for sql in [
+            "SELECT '$adhoc'",
+            "SELECT 1 -- $adhoc",
+            "SELECT 1 /* $__adHocFilters('t') */",
+            "SELECT $adhocs",
+            "SELECT 1",
+        ] {
+            assert!(!uses_ad_hoc_macro(sql), "{sql}");
+        }
     }
 
     #[test]

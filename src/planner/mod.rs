@@ -474,16 +474,8 @@ pub fn plan(
     req: &RequestContext,
     facts: &Facts,
 ) -> Result<Plan, Step> {
-    let with_columns;
-    let query = if intent.query.table_columns.is_none() && intent.query.has_ad_hoc_filters() {
-        with_columns = Query {
-            table_columns: ad_hoc_columns(settings, &intent.query, facts)?,
-            ..intent.query.clone()
-        };
-        &with_columns
-    } else {
-        &intent.query
-    };
+    let with_table = with_ad_hoc_table(settings, &intent.query, facts)?;
+    let query = with_table.as_ref().unwrap_or(&intent.query);
     let range = Range {
         from_ns: req.from_ms.saturating_mul(1_000_000),
         to_ns: req.to_ms.saturating_mul(1_000_000),
@@ -496,6 +488,7 @@ pub fn plan(
                 let lt = logs_table(settings, b, facts)?;
                 let sql =
                     build::logs_volume_for_table(b, lt.target(), range, bucket).map_err(invalid)?;
+                let sql = with_table_filters(query, req, facts, &lt.db, &lt.table, sql)?;
                 return Ok(Plan::Volume { sql });
             }
             let sql = explore_sql(query, clicks, req, true, facts)?;
@@ -527,6 +520,7 @@ pub fn plan(
                     &equal,
                     ctx.limit,
                 );
+                let sql = with_table_filters(query, req, facts, &lt.db, &lt.table, sql)?;
                 return Ok(Plan::Logs { sql });
             }
             // Raw SQL: the user's query for an hour around the row, wrapped, without the query's
@@ -565,8 +559,9 @@ pub fn plan(
                 let mut b = b.as_ref().clone();
                 b.limit = Some(LOGS_SAMPLE_ROWS);
                 let lt = logs_table(settings, &b, facts)?;
+                let sql = build::logs_query(&b, lt.target(), range).map_err(invalid)?;
                 return Ok(Plan::Logs {
-                    sql: build::logs_query(&b, lt.target(), range).map_err(invalid)?,
+                    sql: with_table_filters(query, req, facts, &lt.db, &lt.table, sql)?,
                 });
             }
             let sql = explore_sql(query, clicks, req, false, facts)?;
@@ -584,14 +579,15 @@ pub fn plan(
                 build::trace_search_query(s, &db, &table, &roles, time_kind, &names(schema), range)
                     .map_err(invalid)?;
             Ok(Plan::Table {
-                sql,
+                sql: with_table_filters(query, req, facts, &db, &table, sql)?,
                 visualisation: "table",
             })
         }
         Kind::Builder(b) => {
             let lt = logs_table(settings, b, facts)?;
+            let sql = build::logs_query(b, lt.target(), range).map_err(invalid)?;
             Ok(Plan::Logs {
-                sql: build::logs_query(b, lt.target(), range).map_err(invalid)?,
+                sql: with_table_filters(query, req, facts, &lt.db, &lt.table, sql)?,
             })
         }
         Kind::Annotation => {
@@ -617,14 +613,56 @@ pub fn plan(
     }
 }
 
-/// The columns of the table a query's ad hoc filters apply to: the query's `database`/`table`
-/// (both models carry them), else the datasource's logs table (`otel_logs` by default). `None`
-/// when that table does not exist (keys are then used as written).
-fn ad_hoc_columns(
+/// SQL Lantern built for `database.table` (the logs builder, trace search) with the query's ad
+/// hoc filters applied to that table, resolved against its columns (see
+/// [`crate::macros::apply_implicit_ad_hoc`]).
+fn with_table_filters(
+    query: &Query,
+    req: &RequestContext,
+    facts: &Facts,
+    database: &str,
+    table: &str,
+    sql: String,
+) -> Result<String, Step> {
+    if !query.has_ad_hoc_filters() {
+        return Ok(sql);
+    }
+    let schema = facts.schema(database, table)?;
+    let q = Query {
+        table_columns: Some(macro_columns(schema)),
+        ..query.clone()
+    };
+    let ctx = q.macro_context(req)?;
+    Ok(
+        crate::macros::apply_implicit_ad_hoc("", sql, &ctx, database, table)
+            .map_err(QueryError::Macro)?,
+    )
+}
+
+fn macro_columns(schema: &TableSchema) -> Vec<crate::macros::Column> {
+    schema
+        .columns
+        .iter()
+        .map(|c| crate::macros::Column {
+            name: c.name.clone(),
+            type_name: c.ty.to_string(),
+        })
+        .collect()
+}
+
+/// `query` with the table its ad hoc filters apply to and that table's columns: the query's
+/// `database`/`table` (both models carry them), else the datasource's logs table (`otel_logs` by
+/// default). `None` when the query has no ad hoc filters (or already knows its table). When the
+/// table does not exist, keys are used as written and no filter is added implicitly (the query
+/// cannot read that table).
+pub(crate) fn with_ad_hoc_table(
     settings: &Settings,
     query: &Query,
     facts: &Facts,
-) -> Result<Option<Vec<crate::macros::Column>>, Step> {
+) -> Result<Option<Query>, Step> {
+    if query.table_columns.is_some() || !query.has_ad_hoc_filters() {
+        return Ok(None);
+    }
     let text = |k: &str| {
         query
             .json
@@ -645,16 +683,11 @@ fn ad_hoc_columns(
     if schema.columns.is_empty() {
         return Ok(None);
     }
-    Ok(Some(
-        schema
-            .columns
-            .iter()
-            .map(|c| crate::macros::Column {
-                name: c.name.clone(),
-                type_name: c.ty.to_string(),
-            })
-            .collect(),
-    ))
+    Ok(Some(Query {
+        table_columns: Some(macro_columns(schema)),
+        ad_hoc_table: Some((database, table)),
+        ..query.clone()
+    }))
 }
 
 /// A SQL result's columns with their Grafana-side types and logs roles, and the index of its

@@ -444,3 +444,90 @@ fn click_filters_on_raw_sql_resolve_against_its_result() {
     });
     assert!(p.unwrap_err().to_string().contains("nope"));
 }
+
+#[test]
+fn ad_hoc_filters_without_a_macro_wrap_the_query_for_its_table() {
+    let filters = json!([{"key": "k8s.pod.name", "operator": "=", "value": "p'1"}]);
+    let i = intent(json!({
+        "rawSql": "SELECT Body FROM otel_logs -- it's mine", "format": 1, "adHocFilters": filters
+    }));
+    let (p, asked) = plan_with(&i, &settings("{}"), &schemas_known);
+    assert_eq!(asked, [schema_lookup("otel_logs")]);
+    let sql = p.unwrap().sql().to_owned();
+    assert!(sql.starts_with("SELECT * FROM (\nSELECT Body FROM otel_logs -- it's mine\n) SETTINGS additional_table_filters={'otel_logs': "), "{sql}");
+    assert!(
+        sql.contains(r"ResourceAttributes[\'k8s.pod.name\'] = \'p\\\'1\'"),
+        "{sql}"
+    );
+    // The query's own table (Altinity's database/table fields).
+    let i = intent(json!({
+        "query": "SELECT count() FROM $table", "database": "obs", "table": "app", "format": "table",
+        "adHocFilters": [{"key": "level", "operator": "=", "value": "error"}]
+    }));
+    let (p, _) = plan_with(&i, &settings("{}"), &|l, f| match l {
+        Lookup::Schema { database, table } if database == "obs" && table == "app" => {
+            f.add_schema(
+                database,
+                table,
+                schema("app", vec![col("level", "String")], ""),
+            );
+            true
+        }
+        _ => false,
+    });
+    let sql = p.unwrap().sql().to_owned();
+    assert!(
+        sql.ends_with(r"SETTINGS additional_table_filters={'obs.app': 'level = \'error\''}"),
+        "{sql}"
+    );
+    // A macro places the filters itself: nothing is added.
+    let i = intent(json!({
+        "rawSql": "SELECT Body FROM otel_logs WHERE 1 SETTINGS $__adHocFilters('otel_logs')",
+        "format": 1, "adHocFilters": filters
+    }));
+    let (p, _) = plan_with(&i, &settings("{}"), &schemas_known);
+    assert!(p.unwrap().sql().starts_with("SELECT Body"));
+    // A statement that reads no table rows, and a table that does not exist: as written.
+    for (sql, table) in [("SHOW TABLES", "otel_logs"), ("SELECT 1", "missing")] {
+        let i =
+            intent(json!({"rawSql": sql, "format": 1, "table": table, "adHocFilters": filters}));
+        let (p, _) = plan_with(&i, &settings("{}"), &schemas_known);
+        assert_eq!(p.unwrap().sql(), sql);
+    }
+    // A key the table cannot resolve is an error naming it, never dropped.
+    let i = intent(
+        json!({"rawSql": "SELECT 1", "format": 1, "table": "otel_traces",
+        "adHocFilters": [{"key": "nope", "operator": "=", "value": "x"}]}),
+    );
+    let (p, _) = plan_with(&i, &settings("{}"), &schemas_known);
+    let e = p.unwrap_err().to_string();
+    assert!(e.contains("`nope`"), "{e}");
+}
+
+#[test]
+fn ad_hoc_filters_apply_to_the_builders_and_trace_search_tables() {
+    let filters = json!([{"key": "k8s.pod.name", "operator": "=", "value": "p-1"}]);
+    for (q, table) in [
+        (
+            json!({"editorType": "lantern-builder", "builder": {}, "adHocFilters": filters}),
+            "otel_logs",
+        ),
+        (
+            json!({"editorType": "lantern-builder", "builder": {}, "queryType": "logs-volume", "adHocFilters": filters}),
+            "otel_logs",
+        ),
+        (
+            json!({"queryType": "trace-search", "traceSearch": {}, "adHocFilters": filters}),
+            "otel_traces",
+        ),
+    ] {
+        let (p, _) = plan_with(&intent(q.clone()), &settings("{}"), &schemas_known);
+        let sql = p.unwrap().sql().to_owned();
+        assert!(
+            sql.ends_with(&format!(
+                r"SETTINGS additional_table_filters={{'{table}': 'ResourceAttributes[\'k8s.pod.name\'] = \'p-1\''}}"
+            )),
+            "{q}: {sql}"
+        );
+    }
+}

@@ -167,6 +167,89 @@ async fn ad_hoc_filters_apply_in_the_default_read_only_mode() {
     assert_eq!(answers["RIDER"].status, 403, "{}", answers["RIDER"].error);
 }
 
+/// A dashboard's ad hoc filters reach panels whose SQL places no ad hoc macro (both existing
+/// plugins apply them there too): never silently dropped. grafana's model applies them to the
+/// query's table (`table`, else the datasource's logs table), Altinity's to `database.table`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ad_hoc_filters_apply_to_queries_without_a_macro() {
+    let e = engine();
+    let db = e.database("adhocimplicit");
+    db.exec("CREATE TABLE logs (level String, n UInt8) ENGINE = MergeTree ORDER BY n");
+    db.exec("INSERT INTO logs VALUES ('error', 1), ('info', 2), ('error', 3)");
+    let host = Host::start().await;
+    let ds = datasource_for(e, &db.name);
+    let ad_hoc = json!([{"key": "level", "operator": "!=", "value": "error"}]);
+    let answers = host
+        .query(
+            &ds,
+            vec![
+                Q::json(
+                    "GRAFANA",
+                    json!({"refId": "GRAFANA", "rawSql": "SELECT n FROM logs ORDER BY n",
+                           "format": 1, "table": "logs", "adHocFilters": ad_hoc}),
+                ),
+                Q::json(
+                    "ALTINITY",
+                    json!({"refId": "ALTINITY", "query": "SELECT n FROM $table ORDER BY n",
+                           "format": "table", "database": db.name, "table": "logs",
+                           "adHocFilters": ad_hoc}),
+                ),
+                Q::json(
+                    "BADKEY",
+                    json!({"refId": "BADKEY", "rawSql": "SELECT n FROM logs", "format": 1,
+                           "table": "logs",
+                           "adHocFilters": [{"key": "pod", "operator": "=", "value": "p"}]}),
+                ),
+            ],
+        )
+        .await;
+    for r in ["GRAFANA", "ALTINITY"] {
+        let a = &answers[r];
+        assert_eq!(a.status, 200, "{r}: {}", a.error);
+        assert_eq!(
+            a.frame().field("n").values,
+            [json!(2)],
+            "{r}: only the info row"
+        );
+    }
+    let bad = &answers["BADKEY"];
+    assert_eq!(bad.status, 400, "{}", bad.error);
+    assert!(bad.error.contains("`pod`"), "{}", bad.error);
+
+    // Lantern's logs builder: on the builder's table, a dotted OTel key on its attribute map.
+    db.exec(
+        "CREATE TABLE ologs (Timestamp DateTime64(9), Body String, SeverityText String, \
+         ResourceAttributes Map(String, String)) ENGINE = MergeTree ORDER BY Timestamp",
+    );
+    db.exec(
+        "INSERT INTO ologs VALUES (toDateTime64(1700000100, 9), 'a', 'INFO', {'k8s.pod.name': 'p-1'}), \
+         (toDateTime64(1700000200, 9), 'b', 'INFO', {'k8s.pod.name': 'p-2'})",
+    );
+    let builder = |ref_id: &str, filters: Value| {
+        Q::json(
+            ref_id,
+            json!({"refId": ref_id, "editorType": "lantern-builder", "format": 2,
+                   "builder": {"database": db.name, "table": "ologs"}, "adHocFilters": filters}),
+        )
+    };
+    let answers = host
+        .query(
+            &ds,
+            vec![
+                builder(
+                    "POD",
+                    json!([{"key": "k8s.pod.name", "operator": "=", "value": "p-2"}]),
+                ),
+                builder("ALL", json!([])),
+            ],
+        )
+        .await;
+    let pod = &answers["POD"];
+    assert_eq!(pod.status, 200, "{}", pod.error);
+    assert_eq!(pod.frame().field("body").values, [json!("b")]);
+    assert_eq!(answers["ALL"].frame().rows(), 2);
+}
+
 /// `allowWrites` is the one way to write; health says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_writes_lets_statements_write() {
