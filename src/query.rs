@@ -126,10 +126,6 @@ pub struct Query {
     /// The columns of the table ad hoc filters apply to, when the planner has read them
     /// (dotted OTel keys resolve to its attribute maps).
     pub table_columns: Option<Vec<crate::macros::Column>>,
-    /// The table the query's ad hoc filters apply to (`database`, `table`), when the planner has
-    /// found it: a query that places no ad hoc macro gets them on that table (see
-    /// [`crate::macros::apply_implicit_ad_hoc`]).
-    pub ad_hoc_table: Option<(String, String)>,
     /// How time series are shaped (gap filling, Altinity's extrapolation and sparse nulls).
     pub series: SeriesOptions,
 }
@@ -257,7 +253,6 @@ impl Query {
             series: SeriesOptions::parse(&obj, model)?,
             json: obj,
             table_columns: None,
-            ad_hoc_table: None,
         })
     }
 
@@ -348,14 +343,7 @@ impl Query {
             ));
         }
         let ctx = self.macro_context(req)?;
-        let expanded = crate::macros::expand(&self.sql, &ctx).map_err(QueryError::Macro)?;
-        match &self.ad_hoc_table {
-            Some((database, table)) => {
-                crate::macros::apply_implicit_ad_hoc(&self.sql, expanded, &ctx, database, table)
-                    .map_err(QueryError::Macro)
-            }
-            None => Ok(expanded),
-        }
+        crate::macros::expand(&self.sql, &ctx).map_err(QueryError::Macro)
     }
 }
 

@@ -68,6 +68,8 @@ enum Source {
 struct LivePlan {
     ref_id: String,
     source: Source,
+    /// The query's ad hoc filters by table (see [`crate::macros::implicit_ad_hoc`]).
+    ad_hoc: Vec<(String, Vec<String>)>,
 }
 
 fn now_ns() -> i64 {
@@ -110,13 +112,20 @@ impl LivePlan {
         if let Some(b) = intent.logs_builder() {
             let mut b = b.clone();
             b.order = "desc".into();
-            let lt = lookup::resolve(instance, &mut facts, |f| {
-                planner::logs_table(settings, &b, f)
+            let req = window_request(now_ns() - 3_600_000_000_000, now_ns());
+            let (lt, ad_hoc) = lookup::resolve(instance, &mut facts, |f| {
+                let lt = planner::logs_table(settings, &b, f)?;
+                let ad_hoc = match query.has_ad_hoc_filters() {
+                    true => planner::ad_hoc_groups(&query, "", &req, f, &lt.db, &lt.table)?,
+                    false => Vec::new(),
+                };
+                Ok((lt, ad_hoc))
             })
             .await?;
             return Ok(LivePlan {
                 ref_id,
                 source: Source::Builder(Box::new((b, lt))),
+                ad_hoc,
             });
         }
         let query = match lookup::resolve(instance, &mut facts, |f| {
@@ -142,7 +151,12 @@ impl LivePlan {
                 "live tail of raw SQL needs a time filter macro (for example WHERE $__timeFilter(Timestamp)) so that each poll reads only new rows",
             ));
         }
-        let current = explore::strip_row_limits(&current);
+        let ad_hoc = lookup::resolve(instance, &mut facts, |f| {
+            planner::sql_ad_hoc_groups(settings, &query, &window_request(now - hour, now), f)
+        })
+        .await?;
+        let current =
+            crate::macros::wrap_with_table_filters(explore::strip_row_limits(&current), &ad_hoc);
         let (time_column, conditions) = lookup::resolve(instance, &mut facts, |f| {
             let (described, _, time) = planner::result_roles(&current, "live tail", f)?;
             let conditions = planner::click_conditions(&intent.clicks, &current, f)?;
@@ -156,6 +170,7 @@ impl LivePlan {
                 query: Box::new(query),
                 conditions,
             },
+            ad_hoc,
         })
     }
 
@@ -180,7 +195,7 @@ impl LivePlan {
                     w.from_ns,
                     w.to_ns,
                 );
-                Ok(if buckets.is_empty() {
+                let sql = if buckets.is_empty() {
                     sql
                 } else {
                     sql.replacen(
@@ -188,7 +203,8 @@ impl LivePlan {
                         &format!("\nWHERE {} AND ", buckets.join(" AND ")),
                         1,
                     )
-                })
+                };
+                Ok(crate::macros::wrap_with_table_filters(sql, &self.ad_hoc))
             }
             Source::Sql {
                 query,
@@ -198,6 +214,7 @@ impl LivePlan {
                 let sql = explore::strip_row_limits(
                     &query.expanded_sql(&window_request(w.from_ns, w.to_ns))?,
                 );
+                let sql = crate::macros::wrap_with_table_filters(sql, &self.ad_hoc);
                 let sql = explore::wrap_with_conditions(&sql, conditions);
                 Ok(explore::live_poll_sql(
                     &sql,

@@ -385,23 +385,39 @@ pub(crate) fn conditions(
     table: &str,
     regex: bool,
 ) -> Result<Vec<String>, MacroErrorKind> {
-    let altinity = ctx.dialect == Dialect::Altinity;
     let cols = ctx.table_columns.as_deref();
     let mut out = Vec::new();
     for f in &ctx.ad_hoc_filters {
-        let (operand, ty) = match resolve(&f.key, cols, database, table) {
-            Ok(Target::Expr { sql, ty }) => (sql, ty),
-            Ok(Target::OtherTable) => continue,
-            Err(why) => {
-                return Err(MacroErrorKind::InvalidArgument(format!(
-                    "cannot apply the ad hoc filter on `{}`: {why}",
-                    f.key
-                )));
-            }
-        };
-        out.push(condition(f, &operand, ty.as_deref(), altinity, regex)?);
+        if let Some(c) = filter_condition(ctx, f, cols, database, table, regex)? {
+            out.push(c);
+        }
     }
     Ok(out)
+}
+
+/// The error for a filter whose key cannot be applied, and why.
+pub(crate) fn invalid_filter(key: &str, why: &str) -> MacroErrorKind {
+    MacroErrorKind::InvalidArgument(format!("cannot apply the ad hoc filter on `{key}`: {why}"))
+}
+
+/// One filter's condition on `database.table` with columns `cols`: `None` when its key names
+/// another table (`db.table.col`), an error naming the key when it cannot be applied.
+pub(crate) fn filter_condition(
+    ctx: &MacroContext,
+    f: &AdHocFilter,
+    cols: Option<&[Column]>,
+    database: &str,
+    table: &str,
+    regex: bool,
+) -> Result<Option<String>, MacroErrorKind> {
+    let altinity = ctx.dialect == Dialect::Altinity;
+    match resolve(&f.key, cols, database, table) {
+        Ok(Target::Expr { sql, ty }) => {
+            condition(f, &sql, ty.as_deref(), altinity, regex).map(Some)
+        }
+        Ok(Target::OtherTable) => Ok(None),
+        Err(why) => Err(invalid_filter(&f.key, &why)),
+    }
 }
 
 fn condition(

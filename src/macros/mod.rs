@@ -99,38 +99,107 @@ pub fn expand(sql: &str, ctx: &MacroContext) -> Result<String, MacroError> {
     Ok(out)
 }
 
-/// The SQL to run for a query that carries ad hoc filters but places none itself (no `$adhoc`,
-/// no `$__adHocFilters`): `expanded`, wrapped so that its outer `SETTINGS
-/// additional_table_filters` applies the filters to every read of `database.table` — the same
-/// filters a macro would give, which both existing plugins apply to such queries too. Statements
-/// other than `SELECT`/`WITH` (they read no table rows) and queries with no filter for the table
-/// are returned as they are.
-pub fn apply_implicit_ad_hoc(
+/// The conditions of a query's ad hoc filters by the table each applies to, for a query that
+/// places none itself (no `$adhoc`, no `$__adHocFilters`): both existing plugins apply a
+/// dashboard's filters to such queries too (grafana's frontend appends `settings
+/// additional_table_filters`, Altinity re-prints the query's `WHERE`). A key is resolved against
+/// the table it names (`table.column`, `db.table.column`) when that table exists (`columns_of`
+/// gives its columns), else against the query's table `database.table` (its columns in
+/// [`MacroContext::table_columns`]). A key that resolves nowhere is an error naming it; when
+/// the query's table does not exist (`table_columns` is `None`), a key naming no existing table
+/// is not this query's.
+/// Empty when there are no filters or the SQL places them.
+pub fn implicit_ad_hoc<E: From<MacroError>>(
     sql: &str,
-    expanded: String,
     ctx: &MacroContext,
     database: &str,
     table: &str,
-) -> Result<String, MacroError> {
+    mut columns_of: impl FnMut(&str, &str) -> Result<Option<Vec<Column>>, E>,
+) -> Result<Vec<(String, Vec<String>)>, E> {
     if ctx.ad_hoc_filters.is_empty() || template::uses_ad_hoc_macro(sql) {
-        return Ok(expanded);
+        return Ok(Vec::new());
     }
-    if !matches!(
-        crate::sql::leading_keyword(&expanded).as_deref(),
-        Some("SELECT" | "WITH")
-    ) {
-        return Ok(expanded);
+    // `=~` keeps each model's meaning: regular expressions (grafana), LIKE patterns (Altinity).
+    let regex = ctx.dialect == Dialect::Grafana;
+    let err = |k| E::from(MacroError::new("ad hoc filters", 0, k));
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    let mut add = |name: String, cond: String| match groups.iter_mut().find(|g| g.0 == name) {
+        Some(g) => g.1.push(cond),
+        None => groups.push((name, vec![cond])),
+    };
+    let qualified = |db: &str, t: &str| {
+        if db.is_empty() {
+            t.to_owned()
+        } else {
+            format!("{db}.{t}")
+        }
+    };
+    for f in &ctx.ad_hoc_filters {
+        // A key whose first parts name another existing table (`table.column`,
+        // `db.table.column`) is that table's filter: both plugins' keys name tables so.
+        let parts: Vec<&str> = f.key.split('.').collect();
+        let mut named = Vec::new();
+        if parts.len() >= 3 {
+            named.push((parts[0], parts[1], parts[2..].join(".")));
+        }
+        if parts.len() >= 2 {
+            named.push((database, parts[0], parts[1..].join(".")));
+        }
+        let mut placed = false;
+        for (db, t, rest) in named {
+            if (db, t) == (database, table) || t.is_empty() {
+                continue;
+            }
+            let Some(cols) = columns_of(db, t)?.filter(|c| !c.is_empty()) else {
+                continue;
+            };
+            let on_table = AdHocFilter {
+                key: rest,
+                ..f.clone()
+            };
+            match adhoc::filter_condition(ctx, &on_table, Some(&cols), db, t, regex) {
+                Ok(Some(c)) => {
+                    add(qualified(db, t), c);
+                    placed = true;
+                }
+                Ok(None) => placed = true,
+                // The key names this table: a column it lacks is an error, not a fallback.
+                Err(e) => return Err(err(e)),
+            }
+            break;
+        }
+        if placed {
+            continue;
+        }
+        // Otherwise the query's table; without it (it does not exist), a key that names no
+        // existing table is not this query's.
+        if let Some(cols) = ctx.table_columns.as_deref()
+            && let Some(c) =
+                adhoc::filter_condition(ctx, f, Some(cols), database, table, regex).map_err(err)?
+        {
+            add(qualified(database, table), c);
+        }
     }
-    match template::implicit_ad_hoc(ctx, database, table)
-        .map_err(|k| MacroError::new("ad hoc filters", 0, k))?
+    Ok(groups)
+}
+
+/// `expanded` wrapped so that its outer `SETTINGS additional_table_filters` applies each table's
+/// conditions to every read of that table (before the query's own `WHERE` and `LIMIT`). As it
+/// is when there are none, or when the statement is not `SELECT`/`WITH` (it reads no rows).
+pub fn wrap_with_table_filters(expanded: String, groups: &[(String, Vec<String>)]) -> String {
+    if groups.is_empty()
+        || !matches!(
+            crate::sql::leading_keyword(&expanded).as_deref(),
+            Some("SELECT" | "WITH")
+        )
     {
-        Some(setting) => Ok(crate::sql::wrap_subquery(
-            &expanded,
-            "*",
-            &format!("SETTINGS {setting}"),
-        )),
-        None => Ok(expanded),
+        return expanded;
     }
+    crate::sql::wrap_subquery(
+        &expanded,
+        "*",
+        &format!("SETTINGS {}", template::table_filters_setting(groups)),
+    )
 }
 
 fn expand_unchecked(sql: &str, ctx: &MacroContext) -> Result<String, MacroError> {

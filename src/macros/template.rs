@@ -348,27 +348,30 @@ fn adhoc_macro(ctx: &MacroContext) -> Result<String, MacroErrorKind> {
 
 fn adhoc_filters_macro(args: &[&str], ctx: &MacroContext) -> Result<String, MacroErrorKind> {
     let conds = adhoc::conditions(ctx, "", "", true)?;
-    let names: Vec<&str> = args
+    if conds.is_empty() {
+        return Ok(table_filters_setting(&[]));
+    }
+    let groups: Vec<(String, Vec<String>)> = args
         .iter()
-        .map(|t| t.trim().trim_matches(|c| c == '\'' || c == '"'))
+        .map(|t| {
+            let name = t.trim().trim_matches(|c| c == '\'' || c == '"');
+            (name.to_owned(), conds.clone())
+        })
         .collect();
-    Ok(table_filters_setting(&names, &conds))
+    Ok(table_filters_setting(&groups))
 }
 
-/// `additional_table_filters={'t1': 'c1 AND c2', …}` (`{}` without conditions).
-fn table_filters_setting(tables: &[&str], conds: &[String]) -> String {
-    if conds.is_empty() {
-        return "additional_table_filters={}".to_string();
-    }
-    let joined = conds.join(" AND ");
+/// `additional_table_filters={'t1': 'c1 AND c2', …}` for each table and its conditions (`{}`
+/// without any).
+pub(crate) fn table_filters_setting(groups: &[(String, Vec<String>)]) -> String {
     let mut out = String::from("additional_table_filters={");
-    for (n, name) in tables.iter().enumerate() {
+    for (n, (name, conds)) in groups.iter().enumerate() {
         if n > 0 {
             out.push_str(", ");
         }
         sql::write_string_literal(&mut out, name);
         out.push_str(": ");
-        sql::write_string_literal(&mut out, &joined);
+        sql::write_string_literal(&mut out, &conds.join(" AND "));
     }
     out.push('}');
     out
@@ -393,30 +396,6 @@ pub(crate) fn uses_ad_hoc_macro(sql: &str) -> bool {
         i += 1;
     }
     false
-}
-
-/// The ad hoc filters of a query that places none itself, as the `additional_table_filters`
-/// setting for `database.table` (the query's table): both plugins apply a dashboard's filters to
-/// such queries too (grafana's frontend appends this setting, Altinity re-prints the query's
-/// WHERE). `None` when there are no filters for that table. Keys are resolved as for the macros;
-/// one that cannot be is an error naming it.
-pub(crate) fn implicit_ad_hoc(
-    ctx: &MacroContext,
-    database: &str,
-    table: &str,
-) -> Result<Option<String>, MacroErrorKind> {
-    // `=~` keeps each model's meaning: regular expressions (grafana), LIKE patterns (Altinity).
-    let regex = ctx.dialect == Dialect::Grafana;
-    let conds = adhoc::conditions(ctx, database, table, regex)?;
-    if conds.is_empty() {
-        return Ok(None);
-    }
-    let qualified = if database.is_empty() {
-        table.to_owned()
-    } else {
-        format!("{database}.{table}")
-    };
-    Ok(Some(table_filters_setting(&[&qualified], &conds)))
 }
 
 /// The variable named by a conditional macro's last argument (`$v` or `${v}`).

@@ -491,7 +491,7 @@ pub fn plan(
                 let sql = with_table_filters(query, req, facts, &lt.db, &lt.table, sql)?;
                 return Ok(Plan::Volume { sql });
             }
-            let sql = explore_sql(query, clicks, req, true, facts)?;
+            let sql = explore_sql(settings, query, clicks, req, true, facts)?;
             let (described, roles, time) = result_roles(&sql, "log volume", facts)?;
             let name = |i: Option<usize>| i.map(|i| described[i].0.as_str());
             Ok(Plan::Volume {
@@ -533,6 +533,7 @@ pub fn plan(
             }
             .clamped();
             let sql = explore::strip_row_limits(&query.expanded_sql(&around)?);
+            let sql = with_sql_filters(settings, query, &around, facts, sql)?;
             let (described, roles, time) = result_roles(&sql, "log context", facts)?;
             let columns: Vec<(String, ChType)> = described
                 .iter()
@@ -564,7 +565,7 @@ pub fn plan(
                     sql: with_table_filters(query, req, facts, &lt.db, &lt.table, sql)?,
                 });
             }
-            let sql = explore_sql(query, clicks, req, false, facts)?;
+            let sql = explore_sql(settings, query, clicks, req, false, facts)?;
             Ok(Plan::Logs {
                 sql: crate::sql::wrap_subquery(&sql, "*", &format!("LIMIT {LOGS_SAMPLE_ROWS}")),
             })
@@ -591,7 +592,7 @@ pub fn plan(
             })
         }
         Kind::Annotation => {
-            let sql = query.expanded_sql(req)?;
+            let sql = with_sql_filters(settings, query, req, facts, query.expanded_sql(req)?)?;
             let cols = facts.described(&sql)?;
             Ok(Plan::Table {
                 sql: build::annotation_query(&sql, cols),
@@ -599,7 +600,7 @@ pub fn plan(
             })
         }
         Kind::Sql => {
-            let sql = explore_sql(query, clicks, req, false, facts)?;
+            let sql = explore_sql(settings, query, clicks, req, false, facts)?;
             Ok(match query.format {
                 Format::TimeSeries => Plan::TimeSeries { sql },
                 Format::Table => Plan::Table {
@@ -614,8 +615,8 @@ pub fn plan(
 }
 
 /// SQL Lantern built for `database.table` (the logs builder, trace search) with the query's ad
-/// hoc filters applied to that table, resolved against its columns (see
-/// [`crate::macros::apply_implicit_ad_hoc`]).
+/// hoc filters applied to that table (or to the table a key names), resolved against its
+/// columns (see [`crate::macros::implicit_ad_hoc`]).
 fn with_table_filters(
     query: &Query,
     req: &RequestContext,
@@ -627,16 +628,63 @@ fn with_table_filters(
     if !query.has_ad_hoc_filters() {
         return Ok(sql);
     }
+    let groups = ad_hoc_groups(query, "", req, facts, database, table)?;
+    Ok(crate::macros::wrap_with_table_filters(sql, &groups))
+}
+
+/// The conditions of `query`'s ad hoc filters by table, when `saved_sql` places none itself;
+/// `database.table` is the table they apply to unless a key names another.
+pub(crate) fn ad_hoc_groups(
+    query: &Query,
+    saved_sql: &str,
+    req: &RequestContext,
+    facts: &Facts,
+    database: &str,
+    table: &str,
+) -> Result<Vec<(String, Vec<String>)>, Step> {
     let schema = facts.schema(database, table)?;
     let q = Query {
-        table_columns: Some(macro_columns(schema)),
+        table_columns: (!schema.columns.is_empty()).then(|| macro_columns(schema)),
         ..query.clone()
     };
     let ctx = q.macro_context(req)?;
-    Ok(
-        crate::macros::apply_implicit_ad_hoc("", sql, &ctx, database, table)
-            .map_err(QueryError::Macro)?,
-    )
+    crate::macros::implicit_ad_hoc(saved_sql, &ctx, database, table, |db, t| {
+        Ok::<_, Step>(Some(macro_columns(facts.schema(db, t)?)))
+    })
+}
+
+/// A raw SQL query's expanded SQL with the query's ad hoc filters applied when it places none
+/// itself (on the table of [`ad_hoc_target`]).
+fn with_sql_filters(
+    settings: &Settings,
+    query: &Query,
+    req: &RequestContext,
+    facts: &Facts,
+    expanded: String,
+) -> Result<String, Step> {
+    let groups = sql_ad_hoc_groups(settings, query, req, facts)?;
+    Ok(crate::macros::wrap_with_table_filters(expanded, &groups))
+}
+
+/// The conditions by table of a raw SQL query's ad hoc filters, when its SQL places none itself
+/// (see [`with_sql_filters`]).
+pub(crate) fn sql_ad_hoc_groups(
+    settings: &Settings,
+    query: &Query,
+    req: &RequestContext,
+    facts: &Facts,
+) -> Result<Vec<(String, Vec<String>)>, Step> {
+    if !query.has_ad_hoc_filters() {
+        return Ok(Vec::new());
+    }
+    let (database, table) = ad_hoc_target(settings, query);
+    ad_hoc_groups(query, &query.sql, req, facts, &database, &table)
+}
+
+impl From<crate::macros::MacroError> for Step {
+    fn from(e: crate::macros::MacroError) -> Step {
+        Step::Fail(QueryError::Macro(e))
+    }
 }
 
 fn macro_columns(schema: &TableSchema) -> Vec<crate::macros::Column> {
@@ -650,19 +698,9 @@ fn macro_columns(schema: &TableSchema) -> Vec<crate::macros::Column> {
         .collect()
 }
 
-/// `query` with the table its ad hoc filters apply to and that table's columns: the query's
-/// `database`/`table` (both models carry them), else the datasource's logs table (`otel_logs` by
-/// default). `None` when the query has no ad hoc filters (or already knows its table). When the
-/// table does not exist, keys are used as written and no filter is added implicitly (the query
-/// cannot read that table).
-pub(crate) fn with_ad_hoc_table(
-    settings: &Settings,
-    query: &Query,
-    facts: &Facts,
-) -> Result<Option<Query>, Step> {
-    if query.table_columns.is_some() || !query.has_ad_hoc_filters() {
-        return Ok(None);
-    }
+/// The table a raw SQL query's ad hoc filters apply to: the query's `database`/`table` (both
+/// models carry them), else the datasource's logs table (`otel_logs` by default).
+fn ad_hoc_target(settings: &Settings, query: &Query) -> (String, String) {
     let text = |k: &str| {
         query
             .json
@@ -679,13 +717,27 @@ pub(crate) fn with_ad_hoc_table(
     let database = text("database")
         .or_else(|| Some(logs.database.clone()).filter(|d| !d.is_empty()))
         .unwrap_or_else(|| settings.default_database.clone());
+    (database, table)
+}
+
+/// `query` with the columns of the table its ad hoc filters apply to (see [`ad_hoc_target`]),
+/// for the ad hoc macros. `None` when the query has no ad hoc filters (or already knows the
+/// columns); when the table does not exist, keys are used as written.
+pub(crate) fn with_ad_hoc_table(
+    settings: &Settings,
+    query: &Query,
+    facts: &Facts,
+) -> Result<Option<Query>, Step> {
+    if query.table_columns.is_some() || !query.has_ad_hoc_filters() {
+        return Ok(None);
+    }
+    let (database, table) = ad_hoc_target(settings, query);
     let schema = facts.schema(&database, &table)?;
     if schema.columns.is_empty() {
         return Ok(None);
     }
     Ok(Some(Query {
         table_columns: Some(macro_columns(schema)),
-        ad_hoc_table: Some((database, table)),
         ..query.clone()
     }))
 }
@@ -878,6 +930,7 @@ fn trace_plan(
 /// A raw SQL query's expanded SQL (its row limits taken off when `strip_limits`), wrapped with
 /// its click filters resolved against its result's columns.
 fn explore_sql(
+    settings: &Settings,
     query: &Query,
     clicks: &[explore::ClickFilter],
     req: &RequestContext,
@@ -888,6 +941,7 @@ fn explore_sql(
     if strip_limits {
         sql = explore::strip_row_limits(&sql);
     }
+    let sql = with_sql_filters(settings, query, req, facts, sql)?;
     let conditions = click_conditions(clicks, &sql, facts)?;
     Ok(explore::wrap_with_conditions(&sql, &conditions))
 }

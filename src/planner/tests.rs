@@ -452,7 +452,18 @@ fn ad_hoc_filters_without_a_macro_wrap_the_query_for_its_table() {
         "rawSql": "SELECT Body FROM otel_logs -- it's mine", "format": 1, "adHocFilters": filters
     }));
     let (p, asked) = plan_with(&i, &settings("{}"), &schemas_known);
-    assert_eq!(asked, [schema_lookup("otel_logs")]);
+    // The key could name a table (`k8s.pod`, `k8s`): those are looked up first.
+    assert_eq!(
+        asked,
+        [
+            schema_lookup("otel_logs"),
+            Lookup::Schema {
+                database: "k8s".into(),
+                table: "pod".into()
+            },
+            schema_lookup("k8s")
+        ]
+    );
     let sql = p.unwrap().sql().to_owned();
     assert!(sql.starts_with("SELECT * FROM (\nSELECT Body FROM otel_logs -- it's mine\n) SETTINGS additional_table_filters={'otel_logs': "), "{sql}");
     assert!(
@@ -530,4 +541,41 @@ fn ad_hoc_filters_apply_to_the_builders_and_trace_search_tables() {
             "{q}: {sql}"
         );
     }
+}
+
+#[test]
+fn ad_hoc_keys_naming_a_table_apply_to_that_table() {
+    let requests = || {
+        schema(
+            "requests",
+            vec![col("host", "String"), col("status", "UInt16")],
+            "",
+        )
+    };
+    let known = |l: &Lookup, f: &mut Facts| match l {
+        Lookup::Schema { database, table } if table == "requests" => {
+            f.add_schema(database, table, requests());
+            true
+        }
+        _ => schemas_known(l, f),
+    };
+    let i = intent(json!({
+        "rawSql": "SELECT host FROM requests", "format": 1,
+        "adHocFilters": [
+            {"key": "requests.status", "operator": ">", "value": "499"},
+            {"key": "k8s.pod.name", "operator": "=", "value": "p"}
+        ]
+    }));
+    let (p, _) = plan_with(&i, &settings("{}"), &known);
+    let sql = p.unwrap().sql().to_owned();
+    assert!(
+        sql.ends_with(r"SETTINGS additional_table_filters={'requests': 'status > 499', 'otel_logs': 'ResourceAttributes[\'k8s.pod.name\'] = \'p\''}"),
+        "{sql}"
+    );
+    // A key naming a column the named table lacks is an error naming the key.
+    let i = intent(json!({"rawSql": "SELECT 1", "format": 1,
+        "adHocFilters": [{"key": "requests.nope", "operator": "=", "value": "x"}]}));
+    let (p, _) = plan_with(&i, &settings("{}"), &known);
+    let e = p.unwrap_err().to_string();
+    assert!(e.contains("`nope`"), "{e}");
 }

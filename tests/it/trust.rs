@@ -194,6 +194,13 @@ async fn ad_hoc_filters_apply_to_queries_without_a_macro() {
                            "format": "table", "database": db.name, "table": "logs",
                            "adHocFilters": ad_hoc}),
                 ),
+                // grafana's `table.column` key names the table: no `table` field needed.
+                Q::json(
+                    "NAMED",
+                    json!({"refId": "NAMED", "rawSql": "SELECT n FROM logs ORDER BY n",
+                           "format": 1,
+                           "adHocFilters": [{"key": "logs.level", "operator": "!=", "value": "error"}]}),
+                ),
                 Q::json(
                     "BADKEY",
                     json!({"refId": "BADKEY", "rawSql": "SELECT n FROM logs", "format": 1,
@@ -203,7 +210,7 @@ async fn ad_hoc_filters_apply_to_queries_without_a_macro() {
             ],
         )
         .await;
-    for r in ["GRAFANA", "ALTINITY"] {
+    for r in ["GRAFANA", "ALTINITY", "NAMED"] {
         let a = &answers[r];
         assert_eq!(a.status, 200, "{r}: {}", a.error);
         assert_eq!(
