@@ -41,6 +41,9 @@ pub struct RequestContext {
     pub datasource_uid: String,
     /// This datasource's name.
     pub datasource_name: String,
+    /// Grafana's SQL row limit (`[dataproxy] row_limit`, sent as `GF_SQL_ROW_LIMIT` in the
+    /// request's Grafana config); applies when the datasource sets `enableRowLimit`.
+    pub row_limit: Option<u64>,
 }
 
 /// Earliest and latest instants a request may name, epoch milliseconds (years 1684–2255): in
@@ -73,7 +76,12 @@ pub struct ResultCaps {
     pub rows: u64,
     /// Bytes of column data.
     pub bytes: u64,
+    /// The setting the row cap comes from, for notices (`maxResultRows`, or Grafana's row limit).
+    pub rows_from: &'static str,
 }
+
+/// How a notice names Grafana's row limit as the cap.
+pub const GRAFANA_ROW_LIMIT: &str = "Grafana's SQL row limit, [dataproxy] row_limit, applied by enableRowLimit";
 
 /// The result shape a query asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,8 +252,13 @@ impl Query {
     }
 
     /// The caps of this query: the datasource's, lowered by the query's own `maxResultRows` /
-    /// `maxResultBytes` (a query can never raise them).
-    pub fn caps(&self, settings: &crate::settings::Settings) -> Result<ResultCaps, QueryError> {
+    /// `maxResultBytes` (a query can never raise them), and by Grafana's row limit when the
+    /// datasource sets `enableRowLimit`.
+    pub fn caps(
+        &self,
+        settings: &crate::settings::Settings,
+        req: &RequestContext,
+    ) -> Result<ResultCaps, QueryError> {
         let lower = |key: &str, cap: u64| -> Result<u64, QueryError> {
             match self.json.get(key) {
                 None | Some(Value::Null) => Ok(cap),
@@ -257,9 +270,15 @@ impl Query {
                 },
             }
         };
+        let rows = lower("maxResultRows", settings.max_result_rows)?;
+        let (rows, rows_from) = match req.row_limit {
+            Some(limit) if settings.enable_row_limit && limit < rows => (limit, GRAFANA_ROW_LIMIT),
+            _ => (rows, "maxResultRows"),
+        };
         Ok(ResultCaps {
-            rows: lower("maxResultRows", settings.max_result_rows)?,
+            rows,
             bytes: lower("maxResultBytes", settings.max_result_bytes)?,
+            rows_from,
         })
     }
 
