@@ -462,6 +462,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn grafanas_row_limit_caps_rows_when_the_datasource_asks() {
+        let settings = |json: &str| {
+            crate::settings::Settings::from_instance(&crate::settings::InstanceInput {
+                json_data: json.as_bytes(),
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        let q = Query::parse("A", br#"{"rawSql":"SELECT 1"}"#).unwrap();
+        let req = RequestContext {
+            row_limit: Some(500),
+            ..Default::default()
+        };
+        let on = settings(r#"{"host":"h","enableRowLimit":true,"maxResultRows":1000}"#);
+        let caps = q.caps(&on, &req).unwrap();
+        assert_eq!((caps.rows, caps.rows_from), (500, GRAFANA_ROW_LIMIT));
+        // Off, or a limit above the datasource's cap: maxResultRows decides.
+        let off = settings(r#"{"host":"h","maxResultRows":1000}"#);
+        assert_eq!(q.caps(&off, &req).unwrap().rows, 1000);
+        let high = RequestContext {
+            row_limit: Some(5000),
+            ..Default::default()
+        };
+        let caps = q.caps(&on, &high).unwrap();
+        assert_eq!((caps.rows, caps.rows_from), (1000, "maxResultRows"));
+        let none = q.caps(&on, &RequestContext::default()).unwrap();
+        assert_eq!(none.rows, 1000);
+        // The query's own lower cap still wins.
+        let q = Query::parse("A", br#"{"rawSql":"SELECT 1","maxResultRows":20}"#).unwrap();
+        assert_eq!(q.caps(&on, &req).unwrap().rows, 20);
+    }
+
+    #[test]
     fn reads_all_three_models() {
         let q = Query::parse(
             "A",

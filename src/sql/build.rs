@@ -1256,6 +1256,108 @@ mod tests {
         assert!(sql.contains("`ParentSpanId` = ''"), "{sql}");
     }
 
+    /// A traces table with its own column names, durations in seconds.
+    fn custom_trace_roles() -> TraceRoles {
+        let some = |s: &str| Some(s.to_owned());
+        TraceRoles {
+            time: "started".into(),
+            trace_id: "trace".into(),
+            span_id: "span".into(),
+            parent_span_id: some("parent"),
+            operation: some("op"),
+            duration: "took".into(),
+            duration_ns: 1_000_000_000,
+            tags: some("attrs"),
+            events: some("ev"),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn trace_view_reads_the_roles_columns_and_duration_unit() {
+        let roles = custom_trace_roles();
+        let cols = TraceColumns {
+            present: ["ev.Timestamp", "ev.Name", "ev.Attributes"]
+                .map(String::from)
+                .to_vec(),
+        };
+        let sql = trace_query("db", "spans", &roles, &cols, "t1", None);
+        for want in [
+            "`trace` AS traceID",
+            "`span` AS spanID",
+            "`parent` AS parentSpanID",
+            "`op` AS operationName",
+            "'' AS serviceName",
+            "toDateTime64(`started`, 9)",
+            "`took` * 1000000000 / 1000000 AS duration",
+            "mapKeys(`attrs`)",
+            "CAST([], 'Array(Tuple(key String, value String))') AS serviceTags",
+            "`ev.Timestamp`, `ev.Name`, `ev.Attributes`",
+            "CAST([], 'Array(Tuple(traceID String, spanID String))') AS references",
+            "WHERE `trace` = 't1'",
+        ] {
+            assert!(sql.contains(want), "{want}: {sql}");
+        }
+        assert!(!sql.contains("TraceId") && !sql.contains("SpanName"), "{sql}");
+        // Events whose subcolumns are not all there are shown empty, not as broken SQL.
+        let sql = trace_query("db", "spans", &roles, &TraceColumns::default(), "t1", None);
+        assert!(!sql.contains("`ev."), "{sql}");
+    }
+
+    #[test]
+    fn trace_search_durations_in_the_columns_unit() {
+        let mut roles = custom_trace_roles();
+        let s = TraceSearch {
+            min_duration_ms: Some(1500.0),
+            max_duration_ms: Some(4000.0),
+            ..Default::default()
+        };
+        let search = |roles: &TraceRoles, s: &TraceSearch| {
+            trace_search_query(s, "", "spans", roles, TimeKind::Precise(6), &[], R)
+        };
+        let sql = search(&roles, &s).unwrap();
+        assert!(sql.contains("`took` >= 1.5\n"), "seconds: {sql}");
+        assert!(sql.contains("`took` <= 4\n"), "{sql}");
+        assert!(sql.contains("`parent` = ''"), "root spans: {sql}");
+        assert!(sql.contains("`took` * 1000000000 / 1000000 AS duration"), "{sql}");
+        roles.duration_ns = 1_000;
+        let sql = search(&roles, &s).unwrap();
+        assert!(sql.contains("`took` >= 1500000\n"), "microseconds: {sql}");
+        let huge = TraceSearch {
+            min_duration_ms: Some(1e300),
+            ..Default::default()
+        };
+        let e = search(&roles, &huge).unwrap_err();
+        assert!(e.0.contains("minDurationMs"), "{e}");
+        // A filter the table has no column for is an error naming the setting, not a no-op.
+        for (s, setting) in [
+            (
+                TraceSearch {
+                    services: vec!["api".into()],
+                    ..Default::default()
+                },
+                "serviceNameColumn",
+            ),
+            (
+                TraceSearch {
+                    status: "error".into(),
+                    ..Default::default()
+                },
+                "statusCodeColumn",
+            ),
+            (
+                TraceSearch {
+                    kind: "server".into(),
+                    ..Default::default()
+                },
+                "kindColumn",
+            ),
+        ] {
+            let e = search(&roles, &s).unwrap_err();
+            assert!(e.0.contains(setting), "{e}");
+        }
+    }
+
     /// A bare trace search key with an apostrophe filtered on the key without it (`it's` became
     /// `its`, and `'` the empty key): a silently different filter. Found by the security suite.
     #[test]
