@@ -716,6 +716,8 @@ fn duration_bound(key: &str, ms: f64, roles: &TraceRoles) -> Result<String, Buil
 }
 
 /// The trace view query for one trace id (optionally bounded by the lookup table's times).
+/// Times are read as whole microseconds, then made milliseconds: nanoseconds since 1970 do not
+/// fit a Float64 exactly (…200.010 ms came out as …200.0099998).
 pub fn trace_query(
     database: &str,
     table: &str,
@@ -736,7 +738,7 @@ pub fn trace_query(
     let text = |c: &Option<String>| column_or(c, "''");
     let events = match cols.nested(roles.events.as_deref(), &["Timestamp", "Name", "Attributes"]) {
         Some(sub) => format!(
-            "arrayMap((t, n, a) -> CAST((toUnixTimestamp64Nano(t) / 1000000, n, arrayMap(k -> CAST((k, a[k]), 'Tuple(key String, value String)'), mapKeys(a))), \
+            "arrayMap((t, n, a) -> CAST((toUnixTimestamp64Micro(t) / 1000, n, arrayMap(k -> CAST((k, a[k]), 'Tuple(key String, value String)'), mapKeys(a))), \
              'Tuple(timestamp Float64, name String, fields Array(Tuple(key String, value String)))'), {}, {}, {})",
             identifier(&sub[0]),
             identifier(&sub[1]),
@@ -756,7 +758,7 @@ pub fn trace_query(
     let status = text(&roles.status_code);
     let mut sql = format!(
         "SELECT {tid} AS traceID, {sid} AS spanID, {pid} AS parentSpanID, {op} AS operationName, {svc} AS serviceName, \
-         toUnixTimestamp64Nano(toDateTime64({time}, 9)) / 1000000 AS startTime, {duration} AS duration, \
+         toUnixTimestamp64Micro(toDateTime64({time}, 6)) / 1000 AS startTime, {duration} AS duration, \
          {service_tags} AS serviceTags, {tags} AS tags, {events} AS logs, {references} AS references, \
          replaceOne(lower(toString({kind})), 'span_kind_', '') AS kind, \
          multiIf(toString({status}) IN ('Error', 'STATUS_CODE_ERROR'), 2, toString({status}) IN ('Ok', 'STATUS_CODE_OK'), 1, 0) AS statusCode, \
@@ -1288,7 +1290,7 @@ mod tests {
             "`parent` AS parentSpanID",
             "`op` AS operationName",
             "'' AS serviceName",
-            "toDateTime64(`started`, 9)",
+            "toUnixTimestamp64Micro(toDateTime64(`started`, 6)) / 1000 AS startTime",
             "`took` * 1000000000 / 1000000 AS duration",
             "mapKeys(`attrs`)",
             "CAST([], 'Array(Tuple(key String, value String))') AS serviceTags",
