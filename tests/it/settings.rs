@@ -321,7 +321,9 @@ async fn an_identity_proxy_gets_grafanas_headers_on_every_request() {
     let (status, message, details) = host.check_health_with_headers(&on, user.clone()).await;
     assert_eq!(status, 1, "{message} {details}");
     assert!(message.starts_with("2 of 2 hosts up"), "{message}");
-    let (code, body) = host.resource(&on, "GET", "databases", b"").await;
+    let (code, body) = host
+        .resource_with_headers(&on, "GET", "databases", b"", &[("X-Grafana-User", "alice")])
+        .await;
     assert_eq!(code, 200, "{body}");
     assert!(body.to_string().contains("system"), "{body}");
     let a = host
@@ -380,4 +382,37 @@ async fn health_warns_when_the_tables_differ_from_otel_version() {
         details["warnings"][0].as_str().unwrap().contains("is a traces table"),
         "{details}"
     );
+}
+
+/// `logs.filterTimeColumn`: a coarser time column filtered on as well (so ClickHouse can skip
+/// data by it); one that is not a time column of the table is an error, not ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_filter_time_column_is_filtered_on() {
+    let e = engine();
+    let db = e.database("filter_time");
+    fixture(&db, "loghouse.sql");
+    let host = Host::start().await;
+    let builder = |ref_id: &str| {
+        q(
+            ref_id,
+            json!({"refId": ref_id, "editorType": "builder", "format": 2, "builder": {}}),
+        )
+    };
+    let logs = |filter: &str| {
+        datasource_with(
+            e,
+            &db.name,
+            json!({"logs": {"defaultTable": "server_text_log", "filterTimeColumn": filter}}),
+        )
+    };
+    let a = host.query(&logs("EventTime"), vec![builder("A")]).await;
+    let f = a["A"].frame();
+    assert_eq!(f.rows(), 60);
+    let sql = f.executed_sql();
+    assert!(
+        sql.contains("`EventTime` >= toDateTime(") && sql.contains("`EventDate` >= toDate("),
+        "{sql}"
+    );
+    let a = host.query(&logs("Body"), vec![builder("A")]).await;
+    assert!(a["A"].error.contains("server_text_log"), "{}", a["A"].error);
 }
