@@ -81,7 +81,8 @@ pub struct ResultCaps {
 }
 
 /// How a notice names Grafana's row limit as the cap.
-pub const GRAFANA_ROW_LIMIT: &str = "Grafana's SQL row limit, [dataproxy] row_limit, applied by enableRowLimit";
+pub const GRAFANA_ROW_LIMIT: &str =
+    "Grafana's SQL row limit, [dataproxy] row_limit, applied by enableRowLimit";
 
 /// The result shape a query asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1204,7 +1204,10 @@ pub async fn check_health(instance: Result<Arc<Instance>, SettingsError>) -> Hea
 async fn otel_version_warnings(instance: &Instance) -> Vec<String> {
     let s = &instance.settings;
     let mut out = Vec::new();
-    for (logs, defaults, fallback) in [(true, &s.logs, "otel_logs"), (false, &s.traces, "otel_traces")] {
+    for (logs, defaults, fallback) in [
+        (true, &s.logs, "otel_logs"),
+        (false, &s.traces, "otel_traces"),
+    ] {
         let Some(version) = defaults.otel_version else {
             continue;
         };

@@ -255,16 +255,14 @@ fn not_applied(obj: &serde_json::Map<String, Value>) -> Vec<(String, &'static st
     });
     NOT_APPLIED
         .iter()
-        .filter(|(key, _)| {
-            match get(key) {
-                None | Some(Value::Null) | Some(Value::Bool(false)) => false,
-                Some(Value::String(s)) => {
-                    let s = s.trim();
-                    !s.is_empty() && s != "false" && s.parse::<f64>().ok() != Some(0.0)
-                }
-                Some(Value::Number(n)) => n.as_f64() != Some(0.0),
-                Some(_) => true,
+        .filter(|(key, _)| match get(key) {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+            Some(Value::String(s)) => {
+                let s = s.trim();
+                !s.is_empty() && s != "false" && s.parse::<f64>().ok() != Some(0.0)
             }
+            Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+            Some(_) => true,
         })
         .map(|(k, why)| ((*k).to_owned(), *why))
         .chain(unless)
@@ -408,8 +406,12 @@ type RoleField = fn(&mut crate::otel::RoleOverrides) -> &mut Option<String>;
 const ROLE_KEYS: &[(&[&str], RoleField)] = &[
     (&["timeColumn", "startTimeColumn"], |o| &mut o.time_column),
     (&["messageColumn", "bodyColumn"], |o| &mut o.body_column),
-    (&["levelColumn", "severityColumn"], |o| &mut o.severity_column),
-    (&["serviceNameColumn", "serviceColumn"], |o| &mut o.service_column),
+    (&["levelColumn", "severityColumn"], |o| {
+        &mut o.severity_column
+    }),
+    (&["serviceNameColumn", "serviceColumn"], |o| {
+        &mut o.service_column
+    }),
     (&["traceIdColumn"], |o| &mut o.trace_id_column),
     (&["filterTimeColumn"], |o| &mut o.filter_time_column),
     (&["spanIdColumn"], |o| &mut o.span_id_column),
@@ -422,8 +424,12 @@ const ROLE_KEYS: &[(&[&str], RoleField)] = &[
     (&["statusCodeColumn"], |o| &mut o.status_code_column),
     (&["statusMessageColumn"], |o| &mut o.status_message_column),
     (&["stateColumn"], |o| &mut o.state_column),
-    (&["instrumentationLibraryNameColumn"], |o| &mut o.scope_name_column),
-    (&["instrumentationLibraryVersionColumn"], |o| &mut o.scope_version_column),
+    (&["instrumentationLibraryNameColumn"], |o| {
+        &mut o.scope_name_column
+    }),
+    (&["instrumentationLibraryVersionColumn"], |o| {
+        &mut o.scope_version_column
+    }),
     (&["traceEventsColumnPrefix"], |o| &mut o.events_prefix),
     (&["traceLinksColumnPrefix"], |o| &mut o.links_prefix),
 ];
@@ -523,9 +529,7 @@ impl SignalDefaults {
     /// The signal's default table as (database, table): its own, else the datasource's default
     /// database and `fallback`.
     pub fn default_table(&self, default_database: &str, fallback: &str) -> (String, String) {
-        let pick = |own: &str, other: &str| {
-            if own.is_empty() { other } else { own }.to_owned()
-        };
+        let pick = |own: &str, other: &str| if own.is_empty() { other } else { own }.to_owned();
         (
             pick(&self.database, default_database),
             pick(&self.table, fallback),
@@ -1275,8 +1279,8 @@ mod tests {
         assert_eq!(
             got,
             [
-                "trace", "span", "parent", "op", "svc", "took", "started", "attrs", "resource", "k",
-                "st", "msg", "ts", "lib", "libv", "Ev", "Ln"
+                "trace", "span", "parent", "op", "svc", "took", "started", "attrs", "resource",
+                "k", "st", "msg", "ts", "lib", "libv", "Ev", "Ln"
             ]
         );
         assert_eq!(
@@ -1295,13 +1299,25 @@ mod tests {
     #[test]
     fn bad_signal_settings_name_the_key() {
         for (json, key) in [
-            (r#"{"traces":{"durationUnit":"minutes"}}"#, "traces.durationUnit"),
+            (
+                r#"{"traces":{"durationUnit":"minutes"}}"#,
+                "traces.durationUnit",
+            ),
             (r#"{"traces":{"durationUnit":5}}"#, "traces.durationUnit"),
             (r#"{"traces":{"spanIdColumn":7}}"#, "traces.spanIdColumn"),
-            (r#"{"traces":{"tagsColumn":"a\u0000b"}}"#, "traces.tagsColumn"),
+            (
+                r#"{"traces":{"tagsColumn":"a\u0000b"}}"#,
+                "traces.tagsColumn",
+            ),
             (r#"{"logs":{"levelColumn":["x"]}}"#, "logs.levelColumn"),
-            (r#"{"logs":{"contextColumns":"PodName"}}"#, "logs.contextColumns"),
-            (r#"{"logs":{"contextColumns":["a",3]}}"#, "logs.contextColumns[1]"),
+            (
+                r#"{"logs":{"contextColumns":"PodName"}}"#,
+                "logs.contextColumns",
+            ),
+            (
+                r#"{"logs":{"contextColumns":["a",3]}}"#,
+                "logs.contextColumns[1]",
+            ),
             (r#"{"logs":{"otelVersion":"1.31.0"}}"#, "logs.otelVersion"),
             (r#"{"traces":{"otelVersion":true}}"#, "traces.otelVersion"),
             (r#"{"otelVersion":"2"}"#, "otelVersion"),
@@ -1332,10 +1348,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.logs.otel_version, Some(OtelVersion::V1_30_0));
-        assert_eq!(s.traces.otel_version, Some(OtelVersion::V1_29_0), "inherited");
+        assert_eq!(
+            s.traces.otel_version,
+            Some(OtelVersion::V1_29_0),
+            "inherited"
+        );
         assert!(s.enable_row_limit && s.forward_grafana_headers);
         let s = parse(r#"{"host":"h","otelVersion":"latest"}"#, &[]).unwrap();
-        assert_eq!(s.logs.otel_version, Some(OtelVersion::Latest), "no logs object");
+        assert_eq!(
+            s.logs.otel_version,
+            Some(OtelVersion::Latest),
+            "no logs object"
+        );
         let s = parse(r#"{"host":"h","logs":{"otelVersion":""}}"#, &[]).unwrap();
         assert_eq!(s.logs.otel_version, None);
         assert!(!s.enable_row_limit && !s.forward_grafana_headers);

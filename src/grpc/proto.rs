@@ -317,14 +317,18 @@ mod tests {
         let ctx = ours.plugin_context.as_ref().unwrap();
         assert_eq!(ctx.org_id, 3);
         assert_eq!(ctx.user.as_ref().unwrap().login, "alice");
-        assert_eq!(ctx.data_source_instance_settings.as_ref().unwrap().uid, "ds");
+        assert_eq!(
+            ctx.data_source_instance_settings.as_ref().unwrap().uid,
+            "ds"
+        );
         assert_eq!(ours.headers, sdk.headers);
         assert_eq!(ours.queries, sdk.queries);
         assert_eq!(ctx.row_limit(), None);
 
         let mut with_config = ours.clone();
         let ctx = with_config.plugin_context.as_mut().unwrap();
-        ctx.grafana_config.insert(SQL_ROW_LIMIT.into(), "500".into());
+        ctx.grafana_config
+            .insert(SQL_ROW_LIMIT.into(), "500".into());
         assert_eq!(ctx.row_limit(), Some(500));
         let back = pluginv2::QueryDataRequest::decode(with_config.encode_to_vec().as_slice());
         assert_eq!(back.unwrap(), sdk);

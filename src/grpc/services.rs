@@ -413,8 +413,7 @@ impl pluginv2::diagnostics_server::Diagnostics for Services {
             string_headers(&req.headers),
             login(req.plugin_context.as_ref()),
         );
-        let health =
-            crate::forward::scope(forwarded, service::check_health(instance)).await;
+        let health = crate::forward::scope(forwarded, service::check_health(instance)).await;
         use pluginv2::check_health_response::HealthStatus;
         if !health.ok {
             tracing::warn!(message = %health.message, "health check failed");

@@ -145,9 +145,9 @@ impl OtelVersion {
             None => Some("is neither an OpenTelemetry logs nor a traces table".to_owned()),
             Some(Classified::Traces(..)) if logs => Some("is a traces table".to_owned()),
             Some(Classified::Logs(..)) if !logs => Some("is a logs table".to_owned()),
-            Some(Classified::Logs(Generation::Custom, _) | Classified::Traces(Generation::Custom, _)) => {
-                Some("is not the collector exporter's layout (detected custom)".to_owned())
-            }
+            Some(
+                Classified::Logs(Generation::Custom, _) | Classified::Traces(Generation::Custom, _),
+            ) => Some("is not the collector exporter's layout (detected custom)".to_owned()),
             Some(Classified::Logs(g, _)) => match self {
                 OtelVersion::V1_29_0 if !has_timestamp_time => Some(format!(
                     "has no TimestampTime column, which version 1.29.0 (collector before v0.151) has (detected {})",
@@ -433,7 +433,10 @@ impl RoleOverrides {
             ("statusMessageColumn", &self.status_message_column),
             ("stateColumn", &self.state_column),
             ("instrumentationLibraryNameColumn", &self.scope_name_column),
-            ("instrumentationLibraryVersionColumn", &self.scope_version_column),
+            (
+                "instrumentationLibraryVersionColumn",
+                &self.scope_version_column,
+            ),
         ];
         let mut out: Vec<String> = columns
             .into_iter()
@@ -572,7 +575,12 @@ fn key_times(schema: &TableSchema, exclude: &str) -> Vec<(String, TimeKind)> {
 pub fn classify(schema: &TableSchema, overrides: &RoleOverrides) -> Option<Classified> {
     let has = |n: &str| schema.column(n).is_some();
     let o = overrides;
-    let span_id = role(schema, &o.span_id_column, &["SpanId", "span_id", "spanID"], is_string)?;
+    let span_id = role(
+        schema,
+        &o.span_id_column,
+        &["SpanId", "span_id", "spanID"],
+        is_string,
+    )?;
     let parent_span_id = role(
         schema,
         &o.parent_span_id_column,
@@ -585,7 +593,8 @@ pub fn classify(schema: &TableSchema, overrides: &RoleOverrides) -> Option<Class
         &["SpanName", "span_name", "operation_name", "operationName"],
         is_string,
     )?;
-    if o.names_trace_roles() || span_id.is_some() && (operation.is_some() || parent_span_id.is_some())
+    if o.names_trace_roles()
+        || span_id.is_some() && (operation.is_some() || parent_span_id.is_some())
     {
         let time = role(
             schema,
@@ -607,12 +616,19 @@ pub fn classify(schema: &TableSchema, overrides: &RoleOverrides) -> Option<Class
             span_id: span_id?,
             parent_span_id,
             operation,
-            service: text(&o.service_column, &["ServiceName", "service_name", "service"])?,
+            service: text(
+                &o.service_column,
+                &["ServiceName", "service_name", "service"],
+            )?,
             duration: role(
                 schema,
                 &o.duration_column,
                 &["Duration", "duration_ns", "duration"],
-                if o.duration_column.is_some() { is_any } else { is_number },
+                if o.duration_column.is_some() {
+                    is_any
+                } else {
+                    is_number
+                },
             )??,
             duration_ns: o.duration_unit.unwrap_or_default().nanos(),
             tags: map(&o.tags_column, &["SpanAttributes", "span_attributes"])?,
@@ -622,7 +638,10 @@ pub fn classify(schema: &TableSchema, overrides: &RoleOverrides) -> Option<Class
             )?,
             kind: text(&o.kind_column, &["SpanKind", "span_kind"])?,
             status_code: text(&o.status_code_column, &["StatusCode", "status_code"])?,
-            status_message: text(&o.status_message_column, &["StatusMessage", "status_message"])?,
+            status_message: text(
+                &o.status_message_column,
+                &["StatusMessage", "status_message"],
+            )?,
             trace_state: text(&o.state_column, &["TraceState", "trace_state"])?,
             scope_name: text(&o.scope_name_column, &["ScopeName", "scope_name"])?,
             scope_version: text(&o.scope_version_column, &["ScopeVersion", "scope_version"])?,
@@ -1196,11 +1215,19 @@ mod tests {
             col("Events.Timestamp", "Array(DateTime64(9))"),
             col("Links.TraceId", "Array(String)"),
         ];
-        let s = schema(c, "ServiceName, SpanName, toDateTime(Timestamp)", "", "toDate(Timestamp)");
+        let s = schema(
+            c,
+            "ServiceName, SpanName, toDateTime(Timestamp)",
+            "",
+            "toDate(Timestamp)",
+        );
         let Some(Classified::Traces(_, r)) = classify(&s, &RoleOverrides::default()) else {
             panic!()
         };
-        assert_eq!(r.duration_ns, 1, "nanoseconds unless durationUnit says otherwise");
+        assert_eq!(
+            r.duration_ns, 1,
+            "nanoseconds unless durationUnit says otherwise"
+        );
         assert_eq!(r.kind.as_deref(), Some("SpanKind"));
         assert_eq!(r.service_tags, None);
         assert_eq!(
@@ -1236,7 +1263,12 @@ mod tests {
         let mut c = logs_common();
         c.push(col("ScopeName", "String"));
         c.push(col("EventName", "String"));
-        let v151 = schema(c.clone(), "toStartOfFiveMinutes(Timestamp), ServiceName", "", "");
+        let v151 = schema(
+            c.clone(),
+            "toStartOfFiveMinutes(Timestamp), ServiceName",
+            "",
+            "",
+        );
         c.push(Column {
             name: "TimestampTime".into(),
             ty: ChType::parse("DateTime"),
@@ -1250,7 +1282,10 @@ mod tests {
         assert_eq!(check(OtelVersion::V1_29_0, true, &older), None);
         assert_eq!(check(OtelVersion::Latest, true, &older), None);
         let why = check(OtelVersion::V1_29_0, true, &v151).unwrap();
-        assert!(why.contains("no TimestampTime") && why.contains("otel-logs-v0.151"), "{why}");
+        assert!(
+            why.contains("no TimestampTime") && why.contains("otel-logs-v0.151"),
+            "{why}"
+        );
         let why = check(OtelVersion::V1_30_0, true, &older).unwrap();
         assert!(why.contains("has a TimestampTime"), "{why}");
         assert_eq!(
@@ -1260,12 +1295,23 @@ mod tests {
         let spans = custom_spans();
         assert_eq!(
             OtelVersion::V1_30_0
-                .mismatch(false, &spans, classify(&spans, &custom_overrides()).as_ref())
+                .mismatch(
+                    false,
+                    &spans,
+                    classify(&spans, &custom_overrides()).as_ref()
+                )
                 .as_deref(),
             Some("is not the collector exporter's layout (detected custom)")
         );
-        assert!(check(OtelVersion::V1_29_0, false, &spans).unwrap().contains("neither"));
-        assert_eq!(OtelVersion::parse("1.29.0").map(OtelVersion::name), Some("1.29.0"));
+        assert!(
+            check(OtelVersion::V1_29_0, false, &spans)
+                .unwrap()
+                .contains("neither")
+        );
+        assert_eq!(
+            OtelVersion::parse("1.29.0").map(OtelVersion::name),
+            Some("1.29.0")
+        );
         assert_eq!(OtelVersion::parse("1.2.9"), None);
     }
 

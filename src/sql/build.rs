@@ -1300,7 +1300,10 @@ mod tests {
         ] {
             assert!(sql.contains(want), "{want}: {sql}");
         }
-        assert!(!sql.contains("TraceId") && !sql.contains("SpanName"), "{sql}");
+        assert!(
+            !sql.contains("TraceId") && !sql.contains("SpanName"),
+            "{sql}"
+        );
         // Events whose subcolumns are not all there are shown empty, not as broken SQL.
         let sql = trace_query("db", "spans", &roles, &TraceColumns::default(), "t1", None);
         assert!(!sql.contains("`ev."), "{sql}");
@@ -1321,7 +1324,10 @@ mod tests {
         assert!(sql.contains("`took` >= 1.5\n"), "seconds: {sql}");
         assert!(sql.contains("`took` <= 4\n"), "{sql}");
         assert!(sql.contains("`parent` = ''"), "root spans: {sql}");
-        assert!(sql.contains("`took` * 1000000000 / 1000000 AS duration"), "{sql}");
+        assert!(
+            sql.contains("`took` * 1000000000 / 1000000 AS duration"),
+            "{sql}"
+        );
         roles.duration_ns = 1_000;
         let sql = search(&roles, &s).unwrap();
         assert!(sql.contains("`took` >= 1500000\n"), "microseconds: {sql}");

@@ -186,10 +186,16 @@ async fn invalid_trace_settings_name_the_key() {
         assert!(a.error.contains(&format!("`{key}`")), "{}", a.error);
     }
     // protocol: native is named with its reason, never silently switched to HTTP.
-    let ds = datasource(json!({"host": "ch", "port": 9000, "protocol": "native"}), &[]);
+    let ds = datasource(
+        json!({"host": "ch", "port": 9000, "protocol": "native"}),
+        &[],
+    );
     let (status, message, details) = host.check_health(&ds).await;
     assert_eq!((status, &details["key"]), (2, &json!("protocol")));
-    assert!(message.contains("native TCP protocol is not supported"), "{message}");
+    assert!(
+        message.contains("native TCP protocol is not supported"),
+        "{message}"
+    );
 }
 
 /// With `enableRowLimit`, Grafana's SQL row limit (`GF_SQL_ROW_LIMIT` in the request's Grafana
@@ -224,7 +230,11 @@ async fn grafanas_row_limit_caps_results_when_enabled() {
         .query_with_config(&both, vec![Q::sql("A", sql)], &[("GF_SQL_ROW_LIMIT", "10")])
         .await;
     assert_eq!(rows(&a), 5);
-    assert!(a["A"].frame().meta["notices"].to_string().contains("maxResultRows"));
+    assert!(
+        a["A"].frame().meta["notices"]
+            .to_string()
+            .contains("maxResultRows")
+    );
     // Off, or no limit sent (older Grafana, or a limit of 0 or less): every row.
     let off = datasource_with(e, "default", json!({}));
     for (d, config) in [
@@ -232,7 +242,9 @@ async fn grafanas_row_limit_caps_results_when_enabled() {
         (&limited, &[][..]),
         (&limited, &[("GF_SQL_ROW_LIMIT", "-1")][..]),
     ] {
-        let a = host.query_with_config(d, vec![Q::sql("A", sql)], config).await;
+        let a = host
+            .query_with_config(d, vec![Q::sql("A", sql)], config)
+            .await;
         assert_eq!(rows(&a), 100, "{config:?}");
     }
 }
@@ -275,8 +287,16 @@ async fn forwarded_grafana_headers_reach_clickhouse() {
                 .await;
             let a = a.remove("A").unwrap();
             let f = a.frame();
-            ["user", "dashboard", "panel", "org", "cookie", "id_token", "lang"]
-                .map(|n| f.field(n).values[0].as_str().unwrap().to_owned())
+            [
+                "user",
+                "dashboard",
+                "panel",
+                "org",
+                "cookie",
+                "id_token",
+                "lang",
+            ]
+            .map(|n| f.field(n).values[0].as_str().unwrap().to_owned())
         }
     };
     let on = datasource_with(
@@ -334,7 +354,10 @@ async fn an_identity_proxy_gets_grafanas_headers_on_every_request() {
     let off = ds(false);
     let (status, message, _) = host.check_health_with_headers(&off, user.clone()).await;
     assert_eq!(status, 2);
-    assert!(message.contains("requires the X-Grafana-User header"), "{message}");
+    assert!(
+        message.contains("requires the X-Grafana-User header"),
+        "{message}"
+    );
     let a = host
         .query_with_headers(&off, vec![Q::sql("A", "SELECT 1 AS one")], user)
         .await;
@@ -377,9 +400,13 @@ async fn health_warns_when_the_tables_differ_from_otel_version() {
         assert_eq!(details["warnings"], json!([]), "{quiet}: {details}");
     }
     // A traces table named as the default logs table is not a logs table of any version.
-    let (_, _, details) = health(json!({"logs": {"defaultTable": "otel_traces", "otelVersion": "1.30.0"}})).await;
+    let (_, _, details) =
+        health(json!({"logs": {"defaultTable": "otel_traces", "otelVersion": "1.30.0"}})).await;
     assert!(
-        details["warnings"][0].as_str().unwrap().contains("is a traces table"),
+        details["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("is a traces table"),
         "{details}"
     );
 }
