@@ -400,40 +400,6 @@ pub struct SignalDefaults {
 /// The longest column name a role may name.
 const MAX_COLUMN_NAME: usize = 256;
 
-/// Role keys of the `logs` / `traces` objects (grafana/clickhouse-datasource's names, then
-/// Lantern's own spellings) and the role each sets.
-type RoleField = fn(&mut crate::otel::RoleOverrides) -> &mut Option<String>;
-const ROLE_KEYS: &[(&[&str], RoleField)] = &[
-    (&["timeColumn", "startTimeColumn"], |o| &mut o.time_column),
-    (&["messageColumn", "bodyColumn"], |o| &mut o.body_column),
-    (&["levelColumn", "severityColumn"], |o| {
-        &mut o.severity_column
-    }),
-    (&["serviceNameColumn", "serviceColumn"], |o| {
-        &mut o.service_column
-    }),
-    (&["traceIdColumn"], |o| &mut o.trace_id_column),
-    (&["filterTimeColumn"], |o| &mut o.filter_time_column),
-    (&["spanIdColumn"], |o| &mut o.span_id_column),
-    (&["parentSpanIdColumn"], |o| &mut o.parent_span_id_column),
-    (&["operationNameColumn"], |o| &mut o.operation_name_column),
-    (&["durationColumn"], |o| &mut o.duration_column),
-    (&["tagsColumn"], |o| &mut o.tags_column),
-    (&["serviceTagsColumn"], |o| &mut o.service_tags_column),
-    (&["kindColumn"], |o| &mut o.kind_column),
-    (&["statusCodeColumn"], |o| &mut o.status_code_column),
-    (&["statusMessageColumn"], |o| &mut o.status_message_column),
-    (&["stateColumn"], |o| &mut o.state_column),
-    (&["instrumentationLibraryNameColumn"], |o| {
-        &mut o.scope_name_column
-    }),
-    (&["instrumentationLibraryVersionColumn"], |o| {
-        &mut o.scope_version_column
-    }),
-    (&["traceEventsColumnPrefix"], |o| &mut o.events_prefix),
-    (&["traceLinksColumnPrefix"], |o| &mut o.links_prefix),
-];
-
 /// A column name a role setting gives: any name ClickHouse can quote, but no control characters
 /// and not absurdly long.
 fn column_name(key: &str, text: &str) -> Result<String, SettingsError> {
@@ -476,7 +442,7 @@ fn signal_defaults(
         }
     };
     let mut overrides = crate::otel::RoleOverrides::default();
-    for (keys, field) in ROLE_KEYS {
+    for (keys, field) in crate::otel::ROLE_SETTINGS {
         for k in *keys {
             if let Some(c) = text(k)? {
                 *field(&mut overrides) = Some(column_name(&name(k), &c)?);

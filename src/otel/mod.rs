@@ -412,50 +412,22 @@ impl RoleOverrides {
         )
     }
 
-    /// The overrides naming a column `schema` does not have, as `key `column`` (grafana's setting
-    /// names), for an error that says which setting to fix.
+    /// The overrides naming a column `schema` does not have, as `key `column`` (the setting's
+    /// name), for an error that says which setting to fix.
     pub fn missing_in(&self, schema: &TableSchema) -> Vec<String> {
-        let columns = [
-            ("timeColumn", &self.time_column),
-            ("messageColumn", &self.body_column),
-            ("levelColumn", &self.severity_column),
-            ("serviceColumn", &self.service_column),
-            ("traceIdColumn", &self.trace_id_column),
-            ("filterTimeColumn", &self.filter_time_column),
-            ("spanIdColumn", &self.span_id_column),
-            ("parentSpanIdColumn", &self.parent_span_id_column),
-            ("operationNameColumn", &self.operation_name_column),
-            ("durationColumn", &self.duration_column),
-            ("tagsColumn", &self.tags_column),
-            ("serviceTagsColumn", &self.service_tags_column),
-            ("kindColumn", &self.kind_column),
-            ("statusCodeColumn", &self.status_code_column),
-            ("statusMessageColumn", &self.status_message_column),
-            ("stateColumn", &self.state_column),
-            ("instrumentationLibraryNameColumn", &self.scope_name_column),
-            (
-                "instrumentationLibraryVersionColumn",
-                &self.scope_version_column,
-            ),
-        ];
-        let mut out: Vec<String> = columns
-            .into_iter()
-            .filter_map(|(key, c)| {
-                let c = c.as_deref()?;
-                schema.column(c).is_none().then(|| format!("{key} `{c}`"))
+        let mut roles = self.clone();
+        ROLE_SETTINGS
+            .iter()
+            .filter_map(|(keys, field)| {
+                let c = field(&mut roles).clone()?;
+                let missing = if keys[0].ends_with("Prefix") {
+                    nested(schema, &Some(c.clone()), &c).is_none()
+                } else {
+                    schema.column(&c).is_none()
+                };
+                missing.then(|| format!("{} `{c}`", keys[0]))
             })
-            .collect();
-        for (key, prefix) in [
-            ("traceEventsColumnPrefix", &self.events_prefix),
-            ("traceLinksColumnPrefix", &self.links_prefix),
-        ] {
-            if let Some(p) = prefix
-                && nested(schema, prefix, p).is_none()
-            {
-                out.push(format!("{key} `{p}`"));
-            }
-        }
-        out
+            .collect()
     }
 
     /// True when a role only a traces table has is overridden: the table is then read as traces
@@ -467,6 +439,42 @@ impl RoleOverrides {
             || self.duration_column.is_some()
     }
 }
+
+/// A role of [`RoleOverrides`], to read or set it by its setting's name.
+pub type RoleField = fn(&mut RoleOverrides) -> &mut Option<String>;
+
+/// The column-role keys of a datasource's `logs` / `traces` settings (grafana/clickhouse-datasource's
+/// name first, then Lantern's own spelling) and the role each sets.
+pub const ROLE_SETTINGS: &[(&[&str], RoleField)] = &[
+    (&["timeColumn", "startTimeColumn"], |o| &mut o.time_column),
+    (&["messageColumn", "bodyColumn"], |o| &mut o.body_column),
+    (&["levelColumn", "severityColumn"], |o| {
+        &mut o.severity_column
+    }),
+    (&["serviceNameColumn", "serviceColumn"], |o| {
+        &mut o.service_column
+    }),
+    (&["traceIdColumn"], |o| &mut o.trace_id_column),
+    (&["filterTimeColumn"], |o| &mut o.filter_time_column),
+    (&["spanIdColumn"], |o| &mut o.span_id_column),
+    (&["parentSpanIdColumn"], |o| &mut o.parent_span_id_column),
+    (&["operationNameColumn"], |o| &mut o.operation_name_column),
+    (&["durationColumn"], |o| &mut o.duration_column),
+    (&["tagsColumn"], |o| &mut o.tags_column),
+    (&["serviceTagsColumn"], |o| &mut o.service_tags_column),
+    (&["kindColumn"], |o| &mut o.kind_column),
+    (&["statusCodeColumn"], |o| &mut o.status_code_column),
+    (&["statusMessageColumn"], |o| &mut o.status_message_column),
+    (&["stateColumn"], |o| &mut o.state_column),
+    (&["instrumentationLibraryNameColumn"], |o| {
+        &mut o.scope_name_column
+    }),
+    (&["instrumentationLibraryVersionColumn"], |o| {
+        &mut o.scope_version_column
+    }),
+    (&["traceEventsColumnPrefix"], |o| &mut o.events_prefix),
+    (&["traceLinksColumnPrefix"], |o| &mut o.links_prefix),
+];
 
 /// The classification of a table.
 #[derive(Clone, Debug, PartialEq)]
@@ -575,23 +583,16 @@ fn key_times(schema: &TableSchema, exclude: &str) -> Vec<(String, TimeKind)> {
 pub fn classify(schema: &TableSchema, overrides: &RoleOverrides) -> Option<Classified> {
     let has = |n: &str| schema.column(n).is_some();
     let o = overrides;
-    let span_id = role(
-        schema,
-        &o.span_id_column,
-        &["SpanId", "span_id", "spanID"],
-        is_string,
-    )?;
-    let parent_span_id = role(
-        schema,
+    let text = |over: &Option<String>, names: &[&str]| role(schema, over, names, is_string);
+    let map = |over: &Option<String>, names: &[&str]| role(schema, over, names, is_map);
+    let span_id = text(&o.span_id_column, &["SpanId", "span_id", "spanID"])?;
+    let parent_span_id = text(
         &o.parent_span_id_column,
         &["ParentSpanId", "parent_span_id", "parentSpanID"],
-        is_string,
     )?;
-    let operation = role(
-        schema,
+    let operation = text(
         &o.operation_name_column,
         &["SpanName", "span_name", "operation_name", "operationName"],
-        is_string,
     )?;
     if o.names_trace_roles()
         || span_id.is_some() && (operation.is_some() || parent_span_id.is_some())
@@ -602,8 +603,6 @@ pub fn classify(schema: &TableSchema, overrides: &RoleOverrides) -> Option<Class
             &["Timestamp", "StartTime", "start_time", "timestamp"],
             |t| is_time(t).is_some(),
         )??;
-        let text = |over: &Option<String>, names: &[&str]| role(schema, over, names, is_string);
-        let map = |over: &Option<String>, names: &[&str]| role(schema, over, names, is_map);
         let generation = match schema.column("Duration").map(|c| c.ty.base().clone()) {
             Some(ChType::Int(64)) if !has("ScopeName") => Generation::Traces2022,
             Some(_) if has("SpanKind") && has("StatusCode") => Generation::TracesCurrent,
