@@ -10,7 +10,9 @@
 //!
 //! * grafana/clickhouse-datasource: `host`, `port`, `protocol`, `secure`, `path`, `username`,
 //!   `defaultDatabase`, `tlsSkipVerify`, `tlsAuth`, `tlsAuthWithCACert`, `dialTimeout`,
-//!   `queryTimeout`, `customSettings`, `httpHeaders`; secure `password`, `tlsCACert`,
+//!   `queryTimeout`, `customSettings`, `httpHeaders`, `forwardGrafanaHeaders`, `enableRowLimit`,
+//!   `otelVersion`, the `logs` / `traces` objects (default tables, column roles,
+//!   `durationUnit`, `otelVersion`); secure `password`, `tlsCACert`,
 //!   `tlsClientCert`, `tlsClientKey`, `secureHttpHeaders.<name>`. Booleans and numbers may be
 //!   strings, as that plugin accepts them.
 //! * Altinity/clickhouse-grafana: the datasource `url`, basic auth (`basicAuthUser` + secure
