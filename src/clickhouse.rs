@@ -16,6 +16,9 @@
 //! `allowQuerySettings`) together with `customSettings`, so the server itself refuses writes and
 //! DDL, and a query's own `SETTINGS` clause cannot lift the datasource's limits. A readonly=1
 //! profile gets no settings at all (the server refuses any). The check is always the server's.
+//!
+//! Every request also carries the headers forwarded for the Grafana request it serves
+//! (`forwardGrafanaHeaders`, [`crate::forward`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -146,13 +149,27 @@ impl Connection {
         Ok(out)
     }
 
+    /// The client for one request: with the headers forwarded for the Grafana request being
+    /// served (`forwardGrafanaHeaders`, see [`crate::forward`]), if any.
+    fn client(&self) -> std::borrow::Cow<'_, Client> {
+        let forwarded = crate::forward::current();
+        if forwarded.is_empty() {
+            return std::borrow::Cow::Borrowed(&self.client);
+        }
+        let mut client = self.client.clone();
+        for (name, value) in forwarded.iter() {
+            client = client.with_header(name, value);
+        }
+        std::borrow::Cow::Owned(client)
+    }
+
     async fn rows_with(
         &self,
         sql: &str,
         settings: &[(String, String)],
     ) -> Result<Vec<Vec<serde_json::Value>>, Failed> {
         let fut = async {
-            let mut query = self.client.query_raw(sql);
+            let mut query = self.client().query_raw(sql);
             for (k, v) in settings {
                 query = query.with_setting(k, v);
             }
@@ -190,7 +207,7 @@ impl Connection {
     /// Starts `sql` as an ArrowStream query; the request goes out on the cursor's first read.
     pub(crate) async fn open(&self, sql: &str, options: &RequestOptions) -> Result<Cursor, Failed> {
         let base = self.base_settings().await?;
-        let mut query = self.client.query_raw(sql);
+        let mut query = self.client().query_raw(sql);
         if !options.query_id.is_empty() {
             query = query.with_setting("query_id", options.query_id.as_str());
         }

@@ -358,7 +358,10 @@ impl Upstream for Failover {
             for i in 0..self.shared.hosts.len() {
                 let shared = self.shared.clone();
                 let id = query_id.to_owned();
-                tasks.spawn(async move { shared.hosts[i].kill(&id).await });
+                let forwarded = crate::forward::current();
+                tasks.spawn(crate::forward::scope(forwarded, async move {
+                    shared.hosts[i].kill(&id).await
+                }));
             }
             let mut last = Ok(());
             while let Some(r) = tasks.join_next().await {
@@ -403,7 +406,8 @@ impl Upstream for Failover {
             let mut tasks = tokio::task::JoinSet::new();
             for i in 0..self.shared.hosts.len() {
                 let shared = self.shared.clone();
-                tasks.spawn(async move {
+                let forwarded = crate::forward::current();
+                tasks.spawn(crate::forward::scope(forwarded, async move {
                     let r = shared.hosts[i].rows("SELECT version()").await;
                     shared.outcome(i, r.as_ref().err());
                     (
@@ -411,7 +415,7 @@ impl Upstream for Failover {
                         r.map(|rows| crate::upstream::first_text(&rows))
                             .map_err(|f| f.error),
                     )
-                });
+                }));
             }
             let mut out: Vec<Option<HostProbe>> =
                 (0..self.shared.hosts.len()).map(|_| None).collect();

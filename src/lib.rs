@@ -17,6 +17,7 @@ pub mod chtype;
 pub mod clickhouse;
 pub mod error;
 pub mod failover;
+pub mod forward;
 pub mod frames;
 pub mod grpc;
 pub mod instance;

@@ -42,6 +42,9 @@ pub struct RequestContext {
     pub datasource_uid: String,
     /// This datasource's name.
     pub datasource_name: String,
+    /// Grafana's SQL row limit (`[dataproxy] row_limit`, sent as `GF_SQL_ROW_LIMIT` in the
+    /// request's Grafana config); applies when the datasource sets `enableRowLimit`.
+    pub row_limit: Option<u64>,
 }
 
 /// Earliest and latest instants a request may name, epoch milliseconds (years 1684–2255): in
@@ -74,7 +77,13 @@ pub struct ResultCaps {
     pub rows: u64,
     /// Bytes of column data.
     pub bytes: u64,
+    /// The setting the row cap comes from, for notices (`maxResultRows`, or Grafana's row limit).
+    pub rows_from: &'static str,
 }
+
+/// How a notice names Grafana's row limit as the cap.
+pub const GRAFANA_ROW_LIMIT: &str =
+    "Grafana's SQL row limit, [dataproxy] row_limit, applied by enableRowLimit";
 
 /// The result shape a query asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -308,8 +317,13 @@ impl Query {
     }
 
     /// The caps of this query: the datasource's, lowered by the query's own `maxResultRows` /
-    /// `maxResultBytes` (a query can never raise them).
-    pub fn caps(&self, settings: &crate::settings::Settings) -> Result<ResultCaps, QueryError> {
+    /// `maxResultBytes` (a query can never raise them), and by Grafana's row limit when the
+    /// datasource sets `enableRowLimit`.
+    pub fn caps(
+        &self,
+        settings: &crate::settings::Settings,
+        req: &RequestContext,
+    ) -> Result<ResultCaps, QueryError> {
         let lower = |key: &str, cap: u64| -> Result<u64, QueryError> {
             match self.json.get(key) {
                 None | Some(Value::Null) => Ok(cap),
@@ -321,9 +335,15 @@ impl Query {
                 },
             }
         };
+        let rows = lower("maxResultRows", settings.max_result_rows)?;
+        let (rows, rows_from) = match req.row_limit {
+            Some(limit) if settings.enable_row_limit && limit < rows => (limit, GRAFANA_ROW_LIMIT),
+            _ => (rows, "maxResultRows"),
+        };
         Ok(ResultCaps {
-            rows: lower("maxResultRows", settings.max_result_rows)?,
+            rows,
             bytes: lower("maxResultBytes", settings.max_result_bytes)?,
+            rows_from,
         })
     }
 
@@ -505,6 +525,39 @@ fn string_field(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, Q
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grafanas_row_limit_caps_rows_when_the_datasource_asks() {
+        let settings = |json: &str| {
+            crate::settings::Settings::from_instance(&crate::settings::InstanceInput {
+                json_data: json.as_bytes(),
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        let q = Query::parse("A", br#"{"rawSql":"SELECT 1"}"#).unwrap();
+        let req = RequestContext {
+            row_limit: Some(500),
+            ..Default::default()
+        };
+        let on = settings(r#"{"host":"h","enableRowLimit":true,"maxResultRows":1000}"#);
+        let caps = q.caps(&on, &req).unwrap();
+        assert_eq!((caps.rows, caps.rows_from), (500, GRAFANA_ROW_LIMIT));
+        // Off, or a limit above the datasource's cap: maxResultRows decides.
+        let off = settings(r#"{"host":"h","maxResultRows":1000}"#);
+        assert_eq!(q.caps(&off, &req).unwrap().rows, 1000);
+        let high = RequestContext {
+            row_limit: Some(5000),
+            ..Default::default()
+        };
+        let caps = q.caps(&on, &high).unwrap();
+        assert_eq!((caps.rows, caps.rows_from), (1000, "maxResultRows"));
+        let none = q.caps(&on, &RequestContext::default()).unwrap();
+        assert_eq!(none.rows, 1000);
+        // The query's own lower cap still wins.
+        let q = Query::parse("A", br#"{"rawSql":"SELECT 1","maxResultRows":20}"#).unwrap();
+        assert_eq!(q.caps(&on, &req).unwrap().rows, 20);
+    }
 
     #[test]
     fn reads_all_three_models() {

@@ -63,13 +63,15 @@ pub async fn run_queries(
     running: Arc<tokio::sync::Semaphore>,
     deadline: Option<Duration>,
 ) -> Vec<(String, Result<Vec<Frame>, QueryError>)> {
+    // Each query runs in its own task: the request's forwarded headers go with it.
+    let forwarded = crate::forward::current();
     let tasks: Vec<_> = queries
         .into_iter()
         .map(|q| {
             let instance = instance.clone();
             let ref_id = q.ref_id.clone();
             let running = running.clone();
-            let handle = tokio::spawn(async move {
+            let handle = tokio::spawn(crate::forward::scope(forwarded.clone(), async move {
                 let mut metrics = crate::metrics::global().query_started();
                 let result = async {
                     let instance = instance.map_err(QueryError::Settings)?;
@@ -78,7 +80,7 @@ pub async fn run_queries(
                 .await;
                 metrics.finish(&result);
                 result
-            });
+            }));
             (ref_id, AbortOnDrop(handle))
         })
         .collect();
@@ -188,7 +190,7 @@ pub async fn run_query(
         instance,
         query: &query,
         query_id: new_query_id(),
-        caps: query.caps(&instance.settings)?,
+        caps: query.caps(&instance.settings, &input.request)?,
         query_settings: Vec::new(),
     };
     let work = async {
@@ -294,12 +296,14 @@ impl Drop for KillOnDrop {
         }
         let upstream = self.upstream.clone();
         let query_id = std::mem::take(&mut self.query_id);
+        // The kill goes with the same forwarded headers as the query (a proxy may demand them).
+        let forwarded = crate::forward::current();
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
+            rt.spawn(crate::forward::scope(forwarded, async move {
                 let killed =
                     tokio::time::timeout(Duration::from_secs(5), upstream.kill(&query_id)).await;
                 tracing::debug!(query_id = %query_id, ok = matches!(killed, Ok(Ok(()))), "query killed");
-            });
+            }));
         }
     }
 }
@@ -452,7 +456,10 @@ impl Budget {
         let keep = n.min(by_rows).min(by_bytes);
         if keep < n {
             let (what, cap) = if by_rows <= by_bytes {
-                ("rows", format!("{} rows (maxResultRows)", self.caps.rows))
+                (
+                    "rows",
+                    format!("{} rows ({})", self.caps.rows, self.caps.rows_from),
+                )
             } else {
                 (
                     "bytes",
@@ -654,6 +661,7 @@ async fn time_series_frames(
     let types: Vec<ChType> = fetched.plans.iter().map(|p| p.ch.clone()).collect();
     let mut ts = ts_options(query, request);
     ts.max_points = run.caps.rows;
+    ts.max_points_from = run.caps.rows_from;
     if volume {
         // A log volume histogram: no extrapolation or filling, whatever the query says.
         ts.fill = Fill::None;
@@ -803,6 +811,7 @@ fn ts_options(query: &Query, request: &RequestContext) -> timeseries::TsOptions 
         nullify_sparse: series.nullify_sparse,
         ms_column_t: true,
         max_points: u64::MAX,
+        max_points_from: "maxResultRows",
     }
 }
 
@@ -1145,10 +1154,12 @@ pub async fn check_health(instance: Result<Arc<Instance>, SettingsError>) -> Hea
                 .join(", ")
         )
     };
+    let warnings = otel_version_warnings(&instance).await;
+    let warnings_text: String = warnings.iter().map(|w| format!(" Warning: {w}.")).collect();
     with_hosts(Health {
         ok: true,
         message: format!(
-            "Connected to ClickHouse {version} as {user}; {mode_text}; {otel}.{down_text}{not_applied_text}"
+            "Connected to ClickHouse {version} as {user}; {mode_text}; {otel}.{down_text}{not_applied_text}{warnings_text}"
         ),
         details: json!({
             "version": version,
@@ -1166,8 +1177,41 @@ pub async fn check_health(instance: Result<Arc<Instance>, SettingsError>) -> Hea
                 .iter()
                 .map(|(key, why)| json!({"key": key, "reason": why}))
                 .collect::<Vec<_>>(),
+            "warnings": warnings,
         }),
     })
+}
+
+/// Where the default logs and traces tables differ from the `otelVersion` the datasource names
+/// (the signal's own, else the top-level one). A table that does not exist or cannot be read is
+/// not compared.
+async fn otel_version_warnings(instance: &Instance) -> Vec<String> {
+    let s = &instance.settings;
+    let mut out = Vec::new();
+    for (logs, defaults, fallback) in [
+        (true, &s.logs, "otel_logs"),
+        (false, &s.traces, "otel_traces"),
+    ] {
+        let Some(version) = defaults.otel_version else {
+            continue;
+        };
+        let (db, table) = defaults.default_table(&s.default_database, fallback);
+        let schema = match planner::table_schema(instance, &db, &table).await {
+            Ok(schema) if !schema.columns.is_empty() => schema,
+            _ => continue,
+        };
+        let found = crate::otel::classify(&schema, &defaults.overrides);
+        if let Some(why) = version.mismatch(logs, &schema, found.as_ref()) {
+            let signal = if logs { "logs" } else { "traces" };
+            out.push(format!(
+                "{signal} otelVersion is {} but the default {signal} table {}.{} {why}",
+                version.name(),
+                schema.database,
+                schema.table
+            ));
+        }
+    }
+    out
 }
 
 /// The category of a failed health check, with a one-line hint.
@@ -1209,10 +1253,15 @@ pub fn categorize(e: &QueryError) -> (&'static str, &'static str) {
 
 fn failed(e: &QueryError) -> Health {
     let (category, hint) = categorize(e);
+    let mut details =
+        json!({ "category": category, "hint": hint, "exceptionCode": e.exception_code() });
+    if let QueryError::Settings(s) = e {
+        details["key"] = json!(s.key);
+    }
     Health {
         ok: false,
         message: format!("{e}. {hint}"),
-        details: json!({ "category": category, "hint": hint, "exceptionCode": e.exception_code() }),
+        details,
     }
 }
 

@@ -10,7 +10,9 @@
 //!
 //! * grafana/clickhouse-datasource: `host`, `port`, `protocol`, `secure`, `path`, `username`,
 //!   `defaultDatabase`, `tlsSkipVerify`, `tlsAuth`, `tlsAuthWithCACert`, `dialTimeout`,
-//!   `queryTimeout`, `customSettings`, `httpHeaders`; secure `password`, `tlsCACert`,
+//!   `queryTimeout`, `customSettings`, `httpHeaders`, `forwardGrafanaHeaders`, `enableRowLimit`,
+//!   `otelVersion`, the `logs` / `traces` objects (default tables, column roles,
+//!   `durationUnit`, `otelVersion`); secure `password`, `tlsCACert`,
 //!   `tlsClientCert`, `tlsClientKey`, `secureHttpHeaders.<name>`. Booleans and numbers may be
 //!   strings, as that plugin accepts them.
 //! * Altinity/clickhouse-grafana: the datasource `url`, basic auth (`basicAuthUser` + secure
@@ -148,9 +150,16 @@ pub struct Settings {
     pub max_result_bytes: u64,
     /// Extra HTTP headers (`httpHeaders`, Altinity's `httpHeaderName<N>`).
     pub headers: Vec<Header>,
+    /// Forward the identity headers Grafana sends with a request to ClickHouse
+    /// (`forwardGrafanaHeaders`; see [`crate::forward`]).
+    pub forward_grafana_headers: bool,
+    /// Cap each query's rows by Grafana's SQL row limit too (`enableRowLimit`; the limit comes
+    /// with each request, see [`crate::query::RequestContext::row_limit`]).
+    pub enable_row_limit: bool,
     /// Logs defaults (`logs`: `defaultDatabase`, `defaultTable`, column roles).
     pub logs: SignalDefaults,
-    /// Traces defaults (`traces`: `defaultDatabase`, `defaultTable`).
+    /// Traces defaults (`traces`: `defaultDatabase`, `defaultTable`, column roles,
+    /// `durationUnit`).
     pub traces: SignalDefaults,
     /// More servers of the same cluster (`additionalHosts`), tried in turn with `host`.
     pub additional_hosts: Vec<Endpoint>,
@@ -163,66 +172,6 @@ pub struct Settings {
 /// reads but does not apply, and why. A key is reported when it is set to something other than
 /// false, zero or empty.
 pub const NOT_APPLIED: &[(&str, &str)] = &[
-    (
-        "otelVersion",
-        "the OpenTelemetry exporter schema is detected from the table's columns",
-    ),
-    (
-        "logs.otelVersion",
-        "the OpenTelemetry exporter schema is detected from the table's columns",
-    ),
-    (
-        "traces.otelVersion",
-        "the OpenTelemetry exporter schema is detected from the table's columns",
-    ),
-    (
-        "traces.traceIdColumn",
-        "trace columns are detected from the table's schema",
-    ),
-    (
-        "traces.spanIdColumn",
-        "trace columns are detected from the table's schema",
-    ),
-    (
-        "traces.operationNameColumn",
-        "trace columns are detected from the table's schema",
-    ),
-    (
-        "traces.parentSpanIdColumn",
-        "trace columns are detected from the table's schema",
-    ),
-    (
-        "traces.serviceNameColumn",
-        "trace columns are detected from the table's schema",
-    ),
-    (
-        "traces.durationColumn",
-        "trace columns are detected from the table's schema",
-    ),
-    (
-        "traces.durationUnit",
-        "the duration column's unit is read from the detected schema",
-    ),
-    (
-        "traces.startTimeColumn",
-        "trace columns are detected from the table's schema",
-    ),
-    (
-        "traces.tagsColumn",
-        "trace columns are detected from the table's schema",
-    ),
-    (
-        "traces.serviceTagsColumn",
-        "trace columns are detected from the table's schema",
-    ),
-    (
-        "enableRowLimit",
-        "Grafana's SQL row limit comes in a PluginContext field the protocol version Lantern speaks lacks; results are capped by maxResultRows / maxResultBytes, with a notice",
-    ),
-    (
-        "forwardGrafanaHeaders",
-        "Grafana's request headers are not forwarded to ClickHouse",
-    ),
     (
         "oauthPassThru",
         "OAuth identity pass-through is not supported",
@@ -276,26 +225,49 @@ pub const NOT_APPLIED: &[(&str, &str)] = &[
     ),
 ];
 
-/// The [`NOT_APPLIED`] keys set in `obj` (`a.b` names key `b` of object `a`).
+/// Keys reported only when set to something other than the value Lantern always uses: (key,
+/// that value, why).
+const NOT_APPLIED_UNLESS: &[(&str, &str, &str)] = &[
+    (
+        "traces.traceTimestampTableSuffix",
+        "_trace_id_ts",
+        "the trace id lookup table is always <table>_trace_id_ts",
+    ),
+    (
+        "logs.selectContextColumns",
+        "true",
+        "log context always uses the context columns",
+    ),
+];
+
+/// The [`NOT_APPLIED`] keys set in `obj` (`a.b` names key `b` of object `a`), then the
+/// [`NOT_APPLIED_UNLESS`] keys set to another value.
 fn not_applied(obj: &serde_json::Map<String, Value>) -> Vec<(String, &'static str)> {
+    let get = |key: &str| match key.split_once('.') {
+        Some((outer, inner)) => obj.get(outer).and_then(|o| o.get(inner)),
+        None => obj.get(key),
+    };
+    let unless = NOT_APPLIED_UNLESS.iter().filter_map(|(key, always, why)| {
+        let text = match get(key)? {
+            Value::String(s) => s.trim().to_owned(),
+            Value::Null => return None,
+            other => other.to_string(),
+        };
+        (!text.is_empty() && text != *always).then(|| ((*key).to_owned(), *why))
+    });
     NOT_APPLIED
         .iter()
-        .filter(|(key, _)| {
-            let v = match key.split_once('.') {
-                Some((outer, inner)) => obj.get(outer).and_then(|o| o.get(inner)),
-                None => obj.get(*key),
-            };
-            match v {
-                None | Some(Value::Null) | Some(Value::Bool(false)) => false,
-                Some(Value::String(s)) => {
-                    let s = s.trim();
-                    !s.is_empty() && s != "false" && s.parse::<f64>().ok() != Some(0.0)
-                }
-                Some(Value::Number(n)) => n.as_f64() != Some(0.0),
-                Some(_) => true,
+        .filter(|(key, _)| match get(key) {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+            Some(Value::String(s)) => {
+                let s = s.trim();
+                !s.is_empty() && s != "false" && s.parse::<f64>().ok() != Some(0.0)
             }
+            Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+            Some(_) => true,
         })
         .map(|(k, why)| ((*k).to_owned(), *why))
+        .chain(unless)
         .collect()
 }
 
@@ -397,6 +369,21 @@ fn additional_hosts(j: &Json<'_>, main: &Endpoint) -> Result<Vec<Endpoint>, Sett
     Ok(out)
 }
 
+use crate::otel::OtelVersion;
+
+/// An `otelVersion` setting: `latest`, `1.30.0`, `1.29.0` or empty.
+fn otel_version(key: &str, v: Option<&Value>) -> Result<Option<OtelVersion>, SettingsError> {
+    const EXPECTED: &str = "must be latest, 1.30.0 or 1.29.0";
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => OtelVersion::parse(s.trim())
+            .map(Some)
+            .ok_or_else(|| err(key, format!("{EXPECTED}, got {s:?}"))),
+        Some(other) => Err(err(key, format!("{EXPECTED}, got {}", kind(other)))),
+    }
+}
+
 /// Where a signal's table is by default, and column-role overrides for custom schemas.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SignalDefaults {
@@ -404,43 +391,118 @@ pub struct SignalDefaults {
     pub database: String,
     /// Table (`defaultTable`).
     pub table: String,
-    /// Column roles (`timeColumn`, `messageColumn`, `levelColumn`, `serviceColumn`,
-    /// `traceIdColumn`, `contextColumns`).
+    /// Column roles (grafana's `…Column` keys, `contextColumns`, the traces' `durationUnit` and
+    /// Nested prefixes).
     pub overrides: crate::otel::RoleOverrides,
+    /// The exporter version the datasource names (the signal's `otelVersion`, else the
+    /// top-level one); health warns when the default table is of another generation.
+    pub otel_version: Option<OtelVersion>,
+}
+
+/// The longest column name a role may name.
+const MAX_COLUMN_NAME: usize = 256;
+
+/// A column name a role setting gives: any name ClickHouse can quote, but no control characters
+/// and not absurdly long.
+fn column_name(key: &str, text: &str) -> Result<String, SettingsError> {
+    if text.chars().any(char::is_control) {
+        return Err(err(key, "must not contain control characters"));
+    }
+    if text.len() > MAX_COLUMN_NAME {
+        return Err(err(
+            key,
+            format!("must be at most {MAX_COLUMN_NAME} bytes long"),
+        ));
+    }
+    Ok(text.to_owned())
 }
 
 fn signal_defaults(
     obj: &serde_json::Map<String, Value>,
     key: &str,
+    top_version: Option<OtelVersion>,
 ) -> Result<SignalDefaults, SettingsError> {
     let Some(v) = obj.get(key).filter(|v| !v.is_null()) else {
-        return Ok(SignalDefaults::default());
+        return Ok(SignalDefaults {
+            otel_version: top_version,
+            ..Default::default()
+        });
     };
     let Value::Object(o) = v else {
         return Err(err(key, "must be an object"));
     };
-    let text = |k: &str| -> Result<String, SettingsError> {
+    let name = |k: &str| format!("{key}.{k}");
+    let text = |k: &str| -> Result<Option<String>, SettingsError> {
         match o.get(k) {
-            None | Some(Value::Null) => Ok(String::new()),
-            Some(Value::String(s)) => Ok(s.trim().to_owned()),
-            Some(_) => Err(err(&format!("{key}.{k}"), "must be a string")),
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.trim().to_owned())),
+            Some(other) => Err(err(
+                &name(k),
+                format!("must be a string, got {}", kind(other)),
+            )),
         }
     };
-    let overrides: crate::otel::RoleOverrides =
-        serde_json::from_value(v.clone()).map_err(|e| err(key, e.to_string()))?;
-    let blank = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+    let mut overrides = crate::otel::RoleOverrides::default();
+    for (keys, field) in crate::otel::ROLE_SETTINGS {
+        for k in *keys {
+            if let Some(c) = text(k)? {
+                *field(&mut overrides) = Some(column_name(&name(k), &c)?);
+                break;
+            }
+        }
+    }
+    overrides.context_columns = match o.get("contextColumns") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(list)) => {
+            let mut out = Vec::new();
+            for (i, c) in list.iter().enumerate() {
+                let k = format!("{key}.contextColumns[{i}]");
+                match c {
+                    Value::String(s) if s.trim().is_empty() => {}
+                    Value::String(s) => out.push(column_name(&k, s.trim())?),
+                    other => {
+                        return Err(err(&k, format!("must be a string, got {}", kind(other))));
+                    }
+                }
+            }
+            Some(out).filter(|c| !c.is_empty())
+        }
+        Some(other) => {
+            return Err(err(
+                &name("contextColumns"),
+                format!("must be a list of column names, got {}", kind(other)),
+            ));
+        }
+    };
+    overrides.duration_unit = match text("durationUnit")? {
+        None => None,
+        Some(unit) => Some(crate::otel::DurationUnit::parse(&unit).ok_or_else(|| {
+            err(
+                &name("durationUnit"),
+                format!("must be seconds, milliseconds, microseconds or nanoseconds, got {unit:?}"),
+            )
+        })?),
+    };
+    let otel_version = otel_version(&name("otelVersion"), o.get("otelVersion"))?;
     Ok(SignalDefaults {
-        database: text("defaultDatabase")?,
-        table: text("defaultTable")?,
-        overrides: crate::otel::RoleOverrides {
-            time_column: blank(overrides.time_column),
-            body_column: blank(overrides.body_column),
-            severity_column: blank(overrides.severity_column),
-            service_column: blank(overrides.service_column),
-            trace_id_column: blank(overrides.trace_id_column),
-            context_columns: overrides.context_columns.filter(|c| !c.is_empty()),
-        },
+        database: text("defaultDatabase")?.unwrap_or_default(),
+        table: text("defaultTable")?.unwrap_or_default(),
+        overrides,
+        otel_version: otel_version.or(top_version),
     })
+}
+
+impl SignalDefaults {
+    /// The signal's default table as (database, table): its own, else the datasource's default
+    /// database and `fallback`.
+    pub fn default_table(&self, default_database: &str, fallback: &str) -> (String, String) {
+        let pick = |own: &str, other: &str| if own.is_empty() { other } else { own }.to_owned();
+        (
+            pick(&self.database, default_database),
+            pick(&self.table, fallback),
+        )
+    }
 }
 
 impl Settings {
@@ -751,6 +813,7 @@ impl Settings {
             headers.push(validate_header(&key, name, value)?);
         }
 
+        let otel_version = otel_version("otelVersion", obj.get("otelVersion"))?;
         let main = Endpoint {
             protocol,
             host,
@@ -788,8 +851,10 @@ impl Settings {
                 .count("maxResultBytes", 1 << 20, MAX_RESULT_BYTES_LIMIT)?
                 .unwrap_or(DEFAULT_MAX_RESULT_BYTES),
             headers,
-            logs: signal_defaults(obj, "logs")?,
-            traces: signal_defaults(obj, "traces")?,
+            forward_grafana_headers: j.bool("forwardGrafanaHeaders")?.unwrap_or(false),
+            enable_row_limit: j.bool("enableRowLimit")?.unwrap_or(false),
+            logs: signal_defaults(obj, "logs", otel_version)?,
+            traces: signal_defaults(obj, "traces", otel_version)?,
             additional_hosts,
             not_applied: not_applied(obj),
         })
@@ -1117,7 +1182,159 @@ mod tests {
         })
         .unwrap();
         let keys: Vec<&str> = s.not_applied.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["traces.durationUnit", "usePOST", "adHocValuesQuery"]);
+        assert_eq!(keys, ["usePOST", "adHocValuesQuery"]);
+        // Keys reported only when they differ from what Lantern always does.
+        let json = br#"{"host": "h", "traces": {"traceTimestampTableSuffix": "_trace_id_ts"},
+            "logs": {"selectContextColumns": true}}"#;
+        let s = Settings::from_instance(&InstanceInput {
+            json_data: json,
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(s.not_applied.is_empty(), "{:?}", s.not_applied);
+        let json = br#"{"host": "h", "traces": {"traceTimestampTableSuffix": "_ts"},
+            "logs": {"selectContextColumns": false}, "enableSecureSocksProxy": true}"#;
+        let s = Settings::from_instance(&InstanceInput {
+            json_data: json,
+            ..Default::default()
+        })
+        .unwrap();
+        let keys: Vec<&str> = s.not_applied.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "enableSecureSocksProxy",
+                "traces.traceTimestampTableSuffix",
+                "logs.selectContextColumns"
+            ]
+        );
+    }
+
+    #[test]
+    fn trace_column_mappings_and_duration_unit() {
+        let s = parse(
+            r#"{"host":"h","traces":{"defaultTable":"spans","traceIdColumn":"trace","spanIdColumn":"span",
+                "parentSpanIdColumn":"parent","operationNameColumn":"op","serviceNameColumn":"svc",
+                "durationColumn":"took","durationUnit":"milliseconds","startTimeColumn":"started",
+                "tagsColumn":"attrs","serviceTagsColumn":"resource","kindColumn":"k","statusCodeColumn":"st",
+                "statusMessageColumn":"msg","stateColumn":"ts","instrumentationLibraryNameColumn":"lib",
+                "instrumentationLibraryVersionColumn":"libv","traceEventsColumnPrefix":"Ev",
+                "traceLinksColumnPrefix":"Ln","otelEnabled":false,"spanIdColumn2":5}}"#,
+            &[],
+        )
+        .unwrap();
+        let o = &s.traces.overrides;
+        let got = [
+            &o.trace_id_column,
+            &o.span_id_column,
+            &o.parent_span_id_column,
+            &o.operation_name_column,
+            &o.service_column,
+            &o.duration_column,
+            &o.time_column,
+            &o.tags_column,
+            &o.service_tags_column,
+            &o.kind_column,
+            &o.status_code_column,
+            &o.status_message_column,
+            &o.state_column,
+            &o.scope_name_column,
+            &o.scope_version_column,
+            &o.events_prefix,
+            &o.links_prefix,
+        ]
+        .map(|c| c.as_deref().unwrap_or("-"));
+        assert_eq!(
+            got,
+            [
+                "trace", "span", "parent", "op", "svc", "took", "started", "attrs", "resource",
+                "k", "st", "msg", "ts", "lib", "libv", "Ev", "Ln"
+            ]
+        );
+        assert_eq!(
+            o.duration_unit,
+            Some(crate::otel::DurationUnit::Milliseconds)
+        );
+        // Empty strings are unset (the config editor saves them), not columns named "".
+        let s = parse(
+            r#"{"host":"h","traces":{"spanIdColumn":" ","durationUnit":""}}"#,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.traces.overrides, crate::otel::RoleOverrides::default());
+    }
+
+    #[test]
+    fn bad_signal_settings_name_the_key() {
+        for (json, key) in [
+            (
+                r#"{"traces":{"durationUnit":"minutes"}}"#,
+                "traces.durationUnit",
+            ),
+            (r#"{"traces":{"durationUnit":5}}"#, "traces.durationUnit"),
+            (r#"{"traces":{"spanIdColumn":7}}"#, "traces.spanIdColumn"),
+            (
+                r#"{"traces":{"tagsColumn":"a\u0000b"}}"#,
+                "traces.tagsColumn",
+            ),
+            (r#"{"logs":{"levelColumn":["x"]}}"#, "logs.levelColumn"),
+            (
+                r#"{"logs":{"contextColumns":"PodName"}}"#,
+                "logs.contextColumns",
+            ),
+            (
+                r#"{"logs":{"contextColumns":["a",3]}}"#,
+                "logs.contextColumns[1]",
+            ),
+            (r#"{"logs":{"otelVersion":"1.31.0"}}"#, "logs.otelVersion"),
+            (r#"{"traces":{"otelVersion":true}}"#, "traces.otelVersion"),
+            (r#"{"otelVersion":"2"}"#, "otelVersion"),
+            (r#"{"enableRowLimit":"sometimes"}"#, "enableRowLimit"),
+            (r#"{"forwardGrafanaHeaders":2}"#, "forwardGrafanaHeaders"),
+        ] {
+            let mut v: serde_json::Value = serde_json::from_str(json).unwrap();
+            v["host"] = "h".into();
+            let e = parse(&v.to_string(), &[]).unwrap_err();
+            assert_eq!(e.key, key, "{json}: {e}");
+        }
+        let long = "c".repeat(MAX_COLUMN_NAME + 1);
+        let e = parse(
+            &serde_json::json!({"host": "h", "logs": {"timeColumn": long}}).to_string(),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "logs.timeColumn");
+    }
+
+    #[test]
+    fn otel_versions_flags_and_the_top_level_version() {
+        use crate::otel::OtelVersion;
+        let s = parse(
+            r#"{"host":"h","otelVersion":"1.29.0","logs":{"otelVersion":"1.30.0"},"traces":{},
+                "enableRowLimit":"true","forwardGrafanaHeaders":true}"#,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.logs.otel_version, Some(OtelVersion::V1_30_0));
+        assert_eq!(
+            s.traces.otel_version,
+            Some(OtelVersion::V1_29_0),
+            "inherited"
+        );
+        assert!(s.enable_row_limit && s.forward_grafana_headers);
+        let s = parse(r#"{"host":"h","otelVersion":"latest"}"#, &[]).unwrap();
+        assert_eq!(
+            s.logs.otel_version,
+            Some(OtelVersion::Latest),
+            "no logs object"
+        );
+        let s = parse(r#"{"host":"h","logs":{"otelVersion":""}}"#, &[]).unwrap();
+        assert_eq!(s.logs.otel_version, None);
+        assert!(!s.enable_row_limit && !s.forward_grafana_headers);
+        assert_eq!(
+            s.logs.default_table("otel", "otel_logs"),
+            ("otel".to_owned(), "otel_logs".to_owned())
+        );
     }
 
     #[test]

@@ -76,6 +76,8 @@ pub struct TsOptions {
     /// At most this many points in all series together after `nullifySparse` and gap filling
     /// (the query's row cap); a step that would make more is skipped with a notice.
     pub max_points: u64,
+    /// The setting `max_points` comes from, for notices.
+    pub max_points_from: &'static str,
 }
 
 /// One series: a time field and a value field.
@@ -419,9 +421,10 @@ impl Shaper {
             let points = (series.len() as u64).saturating_mul(times);
             if points > opts.max_points {
                 notices.push(format!(
-                    "nullifySparse was not applied: {} series × {times} timestamps would make {points} points, more than the limit of {} (maxResultRows). Narrow the query or lower the number of series.",
+                    "nullifySparse was not applied: {} series × {times} timestamps would make {points} points, more than the limit of {} ({}). Narrow the query or lower the number of series.",
                     series.len(),
-                    opts.max_points
+                    opts.max_points,
+                    opts.max_points_from
                 ));
             } else {
                 nullify_sparse(series);
@@ -436,9 +439,10 @@ impl Shaper {
             let points = series.saturating_mul(fill_points(&opts) + grid.unwrap_or(0) as u64);
             if points > opts.max_points {
                 notices.push(format!(
-                    "Gaps were not filled: {series} series on a grid of {} points would make {points} points, more than the limit of {} (maxResultRows). Widen the interval or narrow the time range.",
+                    "Gaps were not filled: {series} series on a grid of {} points would make {points} points, more than the limit of {} ({}). Widen the interval or narrow the time range.",
                     fill_points(&opts),
-                    opts.max_points
+                    opts.max_points,
+                    opts.max_points_from
                 ));
                 opts.fill = Fill::None;
             }
@@ -1301,6 +1305,7 @@ mod tests {
             nullify_sparse: false,
             ms_column_t: false,
             max_points: u64::MAX,
+            max_points_from: "maxResultRows",
         }
     }
 

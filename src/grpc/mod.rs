@@ -21,7 +21,7 @@ use grafana_plugin_sdk::pluginv2;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
-pub use proto::{DataResponse, QueryDataResponse};
+pub use proto::{DataResponse, PluginContext, QueryDataRequest, QueryDataResponse};
 use services::{ControllerService, DataService, Services};
 
 use crate::service::Plugin;

@@ -1,9 +1,12 @@
 //! Protocol messages the SDK's vendored proto lacks.
 //!
 //! `grafana-plugin-sdk` 0.5 vendors an old `backend.proto` whose `DataResponse` has no
-//! `errorSource` (field 5), so Grafana could not tell our bugs from the user's. These hand-written
-//! prost messages are wire-compatible supersets of the SDK's `QueryDataResponse`/`DataResponse`
-//! (same field numbers, plus `errorSource`); requests keep using the SDK's types.
+//! `errorSource` (field 5), so Grafana could not tell our bugs from the user's, and whose
+//! `PluginContext` has no `grafanaConfig` (field 6), where Grafana sends its SQL row limit. These
+//! hand-written prost messages are wire-compatible supersets of the SDK's
+//! `QueryDataResponse`/`DataResponse` and `QueryDataRequest`/`PluginContext` (same field numbers,
+//! plus the missing fields; nested messages are the SDK's); the other requests keep using the
+//! SDK's types.
 //!
 //! The server does not encode responses through prost: [`encode_query_data`] writes the same
 //! wire bytes by hand as a list of segments in which the frames' chunks pass through uncopied.
@@ -15,6 +18,7 @@
 use std::collections::HashMap;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use grafana_plugin_sdk::pluginv2;
 
 use crate::frames::Frame;
 
@@ -44,6 +48,62 @@ pub struct DataResponse {
     /// `"plugin"` or `"downstream"`.
     #[prost(string, tag = "5")]
     pub error_source: String,
+}
+
+/// `pluginv2.PluginContext` with `grafanaConfig`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PluginContext {
+    /// Organisation id.
+    #[prost(int64, tag = "1")]
+    pub org_id: i64,
+    /// Plugin id.
+    #[prost(string, tag = "2")]
+    pub plugin_id: String,
+    /// The user (absent for requests Grafana makes itself, e.g. alerting).
+    #[prost(message, optional, tag = "3")]
+    pub user: Option<pluginv2::User>,
+    /// App instance settings (unused by a datasource).
+    #[prost(message, optional, tag = "4")]
+    pub app_instance_settings: Option<pluginv2::AppInstanceSettings>,
+    /// The datasource's settings.
+    #[prost(message, optional, tag = "5")]
+    pub data_source_instance_settings: Option<pluginv2::DataSourceInstanceSettings>,
+    /// Grafana's configuration for plugins (`GF_SQL_ROW_LIMIT`, …).
+    #[prost(map = "string, string", tag = "6")]
+    pub grafana_config: HashMap<String, String>,
+}
+
+/// Grafana's SQL row limit in a request's config (`GF_SQL_ROW_LIMIT`).
+pub(crate) const SQL_ROW_LIMIT: &str = "GF_SQL_ROW_LIMIT";
+
+impl PluginContext {
+    /// Grafana's SQL row limit, when the request carries a positive one (Grafana treats zero
+    /// and negative values as no limit).
+    pub(crate) fn row_limit(&self) -> Option<u64> {
+        let text = self.grafana_config.get(SQL_ROW_LIMIT)?;
+        match text.trim().parse::<i64>() {
+            Ok(n) if n > 0 => Some(n as u64),
+            Ok(_) => None,
+            Err(_) => {
+                tracing::warn!(value = %text, "ignoring Grafana's {SQL_ROW_LIMIT}: not a whole number");
+                None
+            }
+        }
+    }
+}
+
+/// `pluginv2.QueryDataRequest` whose plugin context has `grafanaConfig`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct QueryDataRequest {
+    /// Who asks, and the datasource.
+    #[prost(message, optional, tag = "1")]
+    pub plugin_context: Option<PluginContext>,
+    /// Request headers (forwarded HTTP headers as `http_<Name>`).
+    #[prost(map = "string, string", tag = "2")]
+    pub headers: HashMap<String, String>,
+    /// The queries.
+    #[prost(message, repeated, tag = "3")]
+    pub queries: Vec<pluginv2::DataQuery>,
 }
 
 /// One query's answer as the service produces it: frames, or an error with its status and source.
@@ -225,6 +285,64 @@ mod tests {
                 .collect(),
         };
         assert_eq!(decoded, expected);
+    }
+
+    /// The superset request reads everything the SDK's message holds, plus `grafanaConfig`;
+    /// the SDK's message reads the superset's bytes too (Grafana versions without the field).
+    #[test]
+    fn query_data_request_is_a_superset_of_the_sdks() {
+        let sdk = pluginv2::QueryDataRequest {
+            plugin_context: Some(pluginv2::PluginContext {
+                org_id: 3,
+                plugin_id: "p".into(),
+                user: Some(pluginv2::User {
+                    login: "alice".into(),
+                    ..Default::default()
+                }),
+                app_instance_settings: None,
+                data_source_instance_settings: Some(pluginv2::DataSourceInstanceSettings {
+                    uid: "ds".into(),
+                    json_data: b"{}".to_vec(),
+                    ..Default::default()
+                }),
+            }),
+            headers: [("http_X-Panel-Id".to_owned(), "4".to_owned())].into(),
+            queries: vec![pluginv2::DataQuery {
+                ref_id: "A".into(),
+                json: b"{}".to_vec(),
+                ..Default::default()
+            }],
+        };
+        let ours = QueryDataRequest::decode(sdk.encode_to_vec().as_slice()).unwrap();
+        let ctx = ours.plugin_context.as_ref().unwrap();
+        assert_eq!(ctx.org_id, 3);
+        assert_eq!(ctx.user.as_ref().unwrap().login, "alice");
+        assert_eq!(
+            ctx.data_source_instance_settings.as_ref().unwrap().uid,
+            "ds"
+        );
+        assert_eq!(ours.headers, sdk.headers);
+        assert_eq!(ours.queries, sdk.queries);
+        assert_eq!(ctx.row_limit(), None);
+
+        let mut with_config = ours.clone();
+        let ctx = with_config.plugin_context.as_mut().unwrap();
+        ctx.grafana_config
+            .insert(SQL_ROW_LIMIT.into(), "500".into());
+        assert_eq!(ctx.row_limit(), Some(500));
+        let back = pluginv2::QueryDataRequest::decode(with_config.encode_to_vec().as_slice());
+        assert_eq!(back.unwrap(), sdk);
+        for (text, limit) in [("0", None), ("-1", None), ("x", None), (" 25 ", Some(25))] {
+            ctx_limit(text, limit);
+        }
+    }
+
+    fn ctx_limit(text: &str, want: Option<u64>) {
+        let ctx = PluginContext {
+            grafana_config: [(SQL_ROW_LIMIT.to_owned(), text.to_owned())].into(),
+            ..Default::default()
+        };
+        assert_eq!(ctx.row_limit(), want, "{text:?}");
     }
 
     #[test]

@@ -37,7 +37,15 @@ impl Services {
         &self,
         ctx: Option<&pluginv2::PluginContext>,
     ) -> Result<Arc<service::Instance>, SettingsError> {
-        let Some(ds) = ctx.and_then(|c| c.data_source_instance_settings.as_ref()) else {
+        self.instance_of(ctx.and_then(|c| c.data_source_instance_settings.as_ref()))
+    }
+
+    /// The instance of a request's datasource settings.
+    fn instance_of(
+        &self,
+        ds: Option<&pluginv2::DataSourceInstanceSettings>,
+    ) -> Result<Arc<service::Instance>, SettingsError> {
+        let Some(ds) = ds else {
             return Err(SettingsError {
                 key: "datasource".into(),
                 reason: "the request carries no datasource settings".into(),
@@ -60,16 +68,25 @@ impl Services {
 
     async fn query_data(
         &self,
-        req: pluginv2::QueryDataRequest,
+        req: proto::QueryDataRequest,
         deadline: Option<std::time::Duration>,
     ) -> Vec<(String, proto::Answer)> {
-        let instance = self.instance(req.plugin_context.as_ref());
+        let instance = self.instance_of(
+            req.plugin_context
+                .as_ref()
+                .and_then(|c| c.data_source_instance_settings.as_ref()),
+        );
         let user = req
             .plugin_context
             .as_ref()
             .and_then(|c| c.user.as_ref())
             .map(|u| u.login.clone())
             .unwrap_or_default();
+        let row_limit = req
+            .plugin_context
+            .as_ref()
+            .and_then(proto::PluginContext::row_limit);
+        let forwarded = forwarded(&instance, string_headers(&req.headers), &user);
         let dashboard = req
             .headers
             .iter()
@@ -104,6 +121,7 @@ impl Services {
                     now_ms,
                     datasource_uid: ds_uid.clone(),
                     datasource_name: ds_name.clone(),
+                    row_limit,
                 }
                 .clamped(),
                 query_type: q.query_type,
@@ -111,7 +129,12 @@ impl Services {
             .collect();
         let mut responses = Vec::new();
         let running = self.plugin.running.clone();
-        for (ref_id, result) in service::run_queries(instance, inputs, running, deadline).await {
+        let results = crate::forward::scope(
+            forwarded,
+            service::run_queries(instance, inputs, running, deadline),
+        )
+        .await;
+        for (ref_id, result) in results {
             let resp = match result {
                 Ok(frames) => proto::Answer {
                     frames,
@@ -131,6 +154,29 @@ impl Services {
             responses.push((ref_id, resp));
         }
         responses
+    }
+}
+
+/// A request's `map<string, string>` headers as pairs.
+fn string_headers(headers: &HashMap<String, String>) -> impl Iterator<Item = (&str, &str)> {
+    headers.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+}
+
+/// The user login of a request's plugin context ("" when Grafana itself asks).
+fn login(ctx: Option<&pluginv2::PluginContext>) -> &str {
+    ctx.and_then(|c| c.user.as_ref())
+        .map_or("", |u| u.login.as_str())
+}
+
+/// The headers to forward to ClickHouse for a request to `instance` (`forwardGrafanaHeaders`).
+fn forwarded<'a>(
+    instance: &Result<Arc<service::Instance>, SettingsError>,
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    user: &str,
+) -> crate::forward::Forwarded {
+    match instance {
+        Ok(i) => crate::forward::select(&i.settings, headers, user),
+        Err(_) => Default::default(),
     }
 }
 
@@ -249,7 +295,7 @@ where
         .headers()
         .get("grpc-timeout")
         .and_then(|v| grpc_timeout(v.to_str().ok()?));
-    let request: pluginv2::QueryDataRequest = match read_unary(req).await {
+    let request: proto::QueryDataRequest = match read_unary(req).await {
         Ok(r) => r,
         Err(status) => return status.into_http(),
     };
@@ -361,7 +407,13 @@ impl pluginv2::diagnostics_server::Diagnostics for Services {
         request: Request<pluginv2::CheckHealthRequest>,
     ) -> Result<Response<pluginv2::CheckHealthResponse>, Status> {
         let req = request.into_inner();
-        let health = service::check_health(self.instance(req.plugin_context.as_ref())).await;
+        let instance = self.instance(req.plugin_context.as_ref());
+        let forwarded = forwarded(
+            &instance,
+            string_headers(&req.headers),
+            login(req.plugin_context.as_ref()),
+        );
+        let health = crate::forward::scope(forwarded, service::check_health(instance)).await;
         use pluginv2::check_health_response::HealthStatus;
         if !health.ok {
             tracing::warn!(message = %health.message, "health check failed");
@@ -405,7 +457,17 @@ impl pluginv2::resource_server::Resource for Services {
     ) -> Result<Response<Self::CallResourceStream>, Status> {
         let req = request.into_inner();
         let instance = self.instance(req.plugin_context.as_ref());
-        let reply = resources::handle(instance, &req.method, &req.path, &req.url, &req.body).await;
+        // CallResource carries the HTTP request's own headers (no `http_` prefix), each a list.
+        let headers = req
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.values.first()?.as_str())));
+        let forwarded = forwarded(&instance, headers, login(req.plugin_context.as_ref()));
+        let reply = crate::forward::scope(
+            forwarded,
+            resources::handle(instance, &req.method, &req.path, &req.url, &req.body),
+        )
+        .await;
         let mut headers = HashMap::new();
         headers.insert(
             "Content-Type".to_owned(),

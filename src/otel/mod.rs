@@ -94,6 +94,76 @@ impl Generation {
     }
 }
 
+/// The exporter schema version a datasource names (`otelVersion`, as
+/// grafana/clickhouse-datasource spells it). Lantern reads the layout from the table's columns
+/// whatever the setting says; the setting is checked against them (health warns) and steers
+/// the frontend's builder defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtelVersion {
+    /// `latest`: whatever the table's columns say.
+    Latest,
+    /// `1.29.0`: collector before v0.151 (logs have `TimestampTime`).
+    V1_29_0,
+    /// `1.30.0`: collector v0.151 and later (logs have no `TimestampTime`).
+    V1_30_0,
+}
+
+impl OtelVersion {
+    /// Parses the setting's spelling.
+    pub fn parse(text: &str) -> Option<OtelVersion> {
+        Some(match text {
+            "latest" => OtelVersion::Latest,
+            "1.29.0" => OtelVersion::V1_29_0,
+            "1.30.0" => OtelVersion::V1_30_0,
+            _ => return None,
+        })
+    }
+
+    /// The setting's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            OtelVersion::Latest => "latest",
+            OtelVersion::V1_29_0 => "1.29.0",
+            OtelVersion::V1_30_0 => "1.30.0",
+        }
+    }
+
+    /// Why a table (`schema`, classified with the datasource's overrides as `found`) is not the
+    /// `logs` (else traces) table of this version, or `None` when it is. grafana's builder tells
+    /// the logs versions apart by `TimestampTime` alone; its trace columns are the same in all.
+    pub fn mismatch(
+        self,
+        logs: bool,
+        schema: &TableSchema,
+        found: Option<&Classified>,
+    ) -> Option<String> {
+        if self == OtelVersion::Latest {
+            return None;
+        }
+        let has_timestamp_time = schema.stored("TimestampTime").is_some();
+        match found {
+            None => Some("is neither an OpenTelemetry logs nor a traces table".to_owned()),
+            Some(Classified::Traces(..)) if logs => Some("is a traces table".to_owned()),
+            Some(Classified::Logs(..)) if !logs => Some("is a logs table".to_owned()),
+            Some(
+                Classified::Logs(Generation::Custom, _) | Classified::Traces(Generation::Custom, _),
+            ) => Some("is not the collector exporter's layout (detected custom)".to_owned()),
+            Some(Classified::Logs(g, _)) => match self {
+                OtelVersion::V1_29_0 if !has_timestamp_time => Some(format!(
+                    "has no TimestampTime column, which version 1.29.0 (collector before v0.151) has (detected {})",
+                    g.name()
+                )),
+                OtelVersion::V1_30_0 if has_timestamp_time => Some(format!(
+                    "has a TimestampTime column, which version 1.30.0 (collector v0.151 and later) has not (detected {})",
+                    g.name()
+                )),
+                _ => None,
+            },
+            Some(Classified::Traces(..)) => None,
+        }
+    }
+}
+
 /// Column roles of a logs table (names of columns).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LogRoles {
@@ -156,17 +226,88 @@ impl ColumnRef {
     }
 }
 
-/// Column roles of a traces table.
+/// Column roles of a traces table: the exporter's names by default, the datasource's `traces`
+/// column settings for custom tables. Optional roles are `None` when the table has no such column
+/// (the trace view then shows an empty value).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TraceRoles {
     /// Span start time.
     pub time: String,
     /// Extra key columns for pruning.
     pub key_times: Vec<(String, TimeKind)>,
-    /// Duration column and its unit in nanoseconds per unit.
+    /// Trace id.
+    pub trace_id: String,
+    /// Span id.
+    pub span_id: String,
+    /// Parent span id (empty for root spans).
+    pub parent_span_id: Option<String>,
+    /// Operation (span) name.
+    pub operation: Option<String>,
+    /// Service name.
+    pub service: Option<String>,
+    /// Duration column.
     pub duration: String,
-    /// Nanoseconds per duration unit (1 for the exporter's ns).
+    /// Nanoseconds per unit of the duration column (1 for the exporter's ns; `durationUnit`).
     pub duration_ns: u64,
+    /// Span attributes (a map).
+    pub tags: Option<String>,
+    /// Resource attributes (a map).
+    pub service_tags: Option<String>,
+    /// Span kind.
+    pub kind: Option<String>,
+    /// Status code.
+    pub status_code: Option<String>,
+    /// Status message.
+    pub status_message: Option<String>,
+    /// W3C trace state.
+    pub trace_state: Option<String>,
+    /// Instrumentation scope name.
+    pub scope_name: Option<String>,
+    /// Instrumentation scope version.
+    pub scope_version: Option<String>,
+    /// Prefix of the span events' Nested columns (`Events`: `Events.Timestamp`, `.Name`,
+    /// `.Attributes`).
+    pub events: Option<String>,
+    /// Prefix of the span links' Nested columns (`Links`: `Links.TraceId`, `.SpanId`).
+    pub links: Option<String>,
+}
+
+/// The unit of a traces table's duration column (`traces.durationUnit`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DurationUnit {
+    /// Seconds.
+    Seconds,
+    /// Milliseconds.
+    Milliseconds,
+    /// Microseconds.
+    Microseconds,
+    /// Nanoseconds (the exporter's unit).
+    #[default]
+    Nanoseconds,
+}
+
+impl DurationUnit {
+    /// Parses grafana/clickhouse-datasource's spelling (`seconds`, `milliseconds`,
+    /// `microseconds`, `nanoseconds`).
+    pub fn parse(text: &str) -> Option<DurationUnit> {
+        Some(match text {
+            "seconds" => DurationUnit::Seconds,
+            "milliseconds" => DurationUnit::Milliseconds,
+            "microseconds" => DurationUnit::Microseconds,
+            "nanoseconds" => DurationUnit::Nanoseconds,
+            _ => return None,
+        })
+    }
+
+    /// Nanoseconds per unit.
+    pub fn nanos(self) -> u64 {
+        match self {
+            DurationUnit::Seconds => 1_000_000_000,
+            DurationUnit::Milliseconds => 1_000_000,
+            DurationUnit::Microseconds => 1_000,
+            DurationUnit::Nanoseconds => 1,
+        }
+    }
 }
 
 /// How a key time column compares with a range.
@@ -180,11 +321,12 @@ pub enum TimeKind {
     Precise(u8),
 }
 
-/// Role overrides for custom schemas (datasource `logs` settings or a query's `columns`).
+/// Role overrides for custom schemas (datasource `logs` / `traces` settings or a query's
+/// `columns`). An override must name a column of the table.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RoleOverrides {
-    /// Time column.
+    /// Time column (`timeColumn`; traces: `startTimeColumn`).
     pub time_column: Option<String>,
     /// Body column (`messageColumn` in grafana's settings).
     #[serde(alias = "messageColumn")]
@@ -192,45 +334,147 @@ pub struct RoleOverrides {
     /// Severity column (`levelColumn`).
     #[serde(alias = "levelColumn")]
     pub severity_column: Option<String>,
-    /// Service column.
+    /// Service column (traces: `serviceNameColumn`).
     pub service_column: Option<String>,
     /// Trace id column.
     pub trace_id_column: Option<String>,
     /// Context columns (pod, container…).
     pub context_columns: Option<Vec<String>>,
+    /// Logs: a coarser time column to filter on as well, for pruning (`filterTimeColumn`).
+    pub filter_time_column: Option<String>,
+    /// Traces: span id column (`spanIdColumn`).
+    pub span_id_column: Option<String>,
+    /// Traces: parent span id column (`parentSpanIdColumn`).
+    pub parent_span_id_column: Option<String>,
+    /// Traces: operation name column (`operationNameColumn`).
+    pub operation_name_column: Option<String>,
+    /// Traces: duration column (`durationColumn`).
+    pub duration_column: Option<String>,
+    /// Traces: the duration column's unit (`durationUnit`; validated by the settings).
+    #[serde(skip)]
+    pub duration_unit: Option<DurationUnit>,
+    /// Traces: span attributes map (`tagsColumn`).
+    pub tags_column: Option<String>,
+    /// Traces: resource attributes map (`serviceTagsColumn`).
+    pub service_tags_column: Option<String>,
+    /// Traces: span kind (`kindColumn`).
+    pub kind_column: Option<String>,
+    /// Traces: status code (`statusCodeColumn`).
+    pub status_code_column: Option<String>,
+    /// Traces: status message (`statusMessageColumn`).
+    pub status_message_column: Option<String>,
+    /// Traces: trace state (`stateColumn`).
+    pub state_column: Option<String>,
+    /// Traces: instrumentation scope name (`instrumentationLibraryNameColumn`).
+    pub scope_name_column: Option<String>,
+    /// Traces: instrumentation scope version (`instrumentationLibraryVersionColumn`).
+    pub scope_version_column: Option<String>,
+    /// Traces: prefix of the events' Nested columns (`traceEventsColumnPrefix`).
+    pub events_prefix: Option<String>,
+    /// Traces: prefix of the links' Nested columns (`traceLinksColumnPrefix`).
+    pub links_prefix: Option<String>,
 }
 
 impl RoleOverrides {
     /// These overrides with any unset role taken from `fallback`.
     pub fn or(&self, fallback: &RoleOverrides) -> RoleOverrides {
-        RoleOverrides {
-            time_column: self
-                .time_column
-                .clone()
-                .or_else(|| fallback.time_column.clone()),
-            body_column: self
-                .body_column
-                .clone()
-                .or_else(|| fallback.body_column.clone()),
-            severity_column: self
-                .severity_column
-                .clone()
-                .or_else(|| fallback.severity_column.clone()),
-            service_column: self
-                .service_column
-                .clone()
-                .or_else(|| fallback.service_column.clone()),
-            trace_id_column: self
-                .trace_id_column
-                .clone()
-                .or_else(|| fallback.trace_id_column.clone()),
-            context_columns: self
-                .context_columns
-                .clone()
-                .or_else(|| fallback.context_columns.clone()),
+        // Listing every field (no `..`) makes a new role a compile error here until it is added.
+        macro_rules! either {
+            ($($field:ident),* $(,)?) => {
+                RoleOverrides {
+                    $($field: self.$field.clone().or_else(|| fallback.$field.clone()),)*
+                }
+            };
         }
+        either!(
+            time_column,
+            body_column,
+            severity_column,
+            service_column,
+            trace_id_column,
+            context_columns,
+            filter_time_column,
+            span_id_column,
+            parent_span_id_column,
+            operation_name_column,
+            duration_column,
+            duration_unit,
+            tags_column,
+            service_tags_column,
+            kind_column,
+            status_code_column,
+            status_message_column,
+            state_column,
+            scope_name_column,
+            scope_version_column,
+            events_prefix,
+            links_prefix,
+        )
+    }
+
+    /// The overrides naming a column `schema` does not have, as `key `column`` (the setting's
+    /// name), for an error that says which setting to fix.
+    pub fn missing_in(&self, schema: &TableSchema) -> Vec<String> {
+        let mut roles = self.clone();
+        ROLE_SETTINGS
+            .iter()
+            .filter_map(|(keys, field)| {
+                let c = field(&mut roles).clone()?;
+                let missing = if keys[0].ends_with("Prefix") {
+                    nested(schema, &Some(c.clone()), &c).is_none()
+                } else {
+                    schema.column(&c).is_none()
+                };
+                missing.then(|| format!("{} `{c}`", keys[0]))
+            })
+            .collect()
+    }
+
+    /// True when a role only a traces table has is overridden: the table is then read as traces
+    /// whatever its column names.
+    fn names_trace_roles(&self) -> bool {
+        self.span_id_column.is_some()
+            || self.parent_span_id_column.is_some()
+            || self.operation_name_column.is_some()
+            || self.duration_column.is_some()
     }
 }
+
+/// A role of [`RoleOverrides`], to read or set it by its setting's name.
+pub type RoleField = fn(&mut RoleOverrides) -> &mut Option<String>;
+
+/// The column-role keys of a datasource's `logs` / `traces` settings (grafana/clickhouse-datasource's
+/// name first, then Lantern's own spelling) and the role each sets.
+pub const ROLE_SETTINGS: &[(&[&str], RoleField)] = &[
+    (&["timeColumn", "startTimeColumn"], |o| &mut o.time_column),
+    (&["messageColumn", "bodyColumn"], |o| &mut o.body_column),
+    (&["levelColumn", "severityColumn"], |o| {
+        &mut o.severity_column
+    }),
+    (&["serviceNameColumn", "serviceColumn"], |o| {
+        &mut o.service_column
+    }),
+    (&["traceIdColumn"], |o| &mut o.trace_id_column),
+    (&["filterTimeColumn"], |o| &mut o.filter_time_column),
+    (&["spanIdColumn"], |o| &mut o.span_id_column),
+    (&["parentSpanIdColumn"], |o| &mut o.parent_span_id_column),
+    (&["operationNameColumn"], |o| &mut o.operation_name_column),
+    (&["durationColumn"], |o| &mut o.duration_column),
+    (&["tagsColumn"], |o| &mut o.tags_column),
+    (&["serviceTagsColumn"], |o| &mut o.service_tags_column),
+    (&["kindColumn"], |o| &mut o.kind_column),
+    (&["statusCodeColumn"], |o| &mut o.status_code_column),
+    (&["statusMessageColumn"], |o| &mut o.status_message_column),
+    (&["stateColumn"], |o| &mut o.state_column),
+    (&["instrumentationLibraryNameColumn"], |o| {
+        &mut o.scope_name_column
+    }),
+    (&["instrumentationLibraryVersionColumn"], |o| {
+        &mut o.scope_version_column
+    }),
+    (&["traceEventsColumnPrefix"], |o| &mut o.events_prefix),
+    (&["traceLinksColumnPrefix"], |o| &mut o.links_prefix),
+];
 
 /// The classification of a table.
 #[derive(Clone, Debug, PartialEq)]
@@ -263,6 +507,42 @@ fn is_map(t: &ChType) -> bool {
 
 fn is_number(t: &ChType) -> bool {
     matches!(t.base(), ChType::Int(_) | ChType::UInt(_))
+}
+
+fn is_any(_: &ChType) -> bool {
+    true
+}
+
+/// A role's column: the override, which must name a column of the table (`None` when it does
+/// not), else the first of `names` found with a fitting type (`Some(None)` when none is).
+fn role(
+    schema: &TableSchema,
+    over: &Option<String>,
+    names: &[&str],
+    ok: fn(&ChType) -> bool,
+) -> Option<Option<String>> {
+    match over {
+        Some(name) => Some(Some(schema.column(name)?.name.clone())),
+        None => Some(find(schema, names, ok).map(str::to_owned)),
+    }
+}
+
+/// A Nested column group (`Events`, `Links`) by prefix: the override, which must exist, else the
+/// default when the table has it.
+fn nested(schema: &TableSchema, over: &Option<String>, default: &str) -> Option<Option<String>> {
+    let present = |p: &str| {
+        schema.columns.iter().any(|c| {
+            c.name == p
+                || c.name
+                    .strip_prefix(p)
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })
+    };
+    match over {
+        Some(p) if present(p) => Some(Some(p.clone())),
+        Some(_) => None,
+        None => Some(present(default).then(|| default.to_owned())),
+    }
 }
 
 /// Names the roles of a column set found by name then type, case-insensitively.
@@ -298,19 +578,31 @@ fn key_times(schema: &TableSchema, exclude: &str) -> Vec<(String, TimeKind)> {
         .collect()
 }
 
-/// Classifies a table as OTel logs or traces (any generation, or custom), or `None`.
+/// Classifies a table as OTel logs or traces (any generation, or custom), or `None`. `None` too
+/// when an override names a column the table does not have.
 pub fn classify(schema: &TableSchema, overrides: &RoleOverrides) -> Option<Classified> {
     let has = |n: &str| schema.column(n).is_some();
-    if has("SpanId") && has("SpanName") || has("ParentSpanId") {
-        let time = overrides.time_column.clone().or_else(|| {
-            find(schema, &["Timestamp", "StartTime", "start_time"], |t| {
-                is_time(t).is_some()
-            })
-            .map(str::to_owned)
-        })?;
-        let duration = find(schema, &["Duration", "duration_ns", "duration"], is_number)
-            .unwrap_or("Duration")
-            .to_owned();
+    let o = overrides;
+    let text = |over: &Option<String>, names: &[&str]| role(schema, over, names, is_string);
+    let map = |over: &Option<String>, names: &[&str]| role(schema, over, names, is_map);
+    let span_id = text(&o.span_id_column, &["SpanId", "span_id", "spanID"])?;
+    let parent_span_id = text(
+        &o.parent_span_id_column,
+        &["ParentSpanId", "parent_span_id", "parentSpanID"],
+    )?;
+    let operation = text(
+        &o.operation_name_column,
+        &["SpanName", "span_name", "operation_name", "operationName"],
+    )?;
+    if o.names_trace_roles()
+        || span_id.is_some() && (operation.is_some() || parent_span_id.is_some())
+    {
+        let time = role(
+            schema,
+            &o.time_column,
+            &["Timestamp", "StartTime", "start_time", "timestamp"],
+            |t| is_time(t).is_some(),
+        )??;
         let generation = match schema.column("Duration").map(|c| c.ty.base().clone()) {
             Some(ChType::Int(64)) if !has("ScopeName") => Generation::Traces2022,
             Some(_) if has("SpanKind") && has("StatusCode") => Generation::TracesCurrent,
@@ -319,8 +611,41 @@ pub fn classify(schema: &TableSchema, overrides: &RoleOverrides) -> Option<Class
         let roles = TraceRoles {
             key_times: key_times(schema, &time),
             time,
-            duration,
-            duration_ns: 1,
+            trace_id: text(&o.trace_id_column, &["TraceId", "trace_id", "traceID"])??,
+            span_id: span_id?,
+            parent_span_id,
+            operation,
+            service: text(
+                &o.service_column,
+                &["ServiceName", "service_name", "service"],
+            )?,
+            duration: role(
+                schema,
+                &o.duration_column,
+                &["Duration", "duration_ns", "duration"],
+                if o.duration_column.is_some() {
+                    is_any
+                } else {
+                    is_number
+                },
+            )??,
+            duration_ns: o.duration_unit.unwrap_or_default().nanos(),
+            tags: map(&o.tags_column, &["SpanAttributes", "span_attributes"])?,
+            service_tags: map(
+                &o.service_tags_column,
+                &["ResourceAttributes", "resource_attributes"],
+            )?,
+            kind: text(&o.kind_column, &["SpanKind", "span_kind"])?,
+            status_code: text(&o.status_code_column, &["StatusCode", "status_code"])?,
+            status_message: text(
+                &o.status_message_column,
+                &["StatusMessage", "status_message"],
+            )?,
+            trace_state: text(&o.state_column, &["TraceState", "trace_state"])?,
+            scope_name: text(&o.scope_name_column, &["ScopeName", "scope_name"])?,
+            scope_version: text(&o.scope_version_column, &["ScopeVersion", "scope_version"])?,
+            events: nested(schema, &o.events_prefix, "Events")?,
+            links: nested(schema, &o.links_prefix, "Links")?,
         };
         return Some(Classified::Traces(generation, roles));
     }
@@ -389,7 +714,6 @@ pub fn classify(schema: &TableSchema, overrides: &RoleOverrides) -> Option<Class
         )
         .map(str::to_owned)
     });
-    let span_id = find(schema, &["SpanId", "span_id", "spanID"], is_string).map(str::to_owned);
     let maps: Vec<String> = ["ResourceAttributes", "ScopeAttributes", "LogAttributes"]
         .iter()
         .filter_map(|m| {
@@ -477,6 +801,15 @@ pub fn classify(schema: &TableSchema, overrides: &RoleOverrides) -> Option<Class
     let mut key_times = key_times(schema, &time);
     // An ALIAS TimestampTime (added by hand to new tables) is not a key column: never filter on it.
     key_times.retain(|(n, _)| schema.stored(n).is_some());
+    // `filterTimeColumn`: a coarser time column the user filters on too (grafana's 1.2.9 layout
+    // filters on TimestampTime); it must be a time column.
+    if let Some(name) = &o.filter_time_column {
+        let c = schema.column(name)?;
+        let kind = is_time(&c.ty)?;
+        if c.name != time && !key_times.iter().any(|(n, _)| *n == c.name) {
+            key_times.push((c.name.clone(), kind));
+        }
+    }
     let roles = LogRoles {
         time,
         key_times,
@@ -768,6 +1101,217 @@ mod tests {
             classify(&s, &RoleOverrides::default()),
             Some(Classified::Traces(Generation::TracesCurrent, _))
         ));
+    }
+
+    /// A traces table whose columns are all named differently from the exporter's.
+    fn custom_spans() -> TableSchema {
+        schema(
+            vec![
+                col("started", "DateTime64(6)"),
+                col("trace", "String"),
+                col("span", "String"),
+                col("parent", "String"),
+                col("op", "LowCardinality(String)"),
+                col("svc", "LowCardinality(String)"),
+                col("took_ms", "Float64"),
+                col("attrs", "Map(String, String)"),
+                col("res", "Map(String, String)"),
+                col("state", "LowCardinality(String)"),
+                col("ev.Timestamp", "Array(DateTime64(9))"),
+                col("ev.Name", "Array(String)"),
+                col("ev.Attributes", "Array(Map(String, String))"),
+            ],
+            "svc, toDateTime(started)",
+            "",
+            "toDate(started)",
+        )
+    }
+
+    fn custom_overrides() -> RoleOverrides {
+        let some = |s: &str| Some(s.to_owned());
+        RoleOverrides {
+            time_column: some("started"),
+            trace_id_column: some("trace"),
+            span_id_column: some("span"),
+            parent_span_id_column: some("parent"),
+            operation_name_column: some("op"),
+            service_column: some("svc"),
+            duration_column: some("took_ms"),
+            duration_unit: Some(DurationUnit::Milliseconds),
+            tags_column: some("attrs"),
+            service_tags_column: some("res"),
+            status_code_column: some("state"),
+            events_prefix: some("ev"),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_custom_traces_table_is_read_through_the_column_settings() {
+        let s = custom_spans();
+        assert_eq!(classify(&s, &RoleOverrides::default()), None);
+        let Some(Classified::Traces(g, r)) = classify(&s, &custom_overrides()) else {
+            panic!("not traces")
+        };
+        assert_eq!(g, Generation::Custom);
+        assert_eq!(
+            (r.time.as_str(), r.trace_id.as_str(), r.span_id.as_str()),
+            ("started", "trace", "span")
+        );
+        assert_eq!(r.parent_span_id.as_deref(), Some("parent"));
+        assert_eq!(r.operation.as_deref(), Some("op"));
+        assert_eq!(r.service.as_deref(), Some("svc"));
+        assert_eq!((r.duration.as_str(), r.duration_ns), ("took_ms", 1_000_000));
+        assert_eq!(r.tags.as_deref(), Some("attrs"));
+        assert_eq!(r.service_tags.as_deref(), Some("res"));
+        assert_eq!(r.status_code.as_deref(), Some("state"));
+        assert_eq!(r.events.as_deref(), Some("ev"));
+        assert_eq!((r.kind.as_deref(), r.links.as_deref()), (None, None));
+        assert_eq!(r.key_times, vec![]);
+        assert!(custom_overrides().missing_in(&s).is_empty());
+
+        // An override naming a column the table lacks is not silently dropped.
+        for o in [
+            RoleOverrides {
+                span_id_column: Some("nope".into()),
+                ..custom_overrides()
+            },
+            RoleOverrides {
+                kind_column: Some("nope".into()),
+                ..custom_overrides()
+            },
+            RoleOverrides {
+                links_prefix: Some("nope".into()),
+                ..custom_overrides()
+            },
+        ] {
+            assert_eq!(classify(&s, &o), None, "{o:?}");
+            assert_eq!(o.missing_in(&s).len(), 1, "{:?}", o.missing_in(&s));
+        }
+        assert_eq!(
+            RoleOverrides {
+                span_id_column: Some("nope".into()),
+                ..Default::default()
+            }
+            .missing_in(&s),
+            ["spanIdColumn `nope`"]
+        );
+    }
+
+    #[test]
+    fn exporter_traces_need_no_settings() {
+        let c = vec![
+            col("Timestamp", "DateTime64(9)"),
+            col("TraceId", "String"),
+            col("SpanId", "String"),
+            col("ParentSpanId", "String"),
+            col("SpanName", "LowCardinality(String)"),
+            col("SpanKind", "LowCardinality(String)"),
+            col("ServiceName", "LowCardinality(String)"),
+            col("Duration", "UInt64"),
+            col("StatusCode", "LowCardinality(String)"),
+            col("SpanAttributes", "Map(LowCardinality(String), String)"),
+            col("Events.Timestamp", "Array(DateTime64(9))"),
+            col("Links.TraceId", "Array(String)"),
+        ];
+        let s = schema(
+            c,
+            "ServiceName, SpanName, toDateTime(Timestamp)",
+            "",
+            "toDate(Timestamp)",
+        );
+        let Some(Classified::Traces(_, r)) = classify(&s, &RoleOverrides::default()) else {
+            panic!()
+        };
+        assert_eq!(
+            r.duration_ns, 1,
+            "nanoseconds unless durationUnit says otherwise"
+        );
+        assert_eq!(r.kind.as_deref(), Some("SpanKind"));
+        assert_eq!(r.service_tags, None);
+        assert_eq!(
+            (r.events.as_deref(), r.links.as_deref()),
+            (Some("Events"), Some("Links"))
+        );
+    }
+
+    #[test]
+    fn filter_time_column_is_filtered_too() {
+        let mut c = logs_common();
+        c.push(col("EventDate", "Date"));
+        let s = schema(c, "ServiceName, Timestamp", "", "");
+        let o = RoleOverrides {
+            filter_time_column: Some("EventDate".into()),
+            ..Default::default()
+        };
+        let Some(Classified::Logs(_, r)) = classify(&s, &o) else {
+            panic!()
+        };
+        assert_eq!(r.key_times, vec![("EventDate".to_owned(), TimeKind::Date)]);
+        for bad in ["Body", "Missing"] {
+            let o = RoleOverrides {
+                filter_time_column: Some(bad.into()),
+                ..Default::default()
+            };
+            assert_eq!(classify(&s, &o), None, "{bad} is not a time column");
+        }
+    }
+
+    #[test]
+    fn otel_versions_against_tables() {
+        let mut c = logs_common();
+        c.push(col("ScopeName", "String"));
+        c.push(col("EventName", "String"));
+        let v151 = schema(
+            c.clone(),
+            "toStartOfFiveMinutes(Timestamp), ServiceName",
+            "",
+            "",
+        );
+        c.push(Column {
+            name: "TimestampTime".into(),
+            ty: ChType::parse("DateTime"),
+            default_kind: "DEFAULT".into(),
+        });
+        let older = schema(c, "ServiceName, TimestampTime, Timestamp", "", "");
+        let check = |v: OtelVersion, logs: bool, s: &TableSchema| {
+            v.mismatch(logs, s, classify(s, &RoleOverrides::default()).as_ref())
+        };
+        assert_eq!(check(OtelVersion::V1_30_0, true, &v151), None);
+        assert_eq!(check(OtelVersion::V1_29_0, true, &older), None);
+        assert_eq!(check(OtelVersion::Latest, true, &older), None);
+        let why = check(OtelVersion::V1_29_0, true, &v151).unwrap();
+        assert!(
+            why.contains("no TimestampTime") && why.contains("otel-logs-v0.151"),
+            "{why}"
+        );
+        let why = check(OtelVersion::V1_30_0, true, &older).unwrap();
+        assert!(why.contains("has a TimestampTime"), "{why}");
+        assert_eq!(
+            check(OtelVersion::V1_30_0, false, &older).as_deref(),
+            Some("is a logs table")
+        );
+        let spans = custom_spans();
+        assert_eq!(
+            OtelVersion::V1_30_0
+                .mismatch(
+                    false,
+                    &spans,
+                    classify(&spans, &custom_overrides()).as_ref()
+                )
+                .as_deref(),
+            Some("is not the collector exporter's layout (detected custom)")
+        );
+        assert!(
+            check(OtelVersion::V1_29_0, false, &spans)
+                .unwrap()
+                .contains("neither")
+        );
+        assert_eq!(
+            OtelVersion::parse("1.29.0").map(OtelVersion::name),
+            Some("1.29.0")
+        );
+        assert_eq!(OtelVersion::parse("1.2.9"), None);
     }
 
     #[test]

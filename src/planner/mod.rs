@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use crate::chtype::ChType;
 use crate::error::QueryError;
-use crate::otel::{self, Classified, ColumnRef, RoleOverrides, TableSchema, TimeKind};
+use crate::otel::{self, Classified, ColumnRef, TableSchema, TimeKind};
 use crate::query::{Format, Query, RequestContext};
 use crate::settings::Settings;
 use crate::sql::build::{self, Direction, LogsBuilder, Range, TraceColumns, TraceSearch};
@@ -574,7 +574,7 @@ pub fn plan(
         Kind::TraceSearch(s) => {
             let (db, table) = traces_table(settings, &s.database, &s.table);
             let schema = facts.schema(&db, &table)?;
-            let roles = trace_roles(schema, &db, &table)?;
+            let roles = trace_roles(settings, schema, &db, &table)?;
             let time_kind = time_kind_of(schema, &roles.time);
             let sql =
                 build::trace_search_query(s, &db, &table, &roles, time_kind, &names(schema), range)
@@ -887,12 +887,26 @@ fn traces_table(settings: &Settings, database: &str, table: &str) -> (String, St
 }
 
 /// The trace roles of `db.table`, or the error that it is not a traces table.
-fn trace_roles(schema: &TableSchema, db: &str, table: &str) -> Result<otel::TraceRoles, Step> {
-    match otel::classify(schema, &RoleOverrides::default()) {
+fn trace_roles(
+    settings: &Settings,
+    schema: &TableSchema,
+    db: &str,
+    table: &str,
+) -> Result<otel::TraceRoles, Step> {
+    let overrides = &settings.traces.overrides;
+    match otel::classify(schema, overrides) {
         Some(Classified::Traces(_, roles)) => Ok(roles),
-        _ => Err(Step::Fail(invalid(format!(
-            "{db}.{table} is not a traces table (no SpanId/SpanName columns)"
-        )))),
+        _ => {
+            let missing = overrides.missing_in(schema);
+            Err(Step::Fail(invalid(if missing.is_empty() {
+                format!("{db}.{table} is not a traces table (no SpanId/SpanName columns)")
+            } else {
+                format!(
+                    "{db}.{table} is not a traces table: the datasource's traces settings name columns it lacks ({})",
+                    missing.join(", ")
+                )
+            })))
+        }
     }
 }
 
@@ -905,7 +919,7 @@ fn trace_plan(
 ) -> Result<Plan, Step> {
     let (db, table) = traces_table(settings, &search.database, &search.table);
     let schema = facts.schema(&db, &table)?;
-    let roles = trace_roles(schema, &db, &table)?;
+    let roles = trace_roles(settings, schema, &db, &table)?;
     let lookup = format!("{table}_trace_id_ts");
     let lookup_schema = facts.schema(&db, &lookup)?;
     let bounds = if ["TraceId", "Start", "End"]

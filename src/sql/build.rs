@@ -664,7 +664,7 @@ pub fn context_for_sql(
     context_query(&select, time_col, row_ns, direction, equal, limit)
 }
 
-/// Optional columns of a traces table the trace view uses.
+/// The columns of a traces table (the trace view checks the event and link subcolumns it reads).
 #[derive(Clone, Debug, Default)]
 pub struct TraceColumns {
     /// Column names present in the table.
@@ -675,9 +675,49 @@ impl TraceColumns {
     fn has(&self, name: &str) -> bool {
         self.present.iter().any(|c| c == name)
     }
+
+    /// The subcolumns `prefix.name` of a Nested group, when the table has them all.
+    fn nested(&self, prefix: Option<&str>, names: &[&str]) -> Option<Vec<String>> {
+        let p = prefix?;
+        let subs: Vec<String> = names.iter().map(|n| format!("{p}.{n}")).collect();
+        // A Nested column kept whole (flatten_nested = 0) still reads as `prefix.name`.
+        (self.has(p) || subs.iter().all(|s| self.has(s))).then_some(subs)
+    }
+}
+
+/// A role's column, or `fallback` when the table has none.
+fn column_or(c: &Option<String>, fallback: &str) -> String {
+    c.as_deref().map_or_else(|| fallback.to_owned(), identifier)
+}
+
+/// The duration column in milliseconds, whatever its unit (`durationUnit`).
+fn duration_ms(roles: &TraceRoles) -> String {
+    format!(
+        "{} * {} / 1000000",
+        identifier(&roles.duration),
+        roles.duration_ns.max(1)
+    )
+}
+
+/// A duration bound given in milliseconds as a literal in the duration column's unit: exact, so
+/// `>=` and `<=` keep their meaning for integer and fractional columns alike.
+fn duration_bound(key: &str, ms: f64, roles: &TraceRoles) -> Result<String, BuildError> {
+    let v = ms * 1e6 / roles.duration_ns.max(1) as f64;
+    if !v.is_finite() || v.abs() >= 9.0e18 {
+        return Err(BuildError(format!(
+            "traceSearch.{key} {ms} is out of range"
+        )));
+    }
+    Ok(if v.fract() == 0.0 {
+        (v as i64).to_string()
+    } else {
+        v.to_string()
+    })
 }
 
 /// The trace view query for one trace id (optionally bounded by the lookup table's times).
+/// Times are read as whole microseconds, then made milliseconds: nanoseconds since 1970 do not
+/// fit a Float64 exactly (…200.010 ms came out as …200.0099998).
 pub fn trace_query(
     database: &str,
     table: &str,
@@ -686,59 +726,57 @@ pub fn trace_query(
     trace_id: &str,
     bounds: Option<(i64, i64)>,
 ) -> String {
-    let kv = |map: &str| {
-        if cols.has(map) {
+    let kv = |map: &Option<String>| match map {
+        Some(map) => {
             let m = identifier(map);
             format!(
                 "arrayMap(k -> CAST((k, {m}[k]), 'Tuple(key String, value String)'), mapKeys({m}))"
             )
-        } else {
-            "CAST([], 'Array(Tuple(key String, value String))')".to_owned()
         }
+        None => "CAST([], 'Array(Tuple(key String, value String))')".to_owned(),
     };
-    let text = |col: &str| {
-        if cols.has(col) {
-            identifier(col)
-        } else {
-            "''".to_owned()
-        }
+    let text = |c: &Option<String>| column_or(c, "''");
+    let events = match cols.nested(roles.events.as_deref(), &["Timestamp", "Name", "Attributes"]) {
+        Some(sub) => format!(
+            "arrayMap((t, n, a) -> CAST((toUnixTimestamp64Micro(t) / 1000, n, arrayMap(k -> CAST((k, a[k]), 'Tuple(key String, value String)'), mapKeys(a))), \
+             'Tuple(timestamp Float64, name String, fields Array(Tuple(key String, value String)))'), {}, {}, {})",
+            identifier(&sub[0]),
+            identifier(&sub[1]),
+            identifier(&sub[2])
+        ),
+        None => "CAST([], 'Array(Tuple(timestamp Float64, name String, fields Array(Tuple(key String, value String))))')".to_owned(),
     };
-    let events = if cols.has("Events.Timestamp") || cols.has("Events") {
-        "arrayMap((t, n, a) -> CAST((toUnixTimestamp64Nano(t) / 1000000, n, arrayMap(k -> CAST((k, a[k]), 'Tuple(key String, value String)'), mapKeys(a))), \
-         'Tuple(timestamp Float64, name String, fields Array(Tuple(key String, value String)))'), `Events.Timestamp`, `Events.Name`, `Events.Attributes`)"
-            .to_owned()
-    } else {
-        "CAST([], 'Array(Tuple(timestamp Float64, name String, fields Array(Tuple(key String, value String))))')".to_owned()
-    };
-    let references = if cols.has("Links.TraceId") || cols.has("Links") {
-        "arrayMap((t, s) -> CAST((t, s), 'Tuple(traceID String, spanID String)'), `Links.TraceId`, `Links.SpanId`)".to_owned()
-    } else {
-        "CAST([], 'Array(Tuple(traceID String, spanID String))')".to_owned()
+    let references = match cols.nested(roles.links.as_deref(), &["TraceId", "SpanId"]) {
+        Some(sub) => format!(
+            "arrayMap((t, s) -> CAST((t, s), 'Tuple(traceID String, spanID String)'), {}, {})",
+            identifier(&sub[0]),
+            identifier(&sub[1])
+        ),
+        None => "CAST([], 'Array(Tuple(traceID String, spanID String))')".to_owned(),
     };
     let time = identifier(&roles.time);
-    let duration = identifier(&roles.duration);
+    let status = text(&roles.status_code);
     let mut sql = format!(
         "SELECT {tid} AS traceID, {sid} AS spanID, {pid} AS parentSpanID, {op} AS operationName, {svc} AS serviceName, \
-         toUnixTimestamp64Nano(toDateTime64({time}, 9)) / 1000000 AS startTime, {duration} * {unit} / 1000000 AS duration, \
+         toUnixTimestamp64Micro(toDateTime64({time}, 6)) / 1000 AS startTime, {duration} AS duration, \
          {service_tags} AS serviceTags, {tags} AS tags, {events} AS logs, {references} AS references, \
          replaceOne(lower(toString({kind})), 'span_kind_', '') AS kind, \
          multiIf(toString({status}) IN ('Error', 'STATUS_CODE_ERROR'), 2, toString({status}) IN ('Ok', 'STATUS_CODE_OK'), 1, 0) AS statusCode, \
          {status_message} AS statusMessage, {scope} AS instrumentationLibraryName, {scope_version} AS instrumentationLibraryVersion, \
          {trace_state} AS traceState\nFROM {table}\nWHERE {tid} = {id}",
-        tid = identifier("TraceId"),
-        sid = identifier("SpanId"),
-        pid = text("ParentSpanId"),
-        op = text("SpanName"),
-        svc = text("ServiceName"),
-        unit = roles.duration_ns,
-        service_tags = kv("ResourceAttributes"),
-        tags = kv("SpanAttributes"),
-        kind = text("SpanKind"),
-        status = text("StatusCode"),
-        status_message = text("StatusMessage"),
-        scope = text("ScopeName"),
-        scope_version = text("ScopeVersion"),
-        trace_state = text("TraceState"),
+        tid = identifier(&roles.trace_id),
+        sid = identifier(&roles.span_id),
+        pid = text(&roles.parent_span_id),
+        op = text(&roles.operation),
+        svc = text(&roles.service),
+        duration = duration_ms(roles),
+        service_tags = kv(&roles.service_tags),
+        tags = kv(&roles.tags),
+        kind = text(&roles.kind),
+        status_message = text(&roles.status_message),
+        scope = text(&roles.scope_name),
+        scope_version = text(&roles.scope_version),
+        trace_state = text(&roles.trace_state),
         table = qualified_table(database, table),
         id = string_literal(trace_id),
     );
@@ -814,6 +852,19 @@ fn kind_spellings(kind: &str) -> Option<[&'static str; 2]> {
     }
 }
 
+/// A trace search filter's column, or an error naming the setting that maps it.
+fn search_column<'a>(
+    c: &'a Option<String>,
+    what: &str,
+    setting: &str,
+) -> Result<&'a str, BuildError> {
+    c.as_deref().ok_or_else(|| {
+        BuildError(format!(
+            "traceSearch.{what} cannot be applied: the table has no such column (set the datasource's traces.{setting})"
+        ))
+    })
+}
+
 /// The trace search table query.
 pub fn trace_search_query(
     s: &TraceSearch,
@@ -825,37 +876,36 @@ pub fn trace_search_query(
     r: Range,
 ) -> Result<String, BuildError> {
     let mut conds = vec![time_filter(&roles.time, time_kind, &roles.key_times, r)];
-    if s.root_only.unwrap_or(true) && columns.iter().any(|c| c == "ParentSpanId") {
-        conds.push(format!("{} = ''", identifier("ParentSpanId")));
+    if s.root_only.unwrap_or(true)
+        && let Some(parent) = &roles.parent_span_id
+    {
+        conds.push(format!("{} = ''", identifier(parent)));
     }
     if !s.services.is_empty() {
+        let service = search_column(&roles.service, "services", "serviceNameColumn")?;
         let list: Vec<String> = s.services.iter().map(|v| string_literal(v)).collect();
-        conds.push(format!(
-            "{} IN ({})",
-            identifier("ServiceName"),
-            list.join(", ")
-        ));
+        conds.push(format!("{} IN ({})", identifier(service), list.join(", ")));
     }
     if !s.operation.is_empty() {
+        let op = search_column(&roles.operation, "operation", "operationNameColumn")?;
         conds.push(format!(
             "{} = {}",
-            identifier("SpanName"),
+            identifier(op),
             string_literal(&s.operation)
         ));
     }
-    let unit = roles.duration_ns.max(1) as f64;
     if let Some(ms) = s.min_duration_ms {
         conds.push(format!(
             "{} >= {}",
             identifier(&roles.duration),
-            (ms * 1e6 / unit).floor() as i64
+            duration_bound("minDurationMs", ms, roles)?
         ));
     }
     if let Some(ms) = s.max_duration_ms {
         conds.push(format!(
             "{} <= {}",
             identifier(&roles.duration),
-            (ms * 1e6 / unit).ceil() as i64
+            duration_bound("maxDurationMs", ms, roles)?
         ));
     }
     if !s.status.is_empty() {
@@ -865,9 +915,10 @@ pub fn trace_search_query(
                 s.status
             ))
         })?;
+        let status = search_column(&roles.status_code, "status", "statusCodeColumn")?;
         conds.push(format!(
             "{} IN ({}, {})",
-            identifier("StatusCode"),
+            identifier(status),
             string_literal(spellings[0]),
             string_literal(spellings[1])
         ));
@@ -875,17 +926,18 @@ pub fn trace_search_query(
     if !s.kind.is_empty() {
         let spellings = kind_spellings(&s.kind)
             .ok_or_else(|| BuildError(format!("kind {:?} is not a span kind", s.kind)))?;
+        let kind = search_column(&roles.kind, "kind", "kindColumn")?;
         conds.push(format!(
             "{} IN ({}, {})",
-            identifier("SpanKind"),
+            identifier(kind),
             string_literal(spellings[0]),
             string_literal(spellings[1])
         ));
     }
-    let maps: Vec<String> = ["SpanAttributes", "ResourceAttributes"]
-        .iter()
-        .filter(|m| columns.iter().any(|c| c == *m))
-        .map(|m| m.to_string())
+    let maps: Vec<String> = [&roles.tags, &roles.service_tags]
+        .into_iter()
+        .flatten()
+        .cloned()
         .collect();
     let roles_for_filters = LogRoles {
         maps: maps.clone(),
@@ -908,14 +960,13 @@ pub fn trace_search_query(
     }
     let limit = s.limit.unwrap_or(100).clamp(1, 10_000);
     Ok(format!(
-        "SELECT {tid} AS traceID, {svc} AS serviceName, {op} AS operationName, {time} AS startTime, {dur} * {unit} / 1000000 AS duration, {status} AS status\nFROM {table}\nWHERE {cond}\nORDER BY {time} DESC\nLIMIT {limit}",
-        tid = identifier("TraceId"),
-        svc = identifier("ServiceName"),
-        op = identifier("SpanName"),
+        "SELECT {tid} AS traceID, {svc} AS serviceName, {op} AS operationName, {time} AS startTime, {dur} AS duration, {status} AS status\nFROM {table}\nWHERE {cond}\nORDER BY {time} DESC\nLIMIT {limit}",
+        tid = identifier(&roles.trace_id),
+        svc = column_or(&roles.service, "''"),
+        op = column_or(&roles.operation, "''"),
         time = identifier(&roles.time),
-        dur = identifier(&roles.duration),
-        unit = roles.duration_ns,
-        status = identifier("StatusCode"),
+        dur = duration_ms(roles),
+        status = column_or(&roles.status_code, "''"),
         table = qualified_table(database, table),
         cond = conds.join("\n  AND "),
     ))
@@ -1152,14 +1203,29 @@ mod tests {
         assert!(sql.contains("`TimestampTime` >= toDateTime(0)"), "{sql}");
     }
 
-    #[test]
-    fn trace_search_matches_both_spellings() {
-        let roles = TraceRoles {
+    /// The collector exporter's trace columns.
+    fn exporter_trace_roles() -> TraceRoles {
+        let some = |s: &str| Some(s.to_owned());
+        TraceRoles {
             time: "Timestamp".into(),
-            key_times: vec![],
+            trace_id: "TraceId".into(),
+            span_id: "SpanId".into(),
+            parent_span_id: some("ParentSpanId"),
+            operation: some("SpanName"),
+            service: some("ServiceName"),
             duration: "Duration".into(),
             duration_ns: 1,
-        };
+            tags: some("SpanAttributes"),
+            service_tags: some("ResourceAttributes"),
+            kind: some("SpanKind"),
+            status_code: some("StatusCode"),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn trace_search_matches_both_spellings() {
+        let roles = exporter_trace_roles();
         let s = TraceSearch {
             status: "error".into(),
             kind: "server".into(),
@@ -1192,16 +1258,119 @@ mod tests {
         assert!(sql.contains("`ParentSpanId` = ''"), "{sql}");
     }
 
+    /// A traces table with its own column names, durations in seconds.
+    fn custom_trace_roles() -> TraceRoles {
+        let some = |s: &str| Some(s.to_owned());
+        TraceRoles {
+            time: "started".into(),
+            trace_id: "trace".into(),
+            span_id: "span".into(),
+            parent_span_id: some("parent"),
+            operation: some("op"),
+            duration: "took".into(),
+            duration_ns: 1_000_000_000,
+            tags: some("attrs"),
+            events: some("ev"),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn trace_view_reads_the_roles_columns_and_duration_unit() {
+        let roles = custom_trace_roles();
+        let cols = TraceColumns {
+            present: ["ev.Timestamp", "ev.Name", "ev.Attributes"]
+                .map(String::from)
+                .to_vec(),
+        };
+        let sql = trace_query("db", "spans", &roles, &cols, "t1", None);
+        for want in [
+            "`trace` AS traceID",
+            "`span` AS spanID",
+            "`parent` AS parentSpanID",
+            "`op` AS operationName",
+            "'' AS serviceName",
+            "toUnixTimestamp64Micro(toDateTime64(`started`, 6)) / 1000 AS startTime",
+            "`took` * 1000000000 / 1000000 AS duration",
+            "mapKeys(`attrs`)",
+            "CAST([], 'Array(Tuple(key String, value String))') AS serviceTags",
+            "`ev.Timestamp`, `ev.Name`, `ev.Attributes`",
+            "CAST([], 'Array(Tuple(traceID String, spanID String))') AS references",
+            "WHERE `trace` = 't1'",
+        ] {
+            assert!(sql.contains(want), "{want}: {sql}");
+        }
+        assert!(
+            !sql.contains("TraceId") && !sql.contains("SpanName"),
+            "{sql}"
+        );
+        // Events whose subcolumns are not all there are shown empty, not as broken SQL.
+        let sql = trace_query("db", "spans", &roles, &TraceColumns::default(), "t1", None);
+        assert!(!sql.contains("`ev."), "{sql}");
+    }
+
+    #[test]
+    fn trace_search_durations_in_the_columns_unit() {
+        let mut roles = custom_trace_roles();
+        let s = TraceSearch {
+            min_duration_ms: Some(1500.0),
+            max_duration_ms: Some(4000.0),
+            ..Default::default()
+        };
+        let search = |roles: &TraceRoles, s: &TraceSearch| {
+            trace_search_query(s, "", "spans", roles, TimeKind::Precise(6), &[], R)
+        };
+        let sql = search(&roles, &s).unwrap();
+        assert!(sql.contains("`took` >= 1.5\n"), "seconds: {sql}");
+        assert!(sql.contains("`took` <= 4\n"), "{sql}");
+        assert!(sql.contains("`parent` = ''"), "root spans: {sql}");
+        assert!(
+            sql.contains("`took` * 1000000000 / 1000000 AS duration"),
+            "{sql}"
+        );
+        roles.duration_ns = 1_000;
+        let sql = search(&roles, &s).unwrap();
+        assert!(sql.contains("`took` >= 1500000\n"), "microseconds: {sql}");
+        let huge = TraceSearch {
+            min_duration_ms: Some(1e300),
+            ..Default::default()
+        };
+        let e = search(&roles, &huge).unwrap_err();
+        assert!(e.0.contains("minDurationMs"), "{e}");
+        // A filter the table has no column for is an error naming the setting, not a no-op.
+        for (s, setting) in [
+            (
+                TraceSearch {
+                    services: vec!["api".into()],
+                    ..Default::default()
+                },
+                "serviceNameColumn",
+            ),
+            (
+                TraceSearch {
+                    status: "error".into(),
+                    ..Default::default()
+                },
+                "statusCodeColumn",
+            ),
+            (
+                TraceSearch {
+                    kind: "server".into(),
+                    ..Default::default()
+                },
+                "kindColumn",
+            ),
+        ] {
+            let e = search(&roles, &s).unwrap_err();
+            assert!(e.0.contains(setting), "{e}");
+        }
+    }
+
     /// A bare trace search key with an apostrophe filtered on the key without it (`it's` became
     /// `its`, and `'` the empty key): a silently different filter. Found by the security suite.
     #[test]
     fn trace_search_filter_key_with_a_quote_is_that_key() {
-        let roles = TraceRoles {
-            time: "Timestamp".into(),
-            key_times: vec![],
-            duration: "Duration".into(),
-            duration_ns: 1,
-        };
+        let roles = exporter_trace_roles();
         let cols: Vec<String> = vec!["SpanAttributes".into()];
         for (key, want) in [
             ("it's", r"`SpanAttributes`['it\'s'] = 'x'"),

@@ -392,6 +392,7 @@ fn bench_shape1m() {
         nullify_sparse: false,
         ms_column_t: false,
         max_points: u64::MAX,
+        max_points_from: "maxResultRows",
     };
     let samples: Vec<Duration> = (0..9)
         .map(|_| {

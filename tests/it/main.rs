@@ -28,6 +28,7 @@ mod protocol;
 mod readme;
 mod resources;
 mod security;
+mod settings;
 mod timeseries;
 mod tls;
 mod trust;

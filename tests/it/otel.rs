@@ -13,7 +13,7 @@ use crate::host::{Answer, Host, Q, datasource};
 const FROM_MS: i64 = 1_704_067_200_000; // 2024-01-01 00:00:00 UTC
 const TO_MS: i64 = FROM_MS + 3_600_000;
 
-fn fixture(db: &TestDb, name: &str) {
+pub fn fixture(db: &TestDb, name: &str) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/testdata/otel")
         .join(name);

@@ -24,6 +24,11 @@ a server:
   `log_comment`, and `query_id = '…'` in `KILL QUERY` and `system.processes` queries also
   matches it.
 * the cluster `test_shard_localhost` (one shard, this node), as in a server's default config.
+* `getClientHTTPHeader('Name')` returns the request's header (chdb has no HTTP request), with
+  the setting `allow_get_client_http_header` on, as on a server; `X-ClickHouse-*` and
+  `Authorization` read as empty.
+* `--require-header NAME`: requests without that header are refused (Code 516), like a proxy
+  in front of ClickHouse that authorises by Grafana's identity headers.
 
 Started with `--port 0` it prints one line when ready:
 `chshim listening on http://127.0.0.1:PORT (ClickHouse <version>, data <dir>)`.
@@ -89,6 +94,8 @@ SESSIONS = {}
 SESSIONS_LOCK = threading.Lock()
 VERBOSE = False
 PROFILE_READONLY = None  # --readonly: the user's settings profile level
+REQUIRE_HEADER = None  # --require-header: refuse requests without this header
+CLIENT_HEADER_CALL = re.compile(r"getClientHTTPHeader\(\s*'([^'\\]*)'\s*\)", re.IGNORECASE)
 
 
 class ClickHouseError(Exception):
@@ -335,7 +342,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             headers["Content-Encoding"] = "gzip"
         self.send(200, data, headers, method == "HEAD")
 
+    def client_headers(self, sql):
+        """getClientHTTPHeader('Name') as the request's header value, as a server reads it."""
+        def value(m):
+            name = m.group(1)
+            if name.lower().startswith("x-clickhouse-") or name.lower() == "authorization":
+                return "''"
+            return quote_literal(self.headers.get(name, ""))
+        return CLIENT_HEADER_CALL.sub(value, sql)
+
     def check_auth(self, params):
+        if REQUIRE_HEADER and not self.headers.get(REQUIRE_HEADER):
+            raise ClickHouseError(516, f"the proxy requires the {REQUIRE_HEADER} header. (AUTHENTICATION_FAILED)")
         user = self.headers.get("X-ClickHouse-User")
         password = self.headers.get("X-ClickHouse-Key")
         auth = self.headers.get("Authorization", "")
@@ -382,6 +400,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 internal.append(("readonly", PROFILE_READONLY))
             settings = internal + settings
             sql = translate_query_id(sql)
+            if ("allow_get_client_http_header", "1") in settings:
+                sql = self.client_headers(sql)
             try:
                 if params.get("database"):
                     conn.query("USE `" + params["database"].replace("`", "\\`") + "`")
@@ -436,7 +456,7 @@ def watch_parent(parent):
 
 
 def main():
-    global VERSION, PATH, USER, PASSWORD, VERBOSE, PROFILE_READONLY
+    global VERSION, PATH, USER, PASSWORD, VERBOSE, PROFILE_READONLY, REQUIRE_HEADER
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=8123)
     ap.add_argument("--host", default="127.0.0.1")
@@ -448,7 +468,9 @@ def main():
     ap.add_argument("--tls-client-ca", help="require client certificates signed by this CA")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--readonly", choices=["0", "1", "2"], default="0", help="the user's profile readonly level (1: no setting may be sent)")
+    ap.add_argument("--require-header", help="refuse requests without this header (Code 516)")
     args = ap.parse_args()
+    REQUIRE_HEADER = args.require_header
     PATH = args.path or tempfile.mkdtemp(prefix="chshim-")
     os.makedirs(PATH, exist_ok=True)
     USER, PASSWORD, VERBOSE = args.user, args.password, args.verbose

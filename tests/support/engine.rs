@@ -71,6 +71,8 @@ pub struct ShimOptions {
     pub readonly: Option<&'static str>,
     /// Data directory (default: a new one).
     pub data_dir: Option<PathBuf>,
+    /// Refuse requests without this header (`--require-header`), like an identity proxy.
+    pub require_header: Option<&'static str>,
 }
 
 /// Starts a shim; panics with its stderr when it does not come up.
@@ -93,6 +95,9 @@ pub fn start_shim(password: &str, opts: &ShimOptions) -> Engine {
     }
     if let Some(level) = opts.readonly {
         cmd.args(["--readonly", level]);
+    }
+    if let Some(name) = opts.require_header {
+        cmd.args(["--require-header", name]);
     }
     let mut child = cmd
         .stdout(Stdio::piped())

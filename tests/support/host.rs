@@ -217,11 +217,20 @@ impl Host {
         &self,
         ds: &pluginv2::DataSourceInstanceSettings,
     ) -> (i32, String, Value) {
+        self.check_health_with_headers(ds, HashMap::new()).await
+    }
+
+    /// CheckHealth with request headers (`http_<Name>` for forwarded HTTP headers).
+    pub async fn check_health_with_headers(
+        &self,
+        ds: &pluginv2::DataSourceInstanceSettings,
+        headers: HashMap<String, String>,
+    ) -> (i32, String, Value) {
         let mut client = pluginv2::diagnostics_client::DiagnosticsClient::new(self.channel.clone());
         let resp = client
             .check_health(pluginv2::CheckHealthRequest {
                 plugin_context: Some(context(ds)),
-                headers: HashMap::new(),
+                headers,
             })
             .await
             .expect("CheckHealth call")
@@ -252,49 +261,28 @@ impl Host {
         let sent: Vec<String> = queries.iter().map(|q| q.ref_id.clone()).collect();
         let req = request(ds, queries, headers);
         let resp = self.raw_query(req).await;
-        let mut got: Vec<&String> = resp.responses.keys().collect();
-        got.sort();
-        let mut want: Vec<&String> = sent.iter().collect();
-        want.sort();
-        assert_eq!(
-            got, want,
-            "every query gets exactly one response under its own refId"
-        );
-        resp.responses
-            .into_iter()
-            .map(|(ref_id, r)| {
-                let frames = r
-                    .frames
-                    .iter()
-                    .map(|b| {
-                        decode_frame(b).unwrap_or_else(|e| {
-                            panic!("refId {ref_id}: Grafana cannot decode the frame: {e}")
-                        })
-                    })
-                    .collect();
-                if !r.error.is_empty() {
-                    assert!(
-                        r.error_source == "downstream" || r.error_source == "plugin",
-                        "errorSource {:?}",
-                        r.error_source
-                    );
-                    assert!(
-                        r.status >= 400,
-                        "an error carries a 4xx/5xx status, got {}",
-                        r.status
-                    );
-                }
-                (
-                    ref_id,
-                    Answer {
-                        frames,
-                        error: r.error,
-                        status: r.status,
-                        error_source: r.error_source,
-                    },
-                )
-            })
-            .collect()
+        answers(&sent, resp)
+    }
+
+    /// A QueryData request whose plugin context carries Grafana's config (`grafanaConfig`, e.g.
+    /// `GF_SQL_ROW_LIMIT`), as current Grafana sends it: the SDK's proto lacks the field, so the
+    /// request goes out as Lantern's wire-compatible superset message.
+    pub async fn query_with_config(
+        &self,
+        ds: &pluginv2::DataSourceInstanceSettings,
+        queries: Vec<Q>,
+        config: &[(&str, &str)],
+    ) -> HashMap<String, Answer> {
+        use prost::Message;
+        let sent: Vec<String> = queries.iter().map(|q| q.ref_id.clone()).collect();
+        let sdk = request(ds, queries, HashMap::new());
+        let mut req = lantern::grpc::QueryDataRequest::decode(sdk.encode_to_vec().as_slice())
+            .expect("the superset reads the SDK's request");
+        req.plugin_context.as_mut().unwrap().grafana_config = config
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        answers(&sent, self.raw_query(req).await)
     }
 
     /// Sends a QueryData request with a gRPC deadline (`grpc-timeout`), as Grafana does.
@@ -316,11 +304,15 @@ impl Host {
             .map(|r| r.into_inner())
     }
 
-    pub async fn raw_query(&self, req: pluginv2::QueryDataRequest) -> QueryDataResponse {
+    /// Sends a QueryData request (the SDK's message or Lantern's superset).
+    pub async fn raw_query<M>(&self, req: M) -> QueryDataResponse
+    where
+        M: prost::Message + Send + Sync + 'static,
+    {
         let mut grpc =
             tonic::client::Grpc::new(self.channel.clone()).max_decoding_message_size(usize::MAX);
         grpc.ready().await.expect("channel ready");
-        let codec: tonic::codec::ProstCodec<pluginv2::QueryDataRequest, QueryDataResponse> =
+        let codec: tonic::codec::ProstCodec<M, QueryDataResponse> =
             tonic::codec::ProstCodec::default();
         let path = http::uri::PathAndQuery::from_static("/pluginv2.Data/QueryData");
         grpc.unary(tonic::Request::new(req), path, codec)
@@ -336,6 +328,19 @@ impl Host {
         path_and_query: &str,
         body: &[u8],
     ) -> (i32, Value) {
+        self.resource_with_headers(ds, method, path_and_query, body, &[])
+            .await
+    }
+
+    /// CallResource with the HTTP request's headers.
+    pub async fn resource_with_headers(
+        &self,
+        ds: &pluginv2::DataSourceInstanceSettings,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> (i32, Value) {
         let mut client = pluginv2::resource_client::ResourceClient::new(self.channel.clone());
         let path = path_and_query.split('?').next().unwrap_or("").to_owned();
         let mut stream = client
@@ -344,7 +349,17 @@ impl Host {
                 path,
                 method: method.into(),
                 url: format!("/api/datasources/uid/{}/resources/{path_and_query}", ds.uid),
-                headers: HashMap::new(),
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.to_string(),
+                            pluginv2::StringList {
+                                values: vec![v.to_string()],
+                            },
+                        )
+                    })
+                    .collect(),
                 body: body.to_vec().into(),
             })
             .await
@@ -468,6 +483,53 @@ impl Host {
     pub fn stderr_lines(&self) -> Vec<String> {
         self.stderr.lock().unwrap().clone()
     }
+}
+
+/// Every query's answer, decoded by Grafana's rules; each sent refId gets exactly one.
+fn answers(sent: &[String], resp: QueryDataResponse) -> HashMap<String, Answer> {
+    let mut got: Vec<&String> = resp.responses.keys().collect();
+    got.sort();
+    let mut want: Vec<&String> = sent.iter().collect();
+    want.sort();
+    assert_eq!(
+        got, want,
+        "every query gets exactly one response under its own refId"
+    );
+    resp.responses
+        .into_iter()
+        .map(|(ref_id, r)| {
+            let frames = r
+                .frames
+                .iter()
+                .map(|b| {
+                    decode_frame(b).unwrap_or_else(|e| {
+                        panic!("refId {ref_id}: Grafana cannot decode the frame: {e}")
+                    })
+                })
+                .collect();
+            if !r.error.is_empty() {
+                assert!(
+                    r.error_source == "downstream" || r.error_source == "plugin",
+                    "errorSource {:?}",
+                    r.error_source
+                );
+                assert!(
+                    r.status >= 400,
+                    "an error carries a 4xx/5xx status, got {}",
+                    r.status
+                );
+            }
+            (
+                ref_id,
+                Answer {
+                    frames,
+                    error: r.error,
+                    status: r.status,
+                    error_source: r.error_source,
+                },
+            )
+        })
+        .collect()
 }
 
 fn context(ds: &pluginv2::DataSourceInstanceSettings) -> pluginv2::PluginContext {
