@@ -1,7 +1,9 @@
 //! Issue 9: the migration corpus (`tests/testdata/migration/`). Dashboards saved by
 //! grafana/clickhouse-datasource (`official.json`: SQL editor in every format, builder in every
 //! query type and mode, a builder panel without rawSql, v3 builder and v3 SQL queries, query,
-//! legacy-string, custom and constant variables, a SQL annotation) and by Altinity/clickhouse-grafana
+//! legacy-string, custom and constant variables, an ad hoc variable (`requests.latency`, applied
+//! by that plugin's frontend to every query naming `requests`), a SQL annotation) and by
+//! Altinity/clickhouse-grafana
 //! (`altinity.json`: `$timeSeries`, `$columns`, multi-value variables, logs, traces, builder editor
 //! mode, a query variable with `__text`/`__value`, an `ANNOTATION` query) run through the plugin
 //! against `fixture.sql`, unchanged but for the datasource. Every target's frames must equal the
@@ -48,6 +50,9 @@ fn dashboard(name: &str, db: &TestDb) -> Value {
 fn template_vars(d: &Value) -> Value {
     let mut out = serde_json::Map::new();
     for v in d["templating"]["list"].as_array().unwrap() {
+        if v["type"] == "adhoc" {
+            continue;
+        }
         let current = &v["current"]["value"];
         let values: Vec<Value> = match current {
             Value::Array(a) => a.clone(),
@@ -60,6 +65,50 @@ fn template_vars(d: &Value) -> Value {
         );
     }
     Value::Object(out)
+}
+
+/// The filters of the dashboard's ad hoc variable, as the frontend sends them (`adHocFilters`).
+fn ad_hoc_filters(d: &Value) -> Option<Value> {
+    d["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["type"] == "adhoc")
+        .map(|v| v["filters"].clone())
+}
+
+/// What grafana/clickhouse-datasource's frontend does with a dashboard's ad hoc filters on a
+/// query without `$__adHocFilters`: when the SQL names the filters' table (keys `table.column`),
+/// it appends `settings additional_table_filters={'table': 'conditions'}`. The corpus' filters
+/// are numeric comparisons.
+fn grafana_ad_hoc(sql: &str, filters: &Value) -> String {
+    let mut table = String::new();
+    let conds: Vec<String> = filters
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let (t, column) = f["key"].as_str().unwrap().split_once('.').unwrap();
+            table = t.to_owned();
+            let value = f["value"].as_str().unwrap();
+            assert!(
+                value.parse::<f64>().is_ok(),
+                "the corpus' ad hoc values are numbers"
+            );
+            format!("{column} {} {value}", f["operator"].as_str().unwrap())
+        })
+        .collect();
+    let names_table = sql
+        .replace('"', "")
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .any(|w| w == table);
+    if !names_table {
+        return sql.to_owned();
+    }
+    format!(
+        "{sql} settings additional_table_filters={{'{table}': '{}'}}",
+        conds.join(" AND ")
+    )
 }
 
 fn q(ref_id: &str, json: Value) -> Q {
@@ -152,12 +201,14 @@ fn rows_of(a: &Answer) -> usize {
 /// Runs every target of a dashboard and its reference SQL; `reference` gives the SQL that plugin
 /// runs for a target and the extra keys the plain query needs to be shaped alike.
 async fn check_panels(
+    db: &TestDb,
     host: &Host,
     ds: &grafana_plugin_sdk::pluginv2::DataSourceInstanceSettings,
     d: &Value,
     reference: &dyn Fn(&str, &Value) -> (String, Value),
 ) -> usize {
     let vars = template_vars(d);
+    let ad_hoc = ad_hoc_filters(d);
     let mut queries = Vec::new();
     let mut cases = Vec::new();
     for panel in d["panels"].as_array().unwrap() {
@@ -166,6 +217,9 @@ async fn check_panels(
             let mut saved = t.clone();
             saved.as_object_mut().unwrap().remove("datasource");
             saved["templateVars"] = vars.clone();
+            if let Some(f) = &ad_hoc {
+                saved["adHocFilters"] = f.clone();
+            }
             saved["refId"] = json!(format!("{key}/saved"));
             let (sql, mut plain) = reference(&key, t);
             plain["refId"] = json!(format!("{key}/sql"));
@@ -178,7 +232,7 @@ async fn check_panels(
         }
     }
     let answers = host.query(ds, queries).await;
-    let e = engine();
+
     for (key, sql, title) in &cases {
         let saved = &answers[&format!("{key}/saved")];
         let plain = &answers[&format!("{key}/sql")];
@@ -188,7 +242,9 @@ async fn check_panels(
             theirs,
             "{title} ({key}): the saved panel's frames differ from those of its SQL\n{sql}"
         );
-        let direct = e.exec(sql).lines().count();
+        // In the datasource's default database, as the plugin runs it (an unqualified
+        // `additional_table_filters` key names a table of the current database).
+        let direct = db.exec(sql).lines().count();
         assert!(direct > 0, "{title} ({key}): the corpus returns no rows");
         let kind = saved.frames[0]
             .meta
@@ -223,12 +279,13 @@ async fn official_dashboards_run_unchanged() {
         } else {
             raw.to_owned()
         };
+        let ad_hoc = ad_hoc_filters(&d).expect("the corpus has an ad hoc variable");
         (
-            grafana_expand(&raw, &vars),
+            grafana_ad_hoc(&grafana_expand(&raw, &vars), &ad_hoc),
             json!({"pluginVersion": "4.20.0"}),
         )
     };
-    let n = check_panels(&host, &ds, &d, &reference).await;
+    let n = check_panels(&db, &host, &ds, &d, &reference).await;
     assert_eq!(n, 14);
 
     // Variables: an object query and a legacy SQL string, both as tables with their columns.
@@ -289,7 +346,7 @@ async fn altinity_dashboards_run_unchanged() {
             .unwrap_or_else(|| panic!("no expected SQL for {key}"));
         (fill(sql), json!({"extrapolate": t["extrapolate"]}))
     };
-    let n = check_panels(&host, &ds, &d, &reference).await;
+    let n = check_panels(&db, &host, &ds, &d, &reference).await;
     assert_eq!(n, 6);
 
     // The query variable (an SQL string in Altinity's model) and the annotation.
