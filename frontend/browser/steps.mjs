@@ -65,8 +65,8 @@ async function liveTail(t, service) {
   const marker = `lantern-live-${service}-${Date.now()}`;
   const before = (await tab.evaluate(() => window.__lantern.liveChannels.length)) ?? 0;
   await tab.getByTestId('live-start').click();
-  // Streaming once the first packet (the frame's fields) is in.
-  await tab.locator('[data-testid=live][data-state=Streaming]').waitFor({ timeout: 20000 });
+  // Streaming once the first packet (the frame's fields) is in; a refused subscription is an error.
+  await tab.locator('[data-testid=live][data-state=Streaming], [data-testid=live-error]').first().waitFor({ timeout: 20000 });
   expect((await tab.getByTestId('live-error').count()) === 0, `live error: ${await tab.getByTestId('live').textContent()}`);
   const channels = await tab.evaluate(() => window.__lantern.liveChannels);
   const channel = channels[before];
@@ -467,6 +467,7 @@ export default async function steps(t) {
     expect((await tab.getByTestId('logs-sample-error').count()) === 0, `sample error: ${await tab.getByTestId('explore-live').textContent()}`);
     const rows = Number(await sample.getAttribute('data-rows'));
     expect(rows > 0 && rows <= 30, `sample rows: ${rows}`);
+    expect(Number(await sample.getAttribute('data-logs-frames')) > 0, 'the sample is not log lines (no logs frame)');
     const first = (await tab.getByTestId('logs-sample-row').first().textContent()).trim();
     expect(first.length > 0, 'an empty sample row');
     const targets = await tab.evaluate(() => window.__lantern.sampleTargets);

@@ -837,7 +837,11 @@ function ExploreLive(props: { ds: AnyDs; query: any; range: TimeRange; data?: Pa
             </div>
           )}
           {sample?.response && (
-            <div data-testid="logs-sample" data-rows={sampleRows.length}>
+            <div
+              data-testid="logs-sample"
+              data-rows={sampleRows.length}
+              data-logs-frames={(sample.response.data ?? []).filter((f: DataFrame) => f.meta?.preferredVisualisationType === 'logs').length}
+            >
               {sampleRows.slice(0, 10).map((row) => (
                 <div key={row.index} data-testid="logs-sample-row">
                   {row.level} {row.body}
