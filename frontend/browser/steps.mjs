@@ -50,6 +50,20 @@ async function insertLogLine(t, service, body) {
   }
 }
 
+/** Opens Explore's SQL editor, types `sql`, picks the `format` radio and runs the query (waits for `frame`). */
+async function runSql(t, sql, format, frame) {
+  const { tab } = t;
+  await t.open('explore');
+  await tab.getByRole('radio', { name: 'SQL' }).waitFor();
+  const editor = tab.locator('.monaco-editor').first();
+  await editor.waitFor();
+  await editor.click();
+  await tab.keyboard.insertText(sql);
+  await tab.keyboard.press('Escape');
+  await tab.getByRole('radio', { name: format, exact: true }).check();
+  await t.runAndWait(frame);
+}
+
 /** The devhost's Live streams: `{channels: [{channel, subscribers, packets}], ended: [{channel, reason, pluginStopped}]}`. */
 async function liveList(t) {
   return (await fetch(`${t.base}/api/live/list`)).json();
@@ -113,15 +127,7 @@ export default async function steps(t) {
 
   // ---- Explore: SQL ----------------------------------------------------------------------------
   await step('SQL editor: type a logs query, pick the Logs format, run it and see rows', async () => {
-    await open('explore');
-    await tab.getByRole('radio', { name: 'SQL' }).waitFor();
-    const editor = tab.locator('.monaco-editor').first();
-    await editor.waitFor();
-    await editor.click();
-    await tab.keyboard.insertText(LOGS_SQL);
-    await tab.keyboard.press('Escape');
-    await tab.getByRole('radio', { name: 'Logs', exact: true }).check();
-    await runAndWait('logs-frame');
+    await runSql(t, LOGS_SQL, 'Logs', 'logs-frame');
     const q = await queryJson();
     expect(q.rawSql === LOGS_SQL, `rawSql ${q.rawSql}`);
     expect(q.format === 2 && q.queryType === 'logs', `format ${q.format} queryType ${q.queryType}`);
@@ -437,14 +443,7 @@ export default async function steps(t) {
   });
 
   await step('live tail: Live on raw SQL with $__timeFilter shows a line inserted into the engine; Stop ends the RunStream', async () => {
-    await open('explore');
-    const editor = tab.locator('.monaco-editor').first();
-    await editor.waitFor();
-    await editor.click();
-    await tab.keyboard.insertText(LOGS_SQL);
-    await tab.keyboard.press('Escape');
-    await tab.getByRole('radio', { name: 'Logs', exact: true }).check();
-    await runAndWait('logs-frame');
+    await runSql(t, LOGS_SQL, 'Logs', 'logs-frame');
     const channel = await liveTail(t, 'live-sql');
     const sent = await queryJson();
     expect(sent.rawSql === LOGS_SQL, `rawSql ${sent.rawSql}`);
@@ -452,15 +451,8 @@ export default async function steps(t) {
   });
 
   await step('logs sample: a table query whose rows are logs shows sample rows (queryType logs-sample); a logs query has none', async () => {
-    await open('explore');
-    const editor = tab.locator('.monaco-editor').first();
-    await editor.waitFor();
-    await editor.click();
     const table = LOGS_SQL.replace('LIMIT 50', 'LIMIT 30');
-    await tab.keyboard.insertText(table);
-    await tab.keyboard.press('Escape');
-    await tab.getByRole('radio', { name: 'Table', exact: true }).check();
-    await runAndWait('table-frame');
+    await runSql(t, table, 'Table', 'table-frame');
     await tab.getByTestId('logs-sample-open').click();
     const sample = tab.getByTestId('logs-sample');
     await sample.waitFor();

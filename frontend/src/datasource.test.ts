@@ -496,13 +496,26 @@ describe('structured queries', () => {
   });
 });
 
-describe('log volume', () => {
+describe('supplementary queries: log volume and logs sample', () => {
   let ds: DataSource;
   beforeEach(() => {
     setTemplateSrv(fakeTemplateSrv([]));
     ds = new DataSource(instanceSettings);
   });
   const volume = { type: SupplementaryQueryType.LogsVolume } as const;
+  const sample = { type: SupplementaryQueryType.LogsSample } as const;
+  /** A logs query (A) and a table query (B). */
+  const request = {
+    requestId: 'r',
+    targets: [query('SELECT 1', { refId: 'A', format: Format.LOGS }), query('SELECT 2', { refId: 'B' })],
+    range: { from: dateTime(0), to: dateTime(1), raw: { from: 'now-1h', to: 'now' } },
+    scopedVars: {},
+    interval: '1s',
+    intervalMs: 1000,
+    timezone: 'utc',
+    app: 'explore',
+    startTime: 0,
+  } as unknown as DataQueryRequest<LanternQuery>;
 
   it('supports the logs volume and logs sample supplementary queries', () => {
     expect(ds.getSupportedSupplementaryQueryTypes()).toEqual([SupplementaryQueryType.LogsVolume, SupplementaryQueryType.LogsSample]);
@@ -527,25 +540,12 @@ describe('log volume', () => {
   });
 
   it('getSupplementaryRequest keeps only the logs targets', () => {
-    const request = {
-      requestId: 'r',
-      targets: [query('SELECT 1', { refId: 'A', format: Format.LOGS }), query('SELECT 2', { refId: 'B' })],
-      range: { from: dateTime(0), to: dateTime(1), raw: { from: 'now-1h', to: 'now' } },
-    } as unknown as DataQueryRequest<LanternQuery>;
     const out = ds.getSupplementaryRequest(SupplementaryQueryType.LogsVolume, request);
     expect(out?.targets).toEqual([{ ...request.targets[0], refId: 'log-volume-A', queryType: 'logs-volume' }]);
     expect(out?.range).toBe(request.range);
     expect(ds.getSupplementaryRequest(SupplementaryQueryType.LogsVolume, { ...request, targets: [request.targets[1]] })).toBeUndefined();
   });
-});
 
-describe('logs sample', () => {
-  let ds: DataSource;
-  beforeEach(() => {
-    setTemplateSrv(fakeTemplateSrv([]));
-    ds = new DataSource(instanceSettings);
-  });
-  const sample = { type: SupplementaryQueryType.LogsSample } as const;
   const official = (builderOptions: Record<string, unknown>, extra: Partial<LanternQuery> = {}): LanternQuery => ({
     refId: 'O',
     editorType: 'builder',
@@ -591,11 +591,6 @@ describe('logs sample', () => {
   });
 
   it('getSupplementaryRequest keeps only the sampled targets, with the request\'s range', () => {
-    const request = {
-      requestId: 'r',
-      targets: [query('SELECT 1', { refId: 'A', format: Format.LOGS }), query('SELECT 2', { refId: 'B' })],
-      range: { from: dateTime(0), to: dateTime(1), raw: { from: 'now-1h', to: 'now' } },
-    } as unknown as DataQueryRequest<LanternQuery>;
     const out = ds.getSupplementaryRequest(SupplementaryQueryType.LogsSample, request, { type: SupplementaryQueryType.LogsSample, limit: 100 });
     expect(out?.targets).toEqual([{ ...request.targets[1], refId: 'log-sample-B', queryType: 'logs-sample' }]);
     expect(out?.range).toBe(request.range);
@@ -611,21 +606,10 @@ describe('logs sample', () => {
       return of({ data: { results: {} }, status: 200, ok: true });
     });
     setBackendSrv({ fetch } as unknown as BackendSrv);
-    const request = {
-      requestId: 'r',
-      targets: [query('SELECT Timestamp, Body FROM otel_logs', { refId: 'A' })],
-      range: { from: dateTime(0), to: dateTime(1), raw: { from: 'now-1h', to: 'now' } },
-      scopedVars: {},
-      interval: '1s',
-      intervalMs: 1000,
-      timezone: 'utc',
-      app: 'explore',
-      startTime: 0,
-    } as unknown as DataQueryRequest<LanternQuery>;
     const supp = ds.getSupplementaryRequest(SupplementaryQueryType.LogsSample, request)!;
     await lastValueFrom(ds.query(supp));
     expect(sent).toHaveLength(1);
-    expect(sent[0]).toMatchObject({ refId: 'log-sample-A', queryType: 'logs-sample', rawSql: 'SELECT Timestamp, Body FROM otel_logs' });
+    expect(sent[0]).toMatchObject({ refId: 'log-sample-B', queryType: 'logs-sample', rawSql: 'SELECT 2' });
   });
 });
 
