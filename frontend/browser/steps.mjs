@@ -90,7 +90,6 @@ async function liveTail(t, service) {
   const endedBefore = running.ended.filter((e) => e.channel === channel).length;
   await insertLogLine(t, service, marker);
   await tab.locator('[data-testid=live-body]', { hasText: marker }).first().waitFor({ timeout: 20000 });
-  await t.shot(`live-${service}`, tab.getByTestId('explore-live'));
   await tab.getByTestId('live-stop').click();
   await until(
     async () => {
@@ -464,7 +463,6 @@ export default async function steps(t) {
     expect(first.length > 0, 'an empty sample row');
     const targets = await tab.evaluate(() => window.__lantern.sampleTargets);
     expect(targets.length === 1 && targets[0].queryType === 'logs-sample' && targets[0].rawSql === table, `sample targets ${JSON.stringify(targets)}`);
-    await shot('logs-sample', tab.getByTestId('explore-page'));
     // Grafana shows the sample beside a table or graph only: a logs query has none.
     await tab.getByRole('radio', { name: 'Logs', exact: true }).check();
     await runAndWait('logs-frame');
