@@ -2,8 +2,10 @@
 // packages of one package set (grafana-13.1: React 18; grafana-13.x: the newest 13.x, React 19).
 //
 //   node browser/run.mjs --set grafana-13.x --devhost 127.0.0.1:23100 --ch-port 8123 [--dist dist]
-//        [--screenshots dir] [--expect-load-failure TEXT]
+//        [--screenshots dir] [--expect-load-failure TEXT] [--only TEXT]
 //
+// --only runs the steps whose name contains TEXT (while working on them; a step may need an
+// earlier one's state).
 // --expect-load-failure is the negative control: it passes only when module.js fails to load
 // with an error containing TEXT (a deliberately broken build must turn the suite red).
 // Bundles host/host.tsx with the set's own esbuild and packages, serves it with dist/ (as
@@ -110,7 +112,13 @@ const server = http.createServer((rq, res) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);
     });
-    proxied.on('error', (e) => res.writeHead(502).end(String(e)));
+    proxied.on('error', (e) => {
+      if (!res.headersSent) {
+        res.writeHead(502).end(String(e));
+      }
+    });
+    // A client that leaves (a live stream aborted) closes the devhost connection too.
+    res.on('close', () => proxied.destroy());
     rq.pipe(proxied);
   } else {
     sendFile(res, path.join(out, p.slice(1)));
@@ -149,6 +157,9 @@ tab.setDefaultTimeout(20000);
 let passed = 0;
 const failures = [];
 async function step(name, fn) {
+  if (args.only && !name.includes(args.only)) {
+    return;
+  }
   const before = problems.length;
   try {
     await fn();

@@ -22,6 +22,87 @@ async function backendWrapsSqlFilters(t) {
   return Boolean(json.results?.probe?.error) || (frame?.data?.values?.[0]?.length ?? 1) === 0;
 }
 
+// ---- Live tail and logs sample helpers (issue 10) -------------------------------------------------
+
+/** Polls `fn` (async) every 200 ms until it returns a truthy value or `ms` pass; returns the value or throws `message`. */
+async function until(fn, ms, message) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) {
+      return v;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(typeof message === 'function' ? await message() : message);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Inserts one log line with the current time into the engine (chshim's HTTP interface, not read-only). */
+async function insertLogLine(t, service, body) {
+  const sql =
+    'INSERT INTO otel.otel_logs (Timestamp, ServiceName, SeverityText, SeverityNumber, Body, ResourceAttributes) ' +
+    `VALUES (now64(9), '${service}', 'INFO', 9, '${body}', map('k8s.pod.name', 'live-probe-0'))`;
+  const res = await fetch(`http://127.0.0.1:${t.chPort}/`, { method: 'POST', body: sql });
+  if (!res.ok) {
+    throw new Error(`insert failed: ${res.status} ${await res.text()}`);
+  }
+}
+
+/** Opens Explore's SQL editor, types `sql`, picks the `format` radio and runs the query (waits for `frame`). */
+async function runSql(t, sql, format, frame) {
+  const { tab } = t;
+  await t.open('explore');
+  await tab.getByRole('radio', { name: 'SQL' }).waitFor();
+  const editor = tab.locator('.monaco-editor').first();
+  await editor.waitFor();
+  await editor.click();
+  await tab.keyboard.insertText(sql);
+  await tab.keyboard.press('Escape');
+  await tab.getByRole('radio', { name: format, exact: true }).check();
+  await t.runAndWait(frame);
+}
+
+/** The devhost's Live streams: `{channels: [{channel, subscribers, packets}], ended: [{channel, reason, pluginStopped}]}`. */
+async function liveList(t) {
+  return (await fetch(`${t.base}/api/live/list`)).json();
+}
+
+/**
+ * Explore's Live on the current query: press Live, wait for the stream's first packet, insert a
+ * line, see it arrive, press Stop and see the devhost end the RunStream (and the plugin stop
+ * its tail). Returns the channel.
+ */
+async function liveTail(t, service) {
+  const { tab, expect } = t;
+  const marker = `lantern-live-${service}-${Date.now()}`;
+  const before = (await tab.evaluate(() => window.__lantern.liveChannels.length)) ?? 0;
+  await tab.getByTestId('live-start').click();
+  // Streaming once the first packet (the frame's fields) is in; a refused subscription is an error.
+  await tab.locator('[data-testid=live][data-state=Streaming], [data-testid=live-error]').first().waitFor({ timeout: 20000 });
+  expect((await tab.getByTestId('live-error').count()) === 0, `live error: ${await tab.getByTestId('live').textContent()}`);
+  const channels = await tab.evaluate(() => window.__lantern.liveChannels);
+  const channel = channels[before];
+  expect(/^ds\/lantern\/tail\/[A-Za-z0-9_.-]+$/.test(channel ?? ''), `channel ${channel}`);
+  const running = await liveList(t);
+  expect(running.channels.some((c) => c.channel === channel && c.subscribers === 1), `devhost streams: ${JSON.stringify(running)}`);
+  const endedBefore = running.ended.filter((e) => e.channel === channel).length;
+  await insertLogLine(t, service, marker);
+  await tab.locator('[data-testid=live-body]', { hasText: marker }).first().waitFor({ timeout: 20000 });
+  await tab.getByTestId('live-stop').click();
+  await until(
+    async () => {
+      const l = await liveList(t);
+      const ended = l.ended.filter((e) => e.channel === channel);
+      return !l.channels.some((c) => c.channel === channel) && ended.length > endedBefore && ended.every((e) => e.pluginStopped && !e.error);
+    },
+    15000,
+    async () => `the devhost did not end the RunStream of ${channel}: ${JSON.stringify(await liveList(t))}`
+  );
+  return channel;
+}
+
 export default async function steps(t) {
   const { tab, step, expect, shot, open, queryJson, runAndWait, setMode, log } = t;
 
@@ -45,15 +126,7 @@ export default async function steps(t) {
 
   // ---- Explore: SQL ----------------------------------------------------------------------------
   await step('SQL editor: type a logs query, pick the Logs format, run it and see rows', async () => {
-    await open('explore');
-    await tab.getByRole('radio', { name: 'SQL' }).waitFor();
-    const editor = tab.locator('.monaco-editor').first();
-    await editor.waitFor();
-    await editor.click();
-    await tab.keyboard.insertText(LOGS_SQL);
-    await tab.keyboard.press('Escape');
-    await tab.getByRole('radio', { name: 'Logs', exact: true }).check();
-    await runAndWait('logs-frame');
+    await runSql(t, LOGS_SQL, 'Logs', 'logs-frame');
     const q = await queryJson();
     expect(q.rawSql === LOGS_SQL, `rawSql ${q.rawSql}`);
     expect(q.format === 2 && q.queryType === 'logs', `format ${q.format} queryType ${q.queryType}`);
@@ -358,5 +431,41 @@ export default async function steps(t) {
     expect(await tab.getByRole('radio', { name: 'Logs builder' }).isChecked(), 'not in the Logs builder');
     const q = await queryJson();
     expect(JSON.stringify(q.builder?.filters ?? []).includes(toLogs.value), `filters ${JSON.stringify(q.builder)}`);
+  });
+
+  // ---- Explore: live tail and logs sample (issue 10) -------------------------------------------
+  await step('live tail: Live on a logs builder query shows a line inserted into the engine; Stop ends the RunStream', async () => {
+    await open('explore');
+    await setMode('Logs builder');
+    await tab.getByTestId('log-row').first().waitFor();
+    await liveTail(t, 'live-builder');
+  });
+
+  await step('live tail: Live on raw SQL with $__timeFilter shows a line inserted into the engine; Stop ends the RunStream', async () => {
+    await runSql(t, LOGS_SQL, 'Logs', 'logs-frame');
+    const channel = await liveTail(t, 'live-sql');
+    const sent = await queryJson();
+    expect(sent.rawSql === LOGS_SQL, `rawSql ${sent.rawSql}`);
+    expect(channel.startsWith('ds/lantern/tail/'), channel);
+  });
+
+  await step('logs sample: a table query whose rows are logs shows sample rows (queryType logs-sample); a logs query has none', async () => {
+    const table = LOGS_SQL.replace('LIMIT 50', 'LIMIT 30');
+    await runSql(t, table, 'Table', 'table-frame');
+    await tab.getByTestId('logs-sample-open').click();
+    const sample = tab.getByTestId('logs-sample');
+    await sample.waitFor();
+    expect((await tab.getByTestId('logs-sample-error').count()) === 0, `sample error: ${await tab.getByTestId('explore-live').textContent()}`);
+    const rows = Number(await sample.getAttribute('data-rows'));
+    expect(rows > 0 && rows <= 30, `sample rows: ${rows}`);
+    expect(Number(await sample.getAttribute('data-logs-frames')) > 0, 'the sample is not log lines (no logs frame)');
+    const first = (await tab.getByTestId('logs-sample-row').first().textContent()).trim();
+    expect(first.length > 0, 'an empty sample row');
+    const targets = await tab.evaluate(() => window.__lantern.sampleTargets);
+    expect(targets.length === 1 && targets[0].queryType === 'logs-sample' && targets[0].rawSql === table, `sample targets ${JSON.stringify(targets)}`);
+    // Grafana shows the sample beside a table or graph only: a logs query has none.
+    await tab.getByRole('radio', { name: 'Logs', exact: true }).check();
+    await runAndWait('logs-frame');
+    expect((await tab.getByTestId('logs-sample-open').count()) === 0, 'a logs query offers a logs sample');
   });
 }

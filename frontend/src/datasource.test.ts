@@ -10,7 +10,7 @@ import {
   SupplementaryQueryType,
   TypedVariableModel,
 } from '@grafana/data';
-import { GrafanaLiveSrv, setGrafanaLiveSrv, setTemplateSrv, TemplateSrv } from '@grafana/runtime';
+import { BackendSrv, GrafanaLiveSrv, setBackendSrv, setGrafanaLiveSrv, setTemplateSrv, TemplateSrv } from '@grafana/runtime';
 import { lastValueFrom, of } from 'rxjs';
 
 import { DataSource, errorMessage, referencesVariable, tailKey } from './datasource';
@@ -496,16 +496,29 @@ describe('structured queries', () => {
   });
 });
 
-describe('log volume', () => {
+describe('supplementary queries: log volume and logs sample', () => {
   let ds: DataSource;
   beforeEach(() => {
     setTemplateSrv(fakeTemplateSrv([]));
     ds = new DataSource(instanceSettings);
   });
   const volume = { type: SupplementaryQueryType.LogsVolume } as const;
+  const sample = { type: SupplementaryQueryType.LogsSample } as const;
+  /** A logs query (A) and a table query (B). */
+  const request = {
+    requestId: 'r',
+    targets: [query('SELECT 1', { refId: 'A', format: Format.LOGS }), query('SELECT 2', { refId: 'B' })],
+    range: { from: dateTime(0), to: dateTime(1), raw: { from: 'now-1h', to: 'now' } },
+    scopedVars: {},
+    interval: '1s',
+    intervalMs: 1000,
+    timezone: 'utc',
+    app: 'explore',
+    startTime: 0,
+  } as unknown as DataQueryRequest<LanternQuery>;
 
-  it('supports the logs volume supplementary query', () => {
-    expect(ds.getSupportedSupplementaryQueryTypes()).toEqual([SupplementaryQueryType.LogsVolume]);
+  it('supports the logs volume and logs sample supplementary queries', () => {
+    expect(ds.getSupportedSupplementaryQueryTypes()).toEqual([SupplementaryQueryType.LogsVolume, SupplementaryQueryType.LogsSample]);
   });
 
   it('turns builder and SQL logs queries into logs-volume queries', () => {
@@ -524,22 +537,79 @@ describe('log volume', () => {
     expect(ds.getSupplementaryQuery(volume, query('SELECT 1', { format: Format.TIME_SERIES, queryType: 'timeseries' }))).toBeUndefined();
     const trace = { refId: 'T', editorType: 'builder', format: Format.TRACES, queryType: 'traces', traceId: 'x' } as LanternQuery;
     expect(ds.getSupplementaryQuery(volume, trace)).toBeUndefined();
-    expect(
-      ds.getSupplementaryQuery({ type: SupplementaryQueryType.LogsSample }, query('SELECT 1', { format: Format.LOGS }))
-    ).toBeUndefined();
   });
 
   it('getSupplementaryRequest keeps only the logs targets', () => {
-    const request = {
-      requestId: 'r',
-      targets: [query('SELECT 1', { refId: 'A', format: Format.LOGS }), query('SELECT 2', { refId: 'B' })],
-      range: { from: dateTime(0), to: dateTime(1), raw: { from: 'now-1h', to: 'now' } },
-    } as unknown as DataQueryRequest<LanternQuery>;
     const out = ds.getSupplementaryRequest(SupplementaryQueryType.LogsVolume, request);
     expect(out?.targets).toEqual([{ ...request.targets[0], refId: 'log-volume-A', queryType: 'logs-volume' }]);
     expect(out?.range).toBe(request.range);
-    expect(ds.getSupplementaryRequest(SupplementaryQueryType.LogsSample, request)).toBeUndefined();
     expect(ds.getSupplementaryRequest(SupplementaryQueryType.LogsVolume, { ...request, targets: [request.targets[1]] })).toBeUndefined();
+  });
+
+  const official = (builderOptions: Record<string, unknown>, extra: Partial<LanternQuery> = {}): LanternQuery => ({
+    refId: 'O',
+    editorType: 'builder',
+    rawSql: '',
+    format: Format.TABLE,
+    builderOptions: { database: 'otel', table: 'otel_logs', ...builderOptions },
+    ...extra,
+  });
+
+  it('asks for a sample of the rows behind a table or time series query (queryType logs-sample)', () => {
+    const table = query('SELECT Timestamp, Body FROM otel_logs WHERE $__timeFilter(Timestamp)', { refId: 'A', filters: [{ key: 'k', operator: '=', value: 'v' }] });
+    expect(ds.getSupplementaryQuery(sample, table)).toEqual({ ...table, refId: 'log-sample-A', queryType: 'logs-sample' });
+    const series = query('SELECT $__timeInterval(Timestamp) t, count() FROM otel_logs GROUP BY t', {
+      refId: 'B',
+      format: Format.TIME_SERIES,
+      queryType: 'timeseries',
+    });
+    expect(ds.getSupplementaryQuery(sample, series)?.queryType).toBe('logs-sample');
+    // A saved official builder panel in table or time series mode.
+    expect(ds.getSupplementaryQuery(sample, official({ queryType: 'table' }))?.refId).toBe('log-sample-O');
+    expect(ds.getSupplementaryQuery(sample, official({ queryType: 'timeseries' }, { format: Format.TIME_SERIES }))?.queryType).toBe(
+      'logs-sample'
+    );
+  });
+
+  it('has no sample for logs, trace, hidden or empty queries (Grafana shows it only beside a table or graph)', () => {
+    expect(ds.getSupplementaryQuery(sample, query('SELECT 1', { format: Format.LOGS }))).toBeUndefined();
+    expect(ds.getSupplementaryQuery(sample, query('SELECT 1', { queryType: 'logs' }))).toBeUndefined();
+    const builder: LanternQuery = { refId: 'L', editorType: 'lantern-builder', format: Format.LOGS, queryType: 'logs', builder: {} };
+    expect(ds.getSupplementaryQuery(sample, builder)).toBeUndefined();
+    expect(ds.getSupplementaryQuery(sample, query('SELECT 1', { hide: true }))).toBeUndefined();
+    expect(ds.getSupplementaryQuery(sample, query('  '))).toBeUndefined();
+    expect(ds.getSupplementaryQuery(sample, query('SELECT 1', { format: Format.TRACES }))).toBeUndefined();
+    const traceId = { refId: 'T', editorType: 'lantern-builder', format: Format.TRACES, queryType: 'traces', traceId: 'x' } as LanternQuery;
+    expect(ds.getSupplementaryQuery(sample, traceId)).toBeUndefined();
+    const search = { refId: 'S', editorType: 'lantern-builder', format: Format.TABLE, queryType: 'trace-search', traceSearch: {} } as LanternQuery;
+    expect(ds.getSupplementaryQuery(sample, search)).toBeUndefined();
+    expect(ds.getSupplementaryQuery(sample, official({ queryType: 'logs' }, { format: Format.LOGS }))).toBeUndefined();
+    expect(ds.getSupplementaryQuery(sample, official({ queryType: 'traces' }))).toBeUndefined();
+    // Lantern's own supplementary queries are never sampled again.
+    expect(ds.getSupplementaryQuery(sample, query('SELECT 1', { queryType: 'logs-volume' }))).toBeUndefined();
+    expect(ds.getSupplementaryQuery(sample, query('SELECT 1', { queryType: 'logs-sample' }))).toBeUndefined();
+  });
+
+  it('getSupplementaryRequest keeps only the sampled targets, with the request\'s range', () => {
+    const out = ds.getSupplementaryRequest(SupplementaryQueryType.LogsSample, request, { type: SupplementaryQueryType.LogsSample, limit: 100 });
+    expect(out?.targets).toEqual([{ ...request.targets[1], refId: 'log-sample-B', queryType: 'logs-sample' }]);
+    expect(out?.range).toBe(request.range);
+    expect(ds.getSupplementaryRequest(SupplementaryQueryType.LogsSample, { ...request, targets: [request.targets[0]] })).toBeUndefined();
+    // Options of another type are not this type's.
+    expect(ds.getSupplementaryRequest(SupplementaryQueryType.LogsSample, request, { type: SupplementaryQueryType.LogsVolume })).toBeUndefined();
+  });
+
+  it('runs the sample through the backend as a logs-sample query', async () => {
+    const sent: unknown[] = [];
+    const fetch = jest.fn((options: { data: { queries: unknown[] } }) => {
+      sent.push(...options.data.queries);
+      return of({ data: { results: {} }, status: 200, ok: true });
+    });
+    setBackendSrv({ fetch } as unknown as BackendSrv);
+    const supp = ds.getSupplementaryRequest(SupplementaryQueryType.LogsSample, request)!;
+    await lastValueFrom(ds.query(supp));
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ refId: 'log-sample-B', queryType: 'logs-sample', rawSql: 'SELECT 2' });
   });
 });
 

@@ -340,21 +340,35 @@ export class DataSource
     return params;
   }
 
-  // ---- Log volume (Explore's supplementary query) -------------------------------------------
+  // ---- Log volume and logs sample (Explore's supplementary queries) -----------------------
 
   getSupportedSupplementaryQueryTypes(): SupplementaryQueryType[] {
-    return [SupplementaryQueryType.LogsVolume];
+    return [SupplementaryQueryType.LogsVolume, SupplementaryQueryType.LogsSample];
   }
 
   /**
-   * The log volume query of a logs query (builder or SQL): the same query with
-   * `queryType: 'logs-volume'`; the backend counts its rows per interval and level.
+   * The supplementary query of `query`, or undefined when it does not apply (Grafana's rule: the
+   * volume is for logs queries, the sample for the others).
+   *
+   * - Log volume of a logs query (builder or SQL): the same query with `queryType: 'logs-volume'`;
+   *   the backend counts its rows per interval and level.
+   * - Logs sample of a table or time series query (SQL, or a saved official builder panel): the
+   *   same query with `queryType: 'logs-sample'`; the backend returns a sample of its rows in the
+   *   range as log lines (100 rows). Explore shows it under the table or graph; a logs query has
+   *   no sample (its result already is the lines).
    */
   getSupplementaryQuery(options: SupplementaryQueryOptions, query: LanternQuery): LanternQuery | undefined {
-    if (options.type !== SupplementaryQueryType.LogsVolume || query.hide || !isLogsQuery(query) || !hasContent(query)) {
+    if (query.hide || !hasContent(query)) {
       return undefined;
     }
-    return { ...query, refId: `log-volume-${query.refId}`, queryType: 'logs-volume' };
+    switch (options.type) {
+      case SupplementaryQueryType.LogsVolume:
+        return isLogsQuery(query) ? { ...query, refId: `log-volume-${query.refId}`, queryType: 'logs-volume' } : undefined;
+      case SupplementaryQueryType.LogsSample:
+        return fitsLogsSample(query) ? { ...query, refId: `log-sample-${query.refId}`, queryType: 'logs-sample' } : undefined;
+      default:
+        return undefined;
+    }
   }
 
   getSupplementaryRequest(
@@ -658,6 +672,26 @@ export function errorMessage(err: unknown): string {
     }
   }
   return typeof err === 'string' ? err : 'Request failed';
+}
+
+/** Saved queries of these types are Lantern's own requests (never sampled). */
+const NOT_SAMPLED = new Set(['logs', 'logs-volume', 'logs-context', 'logs-sample', 'traces', 'trace-search']);
+const SAMPLED_FORMATS = new Set<number>([Format.TABLE, Format.TIME_SERIES]);
+
+/**
+ * Whether Explore's logs sample applies: a table or time series query (SQL, or the official
+ * builder's table / time series mode). Logs and trace queries have none.
+ */
+function fitsLogsSample(query: LanternQuery): boolean {
+  const mode = editorMode(query);
+  if ((mode !== 'sql' && mode !== 'official') || NOT_SAMPLED.has(query.queryType ?? '')) {
+    return false;
+  }
+  const official = query.builderOptions?.queryType;
+  if (mode === 'official' && typeof official === 'string' && official !== 'table' && official !== 'timeseries') {
+    return false;
+  }
+  return SAMPLED_FORMATS.has(typeof query.format === 'number' ? query.format : Format.TABLE);
 }
 
 /** A stream key for a query: FNV-1a of its JSON, in hex (the backend accepts `[A-Za-z0-9_.-]`). */

@@ -74,7 +74,7 @@ export function switchMode(q: LanternQuery, mode: EditorMode): LanternQuery {
   }
 }
 
-const NOT_LOGS = new Set(['logs-volume', 'logs-context', 'traces', 'trace-search']);
+const NOT_LOGS = new Set(['logs-volume', 'logs-context', 'logs-sample', 'traces', 'trace-search']);
 
 /** A logs query (builder, or SQL with format logs / queryType logs): has log volume and context. */
 export function isLogsQuery(q: Partial<LanternQuery>): boolean {

@@ -20,6 +20,7 @@ export type QueryType =
   | 'traces'
   | 'logs-volume'
   | 'logs-context'
+  | 'logs-sample'
   | 'trace-search';
 
 /**

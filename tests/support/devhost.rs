@@ -11,6 +11,7 @@
 //! | GET | `/api/datasources/uid/lantern/health` | "Save & test" (CheckHealth) |
 //! | POST | `/api/ds/query` | panel / Explore / alert queries (QueryData); frames as Grafana's JSON |
 //! | GET, POST | `/api/datasources/uid/lantern/resources/<path>` | CallResource |
+//! | POST | `/api/live/subscribe`, `/api/live/publish`; GET `/api/live/list` | Grafana Live for `ds/lantern/<path>` channels (`devhost_live.rs`) |
 //!
 //! Run by `.ci/up`; by hand: `cargo run --release --example devhost`.
 
@@ -22,8 +23,10 @@ mod engine;
 mod grafana_frames;
 #[path = "host.rs"]
 mod host;
+#[path = "devhost_live.rs"]
+mod live;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 
@@ -31,6 +34,7 @@ use serde_json::{Value, json};
 
 use grafana_frames::{Frame, Kind};
 use host::{Host, Q};
+use live::Live;
 
 fn env(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
@@ -67,10 +71,11 @@ fn main() {
         TcpListener::bind(&listen).unwrap_or_else(|e| panic!("cannot listen on {listen}: {e}"));
     println!("devhost listening on http://{listen} (datasource uid lantern)");
     let ds = Arc::new(ds);
+    let live = Live::new(rt.clone(), host.clone(), ds.clone());
     for stream in listener.incoming().flatten() {
-        let (rt, host, ds) = (rt.clone(), host.clone(), ds.clone());
+        let (rt, host, ds, live) = (rt.clone(), host.clone(), ds.clone(), live.clone());
         std::thread::spawn(move || {
-            if let Err(e) = serve(stream, &rt, &host, &ds) {
+            if let Err(e) = serve(stream, &rt, &host, &ds, &live) {
                 eprintln!("devhost: {e}");
             }
         });
@@ -82,6 +87,7 @@ fn serve(
     rt: &tokio::runtime::Runtime,
     host: &Host,
     ds: &grafana_plugin_sdk::pluginv2::DataSourceInstanceSettings,
+    live: &Arc<Live>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
@@ -119,6 +125,9 @@ fn serve(
             )
         }
         ("POST", "/api/ds/query") => query(rt, host, ds, &body),
+        ("POST", "/api/live/subscribe") => return live.subscribe(stream, &body),
+        ("POST", "/api/live/publish") => live.publish(&body),
+        ("GET", "/api/live/list") => live.list(),
         (_, p) if p.starts_with("/api/datasources/uid/lantern/resources/") => {
             let rest = &target["/api/datasources/uid/lantern/resources/".len()..];
             let (code, v) = rt.block_on(host.resource(ds, &method, rest, &body));
@@ -126,13 +135,7 @@ fn serve(
         }
         _ => (404, json!({"message": "Not found"})),
     };
-    let body = serde_json::to_vec(&reply).unwrap_or_default();
-    write!(
-        stream,
-        "HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )?;
-    stream.write_all(&body)
+    live::write_json(&mut stream, (status, reply))
 }
 
 /// `POST /api/ds/query`: `{"from": "now-1h", "to": "now", "queries": [{refId, rawSql, format, …}]}`.

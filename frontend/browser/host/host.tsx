@@ -450,6 +450,7 @@ function ExplorePage(props: { plugin: DataSourcePlugin<any, any, any, any>; ds: 
           Ad hoc filter keys
         </Button>
       </div>
+      <ExploreLive ds={ds} query={query} range={range} data={data} />
       <pre data-testid="query-json" style={{ fontSize: 11 }}>
         {JSON.stringify(query)}
       </pre>
@@ -587,6 +588,274 @@ function FrameTable({ frame }: { frame: DataFrame }) {
     </table>
   );
 }
+
+// ---- Grafana Live and Explore's live tail and logs sample (issue 10) ---------------------------
+// Grafana's Live service for the plugin's channels, over the devhost's event streams
+// (tests/support/devhost_live.rs): `getStream` subscribes with `POST /api/live/subscribe`
+// `{channel, data}` (the devhost calls SubscribeStream, then the channel's RunStream) and reads the
+// Server-Sent Events; leaving aborts the request, and the devhost ends the RunStream when the last
+// subscriber has left. `getDataStream` keeps one StreamingDataFrame per subscription and applies
+// each packet (a JSON data frame) with its push(): Grafana's append / replace semantics
+// (`buffer.action`, `maxLength`, `maxDelta`), like Grafana's live service. `ExploreLive` is
+// Explore's Live button and its logs sample panel.
+
+/** Channel ids subscribed so far (`ds/<uid>/<path>`), for the test runner. */
+const liveHost = hostState as HostState & { liveChannels: string[]; sampleTargets?: unknown[] };
+liveHost.liveChannels = [];
+
+/** Calls `onEvent(event, data)` for each Server-Sent Event of `body` until it ends. */
+async function readServerSentEvents(body: ReadableStream<Uint8Array>, onEvent: (event: string, data: string) => void) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) {
+      return;
+    }
+    buffer += decoder.decode(value, { stream: true });
+    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let event = 'message';
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const text = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'event') {
+          event = text;
+        } else if (field === 'data') {
+          data.push(text);
+        }
+      }
+      if (data.length > 0) {
+        onEvent(event, data.join('\n'));
+      }
+    }
+  }
+}
+
+let liveStreamCounter = 0;
+
+class DevhostLiveSrv implements grafanaRuntime.GrafanaLiveSrv {
+  private readonly connected = new rxjs.BehaviorSubject<boolean>(true);
+
+  getConnectionState(): Observable<boolean> {
+    return this.connected.asObservable();
+  }
+
+  getStream<T>(addr: grafanaData.LiveChannelAddress): Observable<grafanaData.LiveChannelEvent<T>> {
+    return new Observable<grafanaData.LiveChannelEvent<T>>((subscriber) => {
+      const id = grafanaData.toLiveChannelId(addr);
+      liveHost.liveChannels.push(id);
+      const controller = new AbortController();
+      const status = (state: grafanaData.LiveChannelConnectionState, error?: unknown) =>
+        subscriber.next({ type: grafanaData.LiveChannelEventType.Status, id, timestamp: Date.now(), state, error });
+      status(grafanaData.LiveChannelConnectionState.Connecting);
+      const run = async () => {
+        const res = await fetch('/api/live/subscribe', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ channel: id, data: addr.data }),
+          signal: controller.signal,
+        });
+        this.connected.next(true);
+        if (!res.ok || !res.body) {
+          const answer = (await res.json().catch(() => ({}))) as { message?: string };
+          status(grafanaData.LiveChannelConnectionState.Invalid, new Error(answer.message ?? `${res.status} ${res.statusText}`));
+          subscriber.complete();
+          return;
+        }
+        status(grafanaData.LiveChannelConnectionState.Connected);
+        await readServerSentEvents(res.body, (event, data) => {
+          if (event === 'message') {
+            subscriber.next({ type: grafanaData.LiveChannelEventType.Message, message: JSON.parse(data) as T });
+          } else if (event === 'error') {
+            status(grafanaData.LiveChannelConnectionState.Shutdown, new Error((JSON.parse(data) as { message: string }).message));
+          } else if (event === 'end') {
+            status(grafanaData.LiveChannelConnectionState.Shutdown);
+          }
+        });
+        subscriber.complete();
+      };
+      run().catch((e) => {
+        if (!controller.signal.aborted) {
+          this.connected.next(false);
+          subscriber.error(e);
+        }
+      });
+      return () => controller.abort();
+    });
+  }
+
+  getDataStream(options: grafanaRuntime.LiveDataStreamOptions): Observable<DataQueryResponse> {
+    if (!grafanaData.isValidLiveChannelAddress(options.addr)) {
+      return rxjs.of({
+        error: grafanaRuntime.toDataQueryError(`invalid channel address: ${JSON.stringify(options.addr)}`),
+        state: LoadingState.Error,
+        data: [],
+      });
+    }
+    return new Observable<DataQueryResponse>((subscriber) => {
+      const key = options.key ?? `xstr/${liveStreamCounter++}`;
+      const fields = options.filter?.fields ?? [];
+      let frame = options.frame ? grafanaData.StreamingDataFrame.fromDataFrameJSON(options.frame, options.buffer) : undefined;
+      const shown = (): DataFrame[] => {
+        if (!frame) {
+          return [];
+        }
+        return fields.length > 0 ? [{ ...frame, fields: frame.fields.filter((f) => fields.includes(f.name)), length: frame.length }] : [frame];
+      };
+      const process = (msg: grafanaData.DataFrameJSON) => {
+        if (frame) {
+          frame.push(msg);
+        } else {
+          frame = grafanaData.StreamingDataFrame.fromDataFrameJSON(msg, options.buffer);
+        }
+        subscriber.next({ state: LoadingState.Streaming, data: shown(), key });
+      };
+      const fail = (error: unknown, prefix = '') => {
+        const e = grafanaRuntime.toDataQueryError(error);
+        subscriber.next({ state: LoadingState.Error, data: shown(), key, error: { ...e, message: `${prefix}${e.message ?? ''}` } });
+      };
+      const sub = this.getStream<grafanaData.DataFrameJSON>(options.addr).subscribe({
+        next: (evt) => {
+          if (grafanaData.isLiveChannelMessageEvent(evt)) {
+            process(evt.message);
+          } else if (grafanaData.isLiveChannelStatusEvent(evt) && evt.error) {
+            fail(evt.error, 'Streaming channel error: ');
+          } else if (grafanaData.isLiveChannelStatusEvent(evt) && evt.message) {
+            process(evt.message);
+          }
+        },
+        error: (e) => fail(e),
+        complete: () => subscriber.complete(),
+      });
+      return () => sub.unsubscribe();
+    });
+  }
+
+  getPresence(): Promise<grafanaData.LiveChannelPresenceStatus> {
+    return Promise.reject(new Error('the devhost keeps no presence for datasource channels'));
+  }
+
+  publish(addr: grafanaData.LiveChannelAddress, data: unknown): Promise<unknown> {
+    return backendSrv.post('/api/live/publish', { channel: grafanaData.toLiveChannelId(addr), data });
+  }
+}
+grafanaRuntime.setGrafanaLiveSrv(new DevhostLiveSrv());
+
+/**
+ * Explore's Live button (the query with `liveStreaming: true`, the streamed lines shown until
+ * Stop) and its logs sample: for a table or graph result without logs, the datasource's
+ * LogsSample supplementary request, run when the panel is opened.
+ */
+function ExploreLive(props: { ds: AnyDs; query: any; range: TimeRange; data?: PanelData }) {
+  const { ds, query, range, data } = props;
+  // The live subscription (ended by Stop or when the page goes away) and what it shows.
+  const subscription = React.useRef<rxjs.Subscription | undefined>(undefined);
+  const [live, setLive] = useState<{ response?: DataQueryResponse; error?: string } | undefined>();
+  const [sample, setSample] = useState<{ response?: DataQueryResponse; error?: string } | undefined>();
+  React.useEffect(() => () => subscription.current?.unsubscribe(), []);
+  React.useEffect(() => setSample(undefined), [data?.request?.requestId]);
+
+  const start = () => {
+    const req = { ...request([query], range), liveStreaming: true };
+    setLive({});
+    try {
+      subscription.current = ds.query(req).subscribe({
+        next: (response) => setLive((l) => l && { response, error: response.error?.message }),
+        error: (e) => setLive((l) => l && { ...l, error: String((e as Error)?.message ?? e) }),
+      });
+    } catch (e) {
+      setLive({ error: String((e as Error)?.message ?? e) });
+    }
+  };
+  const stop = () => {
+    subscription.current?.unsubscribe();
+    subscription.current = undefined;
+    setLive(undefined);
+  };
+
+  const frames = data?.series ?? [];
+  const hasLogs = frames.some((f) => f.meta?.preferredVisualisationType === 'logs');
+  const sampleRequest =
+    data?.request && frames.length > 0 && !hasLogs
+      ? ds.getSupplementaryRequest?.(SupplementaryQueryType.LogsSample, data.request, { type: SupplementaryQueryType.LogsSample })
+      : undefined;
+  const openSample = async () => {
+    if (!sampleRequest) {
+      return;
+    }
+    liveHost.sampleTargets = sampleRequest.targets;
+    setSample({});
+    try {
+      const response = await lastValueFrom(ds.query(sampleRequest) as Observable<DataQueryResponse>);
+      setSample({ response, error: response.error?.message });
+    } catch (e) {
+      setSample({ error: String((e as Error)?.message ?? e) });
+    }
+  };
+
+  const liveRows = (live?.response?.data ?? []).flatMap((f: DataFrame) => logRows(f));
+  const sampleRows = (sample?.response?.data ?? []).flatMap((f: DataFrame) => logRows(f));
+  return (
+    <div data-testid="explore-live" style={{ margin: '8px 0' }}>
+      {live ? (
+        <Button variant="secondary" icon="square-shape" onClick={stop} data-testid="live-stop">
+          Stop
+        </Button>
+      ) : (
+        <Button variant="secondary" icon="play" onClick={start} data-testid="live-start">
+          Live
+        </Button>
+      )}
+      {live && (
+        <div data-testid="live" data-state={live.response?.state ?? 'connecting'} data-rows={liveRows.length}>
+          Live: {live.response?.state ?? 'connecting'} · {liveRows.length} lines
+          {live.error && (
+            <div data-testid="live-error">
+              <Alert severity="error" title={live.error} />
+            </div>
+          )}
+          {liveRows.slice(-20).map((row) => (
+            <div key={row.index} data-testid="live-row">
+              {row.level} <span data-testid="live-body">{row.body}</span>
+            </div>
+          ))}
+        </div>
+      )}
+      {sampleRequest && (
+        <div style={{ marginTop: 8 }}>
+          <Button variant="secondary" onClick={() => void openSample()} data-testid="logs-sample-open">
+            Logs sample
+          </Button>
+          {sample?.error && (
+            <div data-testid="logs-sample-error">
+              <Alert severity="error" title={sample.error} />
+            </div>
+          )}
+          {sample?.response && (
+            <div
+              data-testid="logs-sample"
+              data-rows={sampleRows.length}
+              data-logs-frames={(sample.response.data ?? []).filter((f: DataFrame) => f.meta?.preferredVisualisationType === 'logs').length}
+            >
+              {sampleRows.slice(0, 10).map((row) => (
+                <div key={row.index} data-testid="logs-sample-row">
+                  {row.level} {row.body}
+                </div>
+              ))}
+            </div>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
+
+// ---- end of the live tail and logs sample block ------------------------------------------------
 
 async function main() {
   const root = createRoot(document.getElementById('root')!);
