@@ -566,6 +566,13 @@ pub fn plan(
                 });
             }
             let sql = explore_sql(settings, query, clicks, req, false, facts)?;
+            // The sample shows the query's rows as log lines: they need a time and a body.
+            let (_, roles, _) = result_roles(&sql, "a logs sample", facts)?;
+            if roles.body.is_none() {
+                return Err(Step::Fail(invalid(
+                    "a logs sample needs log lines: the query's result has no body or message column (an aggregate has no sample)",
+                )));
+            }
             Ok(Plan::Logs {
                 sql: crate::sql::wrap_subquery(&sql, "*", &format!("LIMIT {LOGS_SAMPLE_ROWS}")),
             })

@@ -579,3 +579,44 @@ fn ad_hoc_keys_naming_a_table_apply_to_that_table() {
     let e = p.unwrap_err().to_string();
     assert!(e.contains("`nope`"), "{e}");
 }
+
+#[test]
+fn a_logs_sample_of_raw_sql_needs_log_lines() {
+    let q = |sql: &str| intent(json!({"rawSql": sql, "format": 1, "queryType": "logs-sample"}));
+    let describe = |cols: &'static [(&'static str, &'static str)]| {
+        move |l: &Lookup, f: &mut Facts| match l {
+            Lookup::Describe(sql) => {
+                f.add_described(
+                    sql,
+                    cols.iter()
+                        .map(|(n, t)| ((*n).into(), ChType::parse(t)))
+                        .collect(),
+                );
+                true
+            }
+            _ => false,
+        }
+    };
+    let (p, _) = plan_with(
+        &q("SELECT Timestamp, Body FROM otel_logs"),
+        &settings("{}"),
+        &describe(&[("Timestamp", "DateTime64(9)"), ("Body", "String")]),
+    );
+    let p = p.unwrap();
+    assert!(matches!(p, Plan::Logs { .. }));
+    assert!(p.sql().ends_with(") LIMIT 100"), "{}", p.sql());
+    let (p, _) = plan_with(
+        &q("SELECT toStartOfMinute(Timestamp) AS t, count() AS c FROM otel_logs GROUP BY t"),
+        &settings("{}"),
+        &describe(&[("t", "DateTime"), ("c", "UInt64")]),
+    );
+    let e = p.unwrap_err().to_string();
+    assert!(e.contains("a logs sample needs log lines"), "{e}");
+    let (p, _) = plan_with(
+        &q("SELECT ServiceName, count() FROM otel_logs GROUP BY ServiceName"),
+        &settings("{}"),
+        &describe(&[("ServiceName", "String"), ("c", "UInt64")]),
+    );
+    let e = p.unwrap_err().to_string();
+    assert!(e.contains("a logs sample needs a time column"), "{e}");
+}
