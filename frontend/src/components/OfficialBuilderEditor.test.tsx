@@ -374,9 +374,14 @@ describe('official builder editor', () => {
       return screen.getAllByRole('option').map((o) => o.textContent);
     };
     expect(ops()).not.toContain('LIKE');
+    const runs = onRunQuery.mock.calls.length;
     fireEvent.click(screen.getByText('IN', { selector: 'span' }));
     await act(async () => {});
+    // An empty IN list is saved, not run.
+    expect(last(onChange).builderOptions?.filters?.[1]).toMatchObject({ operator: 'IN', value: [] });
+    expect(onRunQuery).toHaveBeenCalledTimes(runs);
     type('Filter value 2', '9, 13');
+    expect(onRunQuery).toHaveBeenCalledTimes(runs + 1);
     await pick('Filter condition 2', 'OR');
     expect(last(onChange).builderOptions?.filters?.[1]).toEqual({
       filterType: 'custom',

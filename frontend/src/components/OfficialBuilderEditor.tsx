@@ -589,9 +589,12 @@ const DATE_VALUES: Array<SelectableValue<string>> = [
   { label: 'yesterday()', value: 'yesterday()' },
 ];
 
-/** Whether a filter can run: it names a column (or role), and a map or JSON filter names its key. */
+/**
+ * Whether a filter can run: it names a column (or role), an IN list has a value, and a map or
+ * JSON filter names its key.
+ */
 function complete(f: Filter, columns: SelectedColumn[]): boolean {
-  if (!f.key && !f.hint) {
+  if ((!f.key && !f.hint) || (takesList(f.operator) && (!Array.isArray(f.value) || f.value.length === 0))) {
     return false;
   }
   const type = f.hint ? (columnWithHint(columns, f.hint)?.type ?? f.type) : f.type;
