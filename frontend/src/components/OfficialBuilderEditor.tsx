@@ -449,6 +449,11 @@ export function OfficialBuilderEditor({ datasource, options, rawSql, onChange, r
 
 /** Trace id, duration unit, the trace-id lookup table, events and links columns. */
 function TraceOptions({ meta, traceId, setMeta }: { meta: BuilderMeta; traceId: boolean; setMeta: (m: Partial<BuilderMeta>, run?: boolean) => void }) {
+  const text = (key: 'traceTimestampTableSuffix' | 'traceEventsColumnPrefix' | 'traceLinksColumnPrefix', label: string, tooltip: string, placeholder?: string) => (
+    <InlineField label={label} labelWidth={14} tooltip={tooltip}>
+      <BlurInput aria-label={label} width={18} value={meta[key] ?? ''} placeholder={placeholder} onCommit={(v) => setMeta({ [key]: v })} />
+    </InlineField>
+  );
   return (
     <Stack direction="column" gap={0}>
       {traceId && (
@@ -467,46 +472,20 @@ function TraceOptions({ meta, traceId, setMeta }: { meta: BuilderMeta; traceId: 
           />
         </InlineField>
         {traceId && (
-          <>
-            <InlineField label="Trace timestamp table" labelWidth={22} tooltip="Bound the trace by <table><suffix> (TraceId, Start, End)">
-              <InlineSwitch
-                aria-label="Use trace timestamp table"
-                value={Boolean(meta.hasTraceTimestampTable)}
-                onChange={(e) => setMeta({ hasTraceTimestampTable: e.currentTarget.checked })}
-              />
-            </InlineField>
-            {meta.hasTraceTimestampTable && (
-              <InlineField label="Suffix" labelWidth={8}>
-                <BlurInput
-                  aria-label="Trace timestamp table suffix"
-                  width={18}
-                  value={meta.traceTimestampTableSuffix ?? ''}
-                  placeholder="_trace_id_ts"
-                  onCommit={(traceTimestampTableSuffix) => setMeta({ traceTimestampTableSuffix })}
-                />
-              </InlineField>
-            )}
-          </>
+          <InlineField label="Trace timestamp table" labelWidth={22} tooltip="Bound the trace by <table><suffix> (TraceId, Start, End)">
+            <InlineSwitch
+              aria-label="Use trace timestamp table"
+              value={Boolean(meta.hasTraceTimestampTable)}
+              onChange={(e) => setMeta({ hasTraceTimestampTable: e.currentTarget.checked })}
+            />
+          </InlineField>
         )}
+        {traceId && meta.hasTraceTimestampTable && text('traceTimestampTableSuffix', 'Table suffix', 'The lookup table is <table><suffix>', '_trace_id_ts')}
       </Stack>
       {traceId && (
         <Stack direction="row" gap={0} wrap="wrap">
-          <InlineField label="Events prefix" labelWidth={LABEL} tooltip="Nested span events column (empty: none)">
-            <BlurInput
-              aria-label="Events prefix"
-              width={16}
-              value={meta.traceEventsColumnPrefix ?? ''}
-              onCommit={(traceEventsColumnPrefix) => setMeta({ traceEventsColumnPrefix })}
-            />
-          </InlineField>
-          <InlineField label="Links prefix" labelWidth={14} tooltip="Nested span links column (empty: none)">
-            <BlurInput
-              aria-label="Links prefix"
-              width={16}
-              value={meta.traceLinksColumnPrefix ?? ''}
-              onCommit={(traceLinksColumnPrefix) => setMeta({ traceLinksColumnPrefix })}
-            />
-          </InlineField>
+          {text('traceEventsColumnPrefix', 'Events prefix', 'Nested span events column (empty: none)')}
+          {text('traceLinksColumnPrefix', 'Links prefix', 'Nested span links column (empty: none)')}
           <InlineField label="Flattened nested" labelWidth={18} tooltip="Events and links stored as one Nested column (flatten_nested = 0)">
             <InlineSwitch
               aria-label="Flattened nested"
