@@ -2,6 +2,7 @@ import {
   BuilderOptions,
   filterValueType,
   formatOf,
+  isRunnable,
   levelSpellings,
   mapValueType,
   minLevelOf,
@@ -86,6 +87,17 @@ describe('builderOptions', () => {
       builderOptions: o,
       pluginVersion: '3.1.0',
     });
+  });
+
+  it('runs only options that make SQL: a table, something to select, a trace id in trace-id mode', () => {
+    const o = (p: Partial<BuilderOptions>): BuilderOptions => ({ database: 'd', table: 't', queryType: 'table', columns: [{ name: 'a' }], ...p });
+    expect(isRunnable(o({}))).toBe(true);
+    expect(isRunnable(o({ table: '' }))).toBe(false);
+    expect(isRunnable(o({ columns: [] }))).toBe(false);
+    expect(isRunnable(o({ columns: [], mode: 'aggregate', aggregates: [{ aggregateType: 'count', column: '*' }] }))).toBe(true);
+    expect(isRunnable(o({ queryType: 'traces', meta: { isTraceIdMode: true } }))).toBe(false);
+    expect(isRunnable(o({ queryType: 'traces', meta: { isTraceIdMode: true, traceId: 'abc' } }))).toBe(true);
+    expect(isRunnable(o({ queryType: 'traces', columns: [], meta: {} }))).toBe(true);
   });
 
   it('type classes follow that generator (Bool is not boolean, LowCardinality(Nullable(Date)) is not a date)', () => {

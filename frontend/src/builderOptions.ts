@@ -321,6 +321,24 @@ export function withBuilderOptions(query: LanternQuery, options: BuilderOptions)
   };
 }
 
+/**
+ * Whether the options make a query worth running: a table, something to select (a table query
+ * without columns or aggregates generates `SELECT FROM`), and the trace id of a trace-id query.
+ */
+export function isRunnable(o: BuilderOptions): boolean {
+  if (!o.table) {
+    return false;
+  }
+  switch (o.queryType) {
+    case 'table':
+      return o.columns.length > 0 || (o.mode === 'aggregate' && (o.aggregates?.length ?? 0) > 0);
+    case 'traces':
+      return !o.meta?.isTraceIdMode || (o.meta.traceId ?? '') !== '';
+    default:
+      return o.columns.length > 0 || (o.aggregates?.length ?? 0) > 0;
+  }
+}
+
 // ---- columns and roles -------------------------------------------------------------------------
 
 /** The first column with `hint` (that plugin's lookup rule). */
@@ -439,24 +457,8 @@ export function operatorsFor(type: string, jsonPath = false): Operator[] {
     case 'date':
       return ['IS ANYTHING', 'WITH IN DASHBOARD TIME RANGE', 'OUTSIDE DASHBOARD TIME RANGE', '=', '!=', '<', '<=', '>', '>=', ...NULL_OPS];
     case 'string':
-      return [
-        'IS ANYTHING',
-        '=',
-        '!=',
-        'LIKE',
-        'NOT LIKE',
-        'ILIKE',
-        'NOT ILIKE',
-        'IN',
-        'NOT IN',
-        'IS EMPTY',
-        'IS NOT EMPTY',
-        '<',
-        '<=',
-        '>',
-        '>=',
-        ...NULL_OPS,
-      ];
+      // Everything but the dashboard time range.
+      return OPERATORS.filter((op) => op !== 'WITH IN DASHBOARD TIME RANGE' && op !== 'OUTSIDE DASHBOARD TIME RANGE');
     default:
       // UUID, Enum, Bool, IP, arrays…: compared as written values.
       return ['IS ANYTHING', '=', '!=', 'IN', 'NOT IN', '<', '<=', '>', '>=', ...NULL_OPS];

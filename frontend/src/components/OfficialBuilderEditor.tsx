@@ -26,6 +26,7 @@ import {
   filterValueType,
   hintLabel,
   isJsonType,
+  isRunnable,
   isMapType,
   LOG_HINTS,
   MIN_LEVELS,
@@ -66,6 +67,38 @@ export interface OfficialBuilderEditorProps {
 }
 
 const LABEL = 14;
+
+/** The editor's mode choices: table list/aggregate, time series simple/trend, trace search/by id. */
+type ModeChoice = BuilderMode | 'search' | 'id';
+const MODES: Partial<Record<BuilderQueryType, Array<{ label: string; value: ModeChoice }>>> = {
+  table: [
+    { label: 'List', value: 'list' },
+    { label: 'Aggregate', value: 'aggregate' },
+  ],
+  // That plugin's "Simple" tab saves mode aggregate, its "Aggregate" tab mode trend.
+  timeseries: [
+    { label: 'Simple', value: 'aggregate' },
+    { label: 'Aggregate', value: 'trend' },
+  ],
+  traces: [
+    { label: 'Search', value: 'search' },
+    { label: 'By trace ID', value: 'id' },
+  ],
+};
+const MODE_TOOLTIPS: Partial<Record<BuilderQueryType, string>> = {
+  timeseries: 'Simple: the time column and columns; Aggregate: aggregates per time interval',
+};
+
+function modeOf(o: BuilderOptions): ModeChoice {
+  switch (o.queryType) {
+    case 'traces':
+      return o.meta?.isTraceIdMode ? 'id' : 'search';
+    case 'timeseries':
+      return o.mode === 'trend' ? 'trend' : 'aggregate';
+    default:
+      return o.mode === 'aggregate' ? 'aggregate' : 'list';
+  }
+}
 
 /** Columns of a table from the `columns` resource (empty while loading or when it fails). */
 export async function fetchColumns(datasource: DataSource, database: string, table: string): Promise<TableColumn[]> {
@@ -172,8 +205,10 @@ function columnOptions(table: TableColumn[], extra: string[] = []): Array<Select
 }
 
 /** The editor of an official builder query. */
-export function OfficialBuilderEditor({ datasource, options, rawSql, onChange, range }: OfficialBuilderEditorProps) {
+export function OfficialBuilderEditor({ datasource, options, rawSql, onChange: save, range }: OfficialBuilderEditorProps) {
   const o = options;
+  // Saved always; run only when complete enough to make SQL.
+  const onChange = (next: BuilderOptions, run: boolean) => save(next, run && isRunnable(next));
   const jsonData = datasource.jsonData;
   const table = useColumns(datasource, o.database, o.table);
   const databases = useResourceNames(datasource, 'databases');
@@ -188,7 +223,7 @@ export function OfficialBuilderEditor({ datasource, options, rawSql, onChange, r
   const fresh = async (queryType: BuilderQueryType, where: { database: string; table: string }, keep: Partial<BuilderOptions> = {}) => {
     const [cols, names] = await Promise.all([fetchColumns(datasource, where.database, where.table), fetchTables(datasource, where.database)]);
     const next = newOptions(queryType, jsonData, where, cols, names);
-    onChange({ ...next, ...keep, meta: { ...next.meta, ...(keep.meta ?? {}) } }, where.table !== '');
+    onChange({ ...next, ...keep, meta: { ...next.meta, ...(keep.meta ?? {}) } }, true);
   };
 
   const onQueryType = (queryType: BuilderQueryType) => {
@@ -232,6 +267,20 @@ export function OfficialBuilderEditor({ datasource, options, rawSql, onChange, r
     set({ columns: next, meta: { ...meta, otelEnabled: enabled, otelVersion: version } });
   };
 
+  const modes = MODES[o.queryType];
+  const onMode = (m: ModeChoice) => {
+    if (m === 'search' || m === 'id') {
+      setMeta({ isTraceIdMode: m === 'id' });
+    } else if (m === 'trend') {
+      // Aggregate time series: a count to start with.
+      set({ mode: m, aggregates: o.aggregates?.length ? o.aggregates : [{ aggregateType: 'count', column: '*' }] });
+    } else if (o.queryType === 'timeseries') {
+      // Simple time series clear aggregates and group by, as that plugin does.
+      set({ mode: m, aggregates: [], groupBy: [] });
+    } else {
+      set({ mode: m });
+    }
+  };
   const timeseries = o.queryType === 'timeseries';
   const trend = timeseries && o.mode === 'trend';
   const tableAggregate = o.queryType === 'table' && o.mode === 'aggregate';
@@ -257,50 +306,9 @@ export function OfficialBuilderEditor({ datasource, options, rawSql, onChange, r
         <InlineField label="Builder type" labelWidth={LABEL}>
           <RadioButtonGroup<BuilderQueryType> aria-label="Builder type" size="sm" options={QUERY_TYPES} value={o.queryType} onChange={onQueryType} />
         </InlineField>
-        {o.queryType === 'table' && (
-          <InlineField label="Mode" labelWidth={8}>
-            <RadioButtonGroup<BuilderMode>
-              aria-label="Builder mode"
-              size="sm"
-              options={[
-                { label: 'List', value: 'list' },
-                { label: 'Aggregate', value: 'aggregate' },
-              ]}
-              value={o.mode === 'aggregate' ? 'aggregate' : 'list'}
-              onChange={(mode) => set({ mode })}
-            />
-          </InlineField>
-        )}
-        {timeseries && (
-          <InlineField label="Mode" labelWidth={8} tooltip="Simple: the time column and columns; Aggregate: aggregates per time interval">
-            <RadioButtonGroup<BuilderMode>
-              aria-label="Builder mode"
-              size="sm"
-              options={[
-                { label: 'Simple', value: 'aggregate' },
-                { label: 'Aggregate', value: 'trend' },
-              ]}
-              value={trend ? 'trend' : 'aggregate'}
-              onChange={(mode) =>
-                mode === 'trend'
-                  ? set({ mode, aggregates: o.aggregates?.length ? o.aggregates : [{ aggregateType: 'count', column: '*' }] })
-                  : set({ mode, aggregates: [], groupBy: [] })
-              }
-            />
-          </InlineField>
-        )}
-        {o.queryType === 'traces' && (
-          <InlineField label="Mode" labelWidth={8}>
-            <RadioButtonGroup<'search' | 'id'>
-              aria-label="Builder mode"
-              size="sm"
-              options={[
-                { label: 'Search', value: 'search' },
-                { label: 'By trace ID', value: 'id' },
-              ]}
-              value={traceId ? 'id' : 'search'}
-              onChange={(m) => setMeta({ isTraceIdMode: m === 'id' }, m === 'search' || Boolean(meta.traceId))}
-            />
+        {modes && (
+          <InlineField label="Mode" labelWidth={8} tooltip={MODE_TOOLTIPS[o.queryType]}>
+            <RadioButtonGroup<ModeChoice> aria-label="Builder mode" size="sm" options={modes} value={modeOf(o)} onChange={onMode} />
           </InlineField>
         )}
       </Stack>
