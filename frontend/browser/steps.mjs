@@ -468,4 +468,279 @@ export default async function steps(t) {
     await runAndWait('logs-frame');
     expect((await tab.getByTestId('logs-sample-open').count()) === 0, 'a logs query offers a logs sample');
   });
+
+  // ==== Official builder: editing saved panels (issue 9 item 2; helper `builder`) ===============
+  // Each step opens a panel as grafana/clickhouse-datasource saves it (builderOptions and the
+  // rawSql its generator wrote), checks the rows of that rawSql, edits one option in Lantern's
+  // editor and checks that the rows and the SQL Show SQL displays follow the edit: the edit
+  // cleared rawSql, so the backend generated the SQL from the new options.
+  await officialBuilderSteps(t);
+}
+
+// ==== Official builder: editing saved panels (issue 9 item 2; helper `builder`) =================
+
+/** Values (columns) of a SQL query's first frame, through the devhost, for the steps' ground truth. */
+async function sqlValues(t, rawSql) {
+  const body = { from: 'now-1h', to: 'now', queries: [{ refId: 'q', editorType: 'sql', format: 1, rawSql }] };
+  const res = await fetch(`${t.base}/api/ds/query`, { method: 'POST', body: JSON.stringify(body) });
+  const json = await res.json();
+  if (json.results?.q?.error) {
+    throw new Error(`${rawSql}: ${json.results.q.error}`);
+  }
+  return json.results.q.frames[0].data.values;
+}
+
+const TIME_RANGE = { filterType: 'custom', key: '', hint: 'time', type: 'datetime', operator: 'WITH IN DASHBOARD TIME RANGE', condition: 'AND' };
+
+/** A panel as that plugin saves it. */
+function savedPanel(builderOptions, format, rawSql) {
+  return { refId: 'A', editorType: 'builder', pluginVersion: '4.20.0', format, queryType: builderOptions.queryType, rawSql, builderOptions };
+}
+
+async function officialBuilderSteps(t) {
+  const { tab, step, expect, open, queryJson } = t;
+
+  /** Waits until exactly `frames` frames of kind `testid` are shown, the first with `rows` rows (when given). */
+  const waitFrames = (testid, frames, rows) =>
+    tab.waitForFunction(
+      ([id, n, r]) => {
+        const f = document.querySelectorAll(`[data-testid=${id}]`);
+        return f.length === n && (r === null || Number(f[0].getAttribute('data-rows')) === r);
+      },
+      [testid, frames, rows ?? null]
+    );
+  /** Opens a saved panel (the host runs it) and waits for its result. */
+  const openPanel = async (panel, testid, frames, rows) => {
+    await tab.evaluate((q) => window.__lantern.openQuery(q), panel);
+    await tab.getByTestId('lantern-official-builder').waitFor();
+    await waitFrames(testid, frames, rows);
+    expect((await tab.getByTestId('query-error').count()) === 0, 'the saved panel failed');
+    expect(await tab.getByRole('radio', { name: 'Official builder' }).isChecked(), 'not in the official builder');
+  };
+  /** Picks `option` (its label) in the grafana/ui Select with aria-label `label`. */
+  const choose = async (label, option) => {
+    await tab.getByLabel(label, { exact: true }).click();
+    await tab.getByRole('option').filter({ has: tab.getByText(option, { exact: true }) }).first().click();
+  };
+  const typeInto = async (label, text) => {
+    const input = tab.getByLabel(label, { exact: true });
+    await input.fill(text);
+    await input.press('Enter');
+  };
+  /** The edited query saved new options and no SQL. */
+  const expectEdited = async (check) => {
+    const q = await queryJson();
+    expect(q.editorType === 'builder' && q.rawSql === '' && !q.builder, `saved query: ${JSON.stringify(q).slice(0, 400)}`);
+    check(q.builderOptions);
+  };
+  /** Show SQL displays `pattern` (the backend's SQL for the edited options). */
+  const expectShownSql = async (pattern) => {
+    await tab.getByLabel('Show SQL').check({ force: true });
+    await tab
+      .waitForFunction((p) => new RegExp(p).test(document.querySelector('[data-testid=lantern-expanded-sql]')?.textContent ?? ''), pattern.source, { timeout: 10000 })
+      .catch(() => undefined);
+    const text = await tab.getByTestId('lantern-expanded-sql').textContent();
+    expect(pattern.test(text), `Show SQL: ${text}`);
+    await tab.getByLabel('Show SQL').uncheck({ force: true });
+  };
+
+  await step('official builder, table list: the saved LIMIT 7 panel shows 7 rows; Limit 3 saves the options and shows 3 rows', async () => {
+    await open('explore');
+    const options = {
+      database: 'otel',
+      table: 'otel_logs',
+      queryType: 'table',
+      mode: 'list',
+      columns: [{ name: 'ServiceName', type: 'LowCardinality(String)' }, { name: 'SeverityText', type: 'LowCardinality(String)' }],
+      filters: [],
+      limit: 7,
+      meta: {},
+    };
+    await openPanel(savedPanel(options, 1, 'SELECT ServiceName, SeverityText FROM "otel"."otel_logs" LIMIT 7'), 'table-frame', 1, 7);
+    await typeInto('Limit', '3');
+    await waitFrames('table-frame', 1, 3);
+    await expectEdited((o) => expect(o.limit === 3 && o.columns.length === 2, `options ${JSON.stringify(o)}`));
+    await expectShownSql(/^SELECT ServiceName, SeverityText FROM "otel"\."otel_logs" LIMIT 3$/);
+  });
+
+  await step('official builder, table aggregate: count per service; a filter added in the editor narrows the groups', async () => {
+    const services = (await sqlValues(t, 'SELECT DISTINCT ServiceName FROM otel.otel_logs WHERE $__timeFilter(Timestamp)'))[0].length;
+    const critical = (await sqlValues(t, "SELECT DISTINCT ServiceName FROM otel.otel_logs WHERE $__timeFilter(Timestamp) AND SeverityText = 'CRITICAL'"))[0];
+    expect(services > 1 && critical.length >= 1 && critical.length < services, `services ${services}, critical ${critical}`);
+    const options = {
+      database: 'otel',
+      table: 'otel_logs',
+      queryType: 'table',
+      mode: 'aggregate',
+      columns: [{ name: 'ServiceName', type: 'LowCardinality(String)' }],
+      aggregates: [{ aggregateType: 'count', column: '*', alias: 'n' }],
+      groupBy: ['ServiceName'],
+      filters: [{ filterType: 'custom', key: 'Timestamp', type: 'DateTime64(9)', operator: 'WITH IN DASHBOARD TIME RANGE', condition: 'AND' }],
+      orderBy: [{ name: 'ServiceName', dir: 'ASC' }],
+      limit: 100,
+      meta: {},
+    };
+    const raw =
+      'SELECT ServiceName, count(*) as n FROM "otel"."otel_logs" WHERE ( Timestamp >= $__fromTime AND Timestamp <= $__toTime ) GROUP BY ServiceName ORDER BY ServiceName ASC LIMIT 100';
+    await openPanel(savedPanel(options, 1, raw), 'table-frame', 1, services);
+    await tab.getByRole('button', { name: 'Add filter' }).click();
+    // Each complete edit runs: wait for its rows before the next one (runs finish in order).
+    await choose('Filter column 2', 'SeverityText');
+    await waitFrames('table-frame', 1, services); // SeverityText IS NOT NULL
+    await choose('Filter operator 2', '=');
+    await waitFrames('table-frame', 1, 0); // SeverityText = ''
+    await typeInto('Filter value 2', 'CRITICAL');
+    await waitFrames('table-frame', 1, critical.length);
+    await expectEdited((o) =>
+      expect(
+        JSON.stringify(o.filters[1]) ===
+          JSON.stringify({ filterType: 'custom', key: 'SeverityText', type: 'LowCardinality(String)', condition: 'AND', operator: '=', value: 'CRITICAL' }),
+        `filters ${JSON.stringify(o.filters)}`
+      )
+    );
+    await expectShownSql(/AND \( SeverityText = 'CRITICAL' \) GROUP BY ServiceName/);
+  });
+
+  await step('official builder, time series trend: one series per service; filtering one service leaves one series', async () => {
+    const services = (await sqlValues(t, 'SELECT DISTINCT ServiceName FROM otel.otel_logs WHERE $__timeFilter(Timestamp)'))[0].length;
+    const options = {
+      database: 'otel',
+      table: 'otel_logs',
+      queryType: 'timeseries',
+      mode: 'trend',
+      columns: [{ name: 'Timestamp', type: 'DateTime64(9)', hint: 'time' }],
+      aggregates: [{ aggregateType: 'count', column: '*', alias: 'n' }],
+      groupBy: ['ServiceName'],
+      filters: [TIME_RANGE],
+      orderBy: [{ name: '', hint: 'time', dir: 'ASC', default: true }],
+      limit: 10000,
+      meta: {},
+    };
+    const raw =
+      'SELECT $__timeInterval(Timestamp) as "time", ServiceName, count(*) as n FROM "otel"."otel_logs" WHERE ( time >= $__fromTime AND time <= $__toTime ) GROUP BY ServiceName, time ORDER BY time ASC LIMIT 10000';
+    await openPanel(savedPanel(options, 0, raw), 'table-frame', services);
+    expect(await tab.getByRole('radio', { name: 'Aggregate' }).isChecked(), 'not in the Aggregate (trend) mode');
+    await tab.getByRole('button', { name: 'Add filter' }).click();
+    await choose('Filter column 2', 'ServiceName');
+    await waitFrames('table-frame', services); // ServiceName IS NOT NULL
+    await choose('Filter operator 2', 'IN'); // an empty list: saved, not run
+    await typeInto('Filter value 2', 'cart');
+    await waitFrames('table-frame', 1);
+    await expectEdited((o) => expect(o.mode === 'trend' && JSON.stringify(o.filters[1].value) === '["cart"]', `options ${JSON.stringify(o)}`));
+    await expectShownSql(/toStartOfInterval\(toDateTime\(Timestamp\), INTERVAL \d+ second\) as "time".*\( ServiceName IN \('cart'\) \) GROUP BY ServiceName, time/);
+  });
+
+  await step('official builder, logs: Min level error keeps only error and critical lines (IN on the raw level text)', async () => {
+    const options = {
+      database: 'otel',
+      table: 'otel_logs',
+      queryType: 'logs',
+      mode: 'list',
+      columns: [
+        { name: 'Timestamp', type: 'DateTime64(9)', hint: 'time' },
+        { name: 'Body', type: 'String', hint: 'log_message' },
+        { name: 'SeverityText', type: 'LowCardinality(String)', hint: 'log_level' },
+        { name: 'TraceId', type: 'String', hint: 'trace_id' },
+        { name: 'ResourceAttributes', type: 'Map(LowCardinality(String), String)', hint: 'resource_attributes' },
+        { name: 'ScopeAttributes', type: 'Map(LowCardinality(String), String)', hint: 'scope_attributes' },
+        { name: 'LogAttributes', type: 'Map(LowCardinality(String), String)', hint: 'log_attributes' },
+      ],
+      filters: [
+        { ...TIME_RANGE, hint: 'filter_time' },
+        { filterType: 'custom', key: '', hint: 'log_level', type: 'string', operator: 'IS ANYTHING', condition: 'AND' },
+      ],
+      orderBy: [
+        { name: '', hint: 'filter_time', dir: 'DESC', default: true },
+        { name: '', hint: 'time', dir: 'DESC', default: true },
+      ],
+      limit: 200,
+      meta: { otelEnabled: true, otelVersion: 'latest' },
+    };
+    const raw =
+      'SELECT Timestamp as "timestamp", Body as "body", SeverityText as "level", TraceId as "traceID", ResourceAttributes, ScopeAttributes, LogAttributes FROM "otel"."otel_logs" WHERE ( timestamp >= $__fromTime AND timestamp <= $__toTime ) ORDER BY timestamp DESC LIMIT 200';
+    await openPanel(savedPanel(options, 2, raw), 'logs-frame', 1, 200);
+    const levels = () => tab.evaluate(() => [...document.querySelectorAll('[data-testid=log-level]')].map((l) => l.textContent.trim()));
+    expect((await levels()).some((l) => l !== 'error' && l !== 'critical'), `saved panel levels ${await levels()}`);
+    await choose('Min level', 'error');
+    await tab.waitForFunction(() => {
+      const l = [...document.querySelectorAll('[data-testid=log-level]')].map((x) => x.textContent.trim());
+      return l.length > 0 && l.every((x) => x === 'error' || x === 'critical');
+    });
+    await expectEdited((o) => expect(o.filters[1].operator === 'IN' && o.filters[1].value.includes('CRITICAL'), `filters ${JSON.stringify(o.filters)}`));
+    await expectShownSql(/\( level IN \('emerg', 'EMERG', 'Emerg'.*'ERROR', 'Error'/);
+  });
+
+  await step('official builder, trace search: 20 root spans; Limit 5 shows 5', async () => {
+    const options = {
+      database: 'otel',
+      table: 'otel_traces',
+      queryType: 'traces',
+      columns: [
+        { name: 'Timestamp', type: 'DateTime64(9)', hint: 'time' },
+        { name: 'TraceId', type: 'String', hint: 'trace_id' },
+        { name: 'ParentSpanId', type: 'String', hint: 'trace_parent_span_id' },
+        { name: 'ServiceName', type: 'LowCardinality(String)', hint: 'trace_service_name' },
+        { name: 'SpanName', type: 'LowCardinality(String)', hint: 'trace_operation_name' },
+        { name: 'Duration', type: 'UInt64', hint: 'trace_duration_time' },
+      ],
+      filters: [
+        TIME_RANGE,
+        { filterType: 'custom', key: '', hint: 'trace_parent_span_id', type: 'string', operator: 'IS EMPTY', condition: 'AND' },
+        { filterType: 'custom', key: '', hint: 'trace_duration_time', type: 'UInt64', operator: '>', value: 0, condition: 'AND' },
+      ],
+      orderBy: [
+        { name: '', hint: 'time', dir: 'DESC', default: true },
+        { name: '', hint: 'trace_duration_time', dir: 'DESC', default: true },
+      ],
+      limit: 20,
+      meta: { otelEnabled: true, isTraceIdMode: false, traceDurationUnit: 'nanoseconds' },
+    };
+    const raw =
+      'SELECT "TraceId" as traceID, "ServiceName" as serviceName, "SpanName" as operationName, "Timestamp" as startTime, multiply("Duration", 0.000001) as duration FROM "otel"."otel_traces" WHERE ( Timestamp >= $__fromTime AND Timestamp <= $__toTime ) AND ( ParentSpanId = \'\' ) AND ( Duration > 0 ) ORDER BY Timestamp DESC, Duration DESC LIMIT 20';
+    await openPanel(savedPanel(options, 1, raw), 'table-frame', 1, 20);
+    expect(await tab.getByRole('radio', { name: 'Search', exact: true }).isChecked(), 'not in the trace search mode');
+    await typeInto('Limit', '5');
+    await waitFrames('table-frame', 1, 5);
+    await expectEdited((o) => expect(o.limit === 5 && o.queryType === 'traces', `options ${JSON.stringify(o)}`));
+    await expectShownSql(/multiply\("Duration", 0\.000001\) as duration .*ORDER BY Timestamp DESC, Duration DESC LIMIT 5$/);
+  });
+
+  await step('official builder, trace id: the saved trace shows its spans; another trace id shows that trace', async () => {
+    const [three] = await sqlValues(t, 'SELECT TraceId FROM otel.otel_traces WHERE $__timeFilter(Timestamp) GROUP BY TraceId HAVING count() = 3 ORDER BY TraceId LIMIT 1');
+    const [one] = await sqlValues(t, 'SELECT TraceId FROM otel.otel_traces WHERE $__timeFilter(Timestamp) GROUP BY TraceId HAVING count() = 1 ORDER BY TraceId LIMIT 1');
+    expect(three.length === 1 && one.length === 1, `traces ${three} ${one}`);
+    const roles = [
+      ['time', 'Timestamp'],
+      ['trace_id', 'TraceId'],
+      ['trace_span_id', 'SpanId'],
+      ['trace_parent_span_id', 'ParentSpanId'],
+      ['trace_service_name', 'ServiceName'],
+      ['trace_operation_name', 'SpanName'],
+      ['trace_duration_time', 'Duration'],
+      ['trace_tags', 'SpanAttributes'],
+      ['trace_service_tags', 'ResourceAttributes'],
+      ['trace_status_code', 'StatusCode'],
+    ];
+    const options = {
+      database: 'otel',
+      table: 'otel_traces',
+      queryType: 'traces',
+      columns: roles.map(([hint, name]) => ({ name, hint, ...(name.endsWith('Attributes') ? { type: 'Map(LowCardinality(String), String)' } : {}) })),
+      filters: [],
+      orderBy: [],
+      meta: { otelEnabled: true, isTraceIdMode: true, traceId: three[0], traceDurationUnit: 'nanoseconds', hasTraceTimestampTable: false },
+    };
+    const raw =
+      'SELECT "TraceId" as traceID, "SpanId" as spanID, "ParentSpanId" as parentSpanID, "ServiceName" as serviceName, "SpanName" as operationName, ' +
+      'multiply(toUnixTimestamp64Nano("Timestamp"), 0.000001) as startTime, multiply("Duration", 0.000001) as duration, ' +
+      'arrayMap(key -> map(\'key\', key, \'value\',"SpanAttributes"[key]), mapKeys("SpanAttributes")) as tags, ' +
+      'arrayMap(key -> map(\'key\', key, \'value\',"ResourceAttributes"[key]), mapKeys("ResourceAttributes")) as serviceTags, ' +
+      `if("StatusCode" IN ('Error', 'STATUS_CODE_ERROR'), 2, 0) as statusCode FROM "otel"."otel_traces" WHERE traceID = '${three[0]}'`;
+    await openPanel(savedPanel(options, 3, raw), 'trace-frame', 1, 3);
+    expect(await tab.getByRole('radio', { name: 'By trace ID' }).isChecked(), 'not in the trace id mode');
+    await typeInto('Trace ID to show', one[0]);
+    await waitFrames('trace-frame', 1, 1);
+    await expectEdited((o) => expect(o.meta.traceId === one[0] && o.meta.isTraceIdMode === true, `meta ${JSON.stringify(o.meta)}`));
+    await expectShownSql(new RegExp(`WHERE traceID = '${one[0]}'$`));
+  });
 }

@@ -17,6 +17,9 @@ DEVHOST=127.0.0.1:${LANTERN_BROWSER_DEVHOST_PORT:-23100}
 work=$(mktemp -d)
 pids=()
 cleanup() {
+  # The devhost's plugin process (its child) first: left running, it would keep the ports and
+  # any lock the suite was started under (flock) after the suite ends.
+  for p in "${pids[@]}"; do pkill -TERM -P "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$work"

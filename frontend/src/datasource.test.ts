@@ -291,6 +291,31 @@ describe('DataSource', () => {
     expect(ds.applyTemplateVariables(legacy, {})).toEqual({ ...legacy, editorType: 'sql' });
   });
 
+  // Official builder panels run their rawSql, or the SQL the backend generates from their
+  // options: variables in either reached the backend without values.
+  it('sends the variables an official builder query uses in its rawSql or its options, keeping its model', () => {
+    const filter = { filterType: 'custom', key: 'ServiceName', type: 'String', operator: '=', value: '${service:singlequote}', condition: 'AND' };
+    const edited = {
+      refId: 'A',
+      editorType: 'builder',
+      rawSql: '',
+      format: Format.TABLE,
+      queryType: 'table',
+      builderOptions: { database: 'd', table: 't', queryType: 'table', columns: [], filters: [filter] },
+    } as LanternQuery;
+    const out = ds.applyTemplateVariables(edited, {});
+    expect(out).toEqual({
+      ...edited,
+      templateVars: { service: { values: ['api'], text: 'api', multi: false, includeAll: false, allSelected: false } },
+    });
+    const savedSql = { ...edited, rawSql: 'SELECT 1 WHERE h IN ($hosts)', builderOptions: { columns: [] } } as LanternQuery;
+    expect(Object.keys(ds.applyTemplateVariables(savedSql, {}).templateVars ?? {})).toEqual(['hosts']);
+    // Saved without editorType (classified by builderOptions): none is added.
+    const bare = { ...edited, editorType: undefined } as unknown as LanternQuery;
+    expect(ds.applyTemplateVariables(bare, {}).editorType).toBeUndefined();
+    expect(templateSrv.replace).not.toHaveBeenCalled();
+  });
+
   it('drops stale templateVars/adHocFilters carried by the query', () => {
     const q = query('SELECT 1', {
       templateVars: { old: { values: ['x'], text: 'x', multi: false, includeAll: false, allSelected: false } },

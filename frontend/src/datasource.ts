@@ -198,18 +198,22 @@ export class DataSource
    */
   applyTemplateVariables(query: LanternQuery, scopedVars: ScopedVars, filters?: AdHocVariableFilter[]): LanternQuery {
     const templateSrv = getTemplateSrv();
-    if (editorMode(query) !== 'sql') {
+    const mode = editorMode(query);
+    if (mode !== 'sql' && mode !== 'official') {
       const result = interpolateStructured(query, scopedVars);
       setAdHocFilters(result, filters);
       return result;
     }
     const rawSql = query.rawSql ?? '';
-    const result: LanternQuery = { ...query, editorType: query.editorType ?? 'sql', rawSql };
+    // An official builder query runs its rawSql or the SQL the backend generates from its options:
+    // variables in either are sent (its editorType is kept: it tells the backend which model it is).
+    const text = mode === 'official' ? `${rawSql}\n${JSON.stringify(query.builderOptions ?? {})}` : rawSql;
+    const result: LanternQuery = { ...query, editorType: mode === 'sql' ? (query.editorType ?? 'sql') : query.editorType, rawSql };
 
     const templateVars: Record<string, TemplateVarValue> = {};
     for (const variable of templateSrv.getVariables()) {
       const name = variable.name;
-      if (variable.type === 'adhoc' || isBuiltIn(name) || !referencesVariable(rawSql, name)) {
+      if (variable.type === 'adhoc' || isBuiltIn(name) || !referencesVariable(text, name)) {
         continue;
       }
       const scoped = scopedVars?.[name];
@@ -218,7 +222,7 @@ export class DataSource
     // Variables given only through scopedVars (repeated panels); built-ins such as __interval,
     // __dashboard, __user or ${__field...} are excluded.
     for (const [name, scoped] of Object.entries(scopedVars ?? {})) {
-      if (isBuiltIn(name) || templateVars[name] || !scoped || !referencesVariable(rawSql, name)) {
+      if (isBuiltIn(name) || templateVars[name] || !scoped || !referencesVariable(text, name)) {
         continue;
       }
       templateVars[name] = scopedValue(scoped);

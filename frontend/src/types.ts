@@ -259,12 +259,39 @@ export interface LogsSettings {
   traceIdColumn?: string;
   /** Columns that identify a log stream for "show context" (pod, container...). */
   contextColumns?: string[];
+  /**
+   * grafana/clickhouse-datasource's builder defaults (new queries of the official builder mode):
+   * OTel column names on, the exporter schema version, the OTel 1.2.9 key time column.
+   */
+  otelEnabled?: boolean;
+  otelVersion?: string;
+  filterTimeColumn?: string;
 }
 
-/** jsonData.traces. */
+/** jsonData.traces (the column keys and below: the official builder's defaults for new queries). */
 export interface TracesSettings {
   defaultDatabase?: string;
   defaultTable?: string;
+  otelEnabled?: boolean;
+  otelVersion?: string;
+  startTimeColumn?: string;
+  traceIdColumn?: string;
+  spanIdColumn?: string;
+  parentSpanIdColumn?: string;
+  serviceNameColumn?: string;
+  operationNameColumn?: string;
+  durationColumn?: string;
+  durationUnit?: string;
+  tagsColumn?: string;
+  serviceTagsColumn?: string;
+  statusCodeColumn?: string;
+  kindColumn?: string;
+  statusMessageColumn?: string;
+  stateColumn?: string;
+  flattenNested?: boolean;
+  traceEventsColumnPrefix?: string;
+  traceLinksColumnPrefix?: string;
+  traceTimestampTableSuffix?: string;
 }
 
 export const SECURE_HEADER_PREFIX = 'secureHttpHeaders.';

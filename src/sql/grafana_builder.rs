@@ -294,16 +294,24 @@ fn in_list(v: Option<&Value>, item: impl Fn(&Value) -> String) -> String {
     format!("({})", parts.join(", "))
 }
 
-/// The map's value type from `Map(K, V)`: the text after the last comma, else `String`.
+/// The map's value type from `Map(K, V)`: the text after the comma between `K` and `V` (outside
+/// brackets, so `Map(String, Decimal(10, 2))` gives `Decimal(10, 2)`; that generator takes the
+/// text after the last comma, `2)`, and throws on a number value), else `String`.
 fn map_value_type(ty: &str) -> String {
     let inner = ty
         .strip_prefix("Map(")
         .and_then(|r| r.strip_suffix(')'))
         .unwrap_or("");
-    match inner.rfind(',') {
-        Some(p) => inner[p + 1..].trim().to_owned(),
-        None => "String".into(),
+    let mut depth = 0i32;
+    for (i, c) in inner.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => return inner[i + 1..].trim().to_owned(),
+            _ => {}
+        }
     }
+    "String".into()
 }
 
 /// The WHERE body of `filters` (without the keyword), resolving hints against `columns`
@@ -341,7 +349,16 @@ pub fn filters_clause(filters: &[Filter], columns: &[SelectedColumn]) -> Result<
             }
         }
         if column.is_empty() {
-            continue;
+            // That generator drops the filter silently; a filter that cannot apply is an error.
+            return Err(err(match &f.hint {
+                Some(h) => format!(
+                    "filter {} ({}): no column has the {} role; choose its column or remove the filter",
+                    n + 1,
+                    h.name(),
+                    h.name()
+                ),
+                None => format!("filter {}: no column", n + 1),
+            }));
         }
         let mut column = verbatim_name(&column);
         if let Some(key) = f.map_key.as_deref().filter(|k| !k.is_empty()) {
@@ -1090,6 +1107,43 @@ mod tests {
             sql,
             r#"SELECT "TraceId" as traceID FROM "d"."t" WHERE traceID = 'x\' OR 1=1 --'"#
         );
+    }
+
+    /// A decimal map value type was cut at its inner comma (`2)`), so a number typed as text was
+    /// quoted as a string (that generator throws on a number value).
+    #[test]
+    fn map_value_type_keeps_parameterised_types_whole() {
+        assert_eq!(
+            map_value_type("Map(String, Decimal(10, 2))"),
+            "Decimal(10, 2)"
+        );
+        assert_eq!(
+            map_value_type("Map(LowCardinality(String), String)"),
+            "String"
+        );
+        assert_eq!(map_value_type("Map()"), "String");
+        let f = BuilderOptions::from_json(&json!({"filters": [{"key": "M", "mapKey": "price",
+            "type": "Map(String, Decimal(10, 2))", "operator": ">=", "value": "2.5"}]}))
+        .unwrap()
+        .filters;
+        assert_eq!(filters_clause(&f, &[]).unwrap(), "( M['price'] >= 2.5 )");
+    }
+
+    /// A filter on a role no selected column has was dropped silently (so a trace search without
+    /// a parent-span column listed every span): it is an error naming the role.
+    #[test]
+    fn filter_on_a_role_without_column_is_an_error() {
+        let o = BuilderOptions::from_json(&json!({"columns": [{"name": "host"}],
+            "filters": [{"key": "", "hint": "trace_parent_span_id", "type": "string", "operator": "IS EMPTY"},
+                        {"key": "", "hint": "log_level", "type": "string", "operator": "IS ANYTHING"}]}))
+        .unwrap();
+        let e = filters_clause(&o.filters, &o.columns).unwrap_err().0;
+        assert!(
+            e.contains("filter 1 (trace_parent_span_id)") && e.contains("role"),
+            "{e}"
+        );
+        // IS ANYTHING applies nothing, with or without a column.
+        assert_eq!(filters_clause(&o.filters[1..], &o.columns).unwrap(), "");
     }
 
     #[test]

@@ -255,6 +255,10 @@ const DELIBERATE: &[(&str, &str)] = &[
         "a dashboard time range on a String column: an error naming the filter (that generator writes `( msg '' )`, which does not run)",
     ),
     (
+        "synth-062",
+        "a filter on the log_level role with no log_level column: an error naming the role (that generator drops the filter silently)",
+    ),
+    (
         "sqlgen-helper-035",
         "an unterminated quote would open a literal over the rest of the query: quoted as a string",
     ),
@@ -706,4 +710,132 @@ async fn expand_shows_official_builder_sql() {
     .await;
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["sql"], "SELECT toDateTime(1700000000)");
+}
+
+/// What Lantern's editor saves when an official builder panel is edited (`rawSql: ""`, the
+/// options): the backend generates the SQL. A minimum level is `IN` on the raw level text (no
+/// level computed per row), a variable in a filter value is expanded from `templateVars`, a map
+/// value of a parameterised type is compared as that type, and a filter on a role no column has is
+/// an error naming the role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edited_builder_panels_run_generated_sql() {
+    let e = engine();
+    let db = e.database("official_edited");
+    db.exec(
+        "CREATE TABLE logs (Timestamp DateTime64(9), SeverityText LowCardinality(String), Body String, \
+         ServiceName LowCardinality(String), Prices Map(String, Decimal(10, 2))) ENGINE = MergeTree ORDER BY Timestamp",
+    );
+    db.exec(
+        "INSERT INTO logs SELECT toDateTime64(1700000000 + number * 60, 9), \
+         ['INFO', 'ERROR', 'warn', 'Fatal', 'debug'][number % 5 + 1], concat('line ', toString(number)), \
+         ['api', 'db'][number % 2 + 1], map('p', toDecimal64(number / 4, 2)) FROM numbers(20)",
+    );
+    let d = crate::host::datasource_for(e, &db.name);
+    let name = db.name.as_str();
+    let filter = |f: Value| {
+        let mut f = f;
+        f["filterType"] = json!("custom");
+        f["condition"] = json!("AND");
+        f
+    };
+    let warning_or_above: Vec<String> = ["fatal", "error", "err", "warn", "warning"]
+        .iter()
+        .flat_map(|s| {
+            let cap = s[..1].to_uppercase() + &s[1..];
+            [s.to_string(), s.to_uppercase(), cap]
+        })
+        .collect();
+    let logs = json!({"database": name, "table": "logs", "queryType": "logs", "mode": "list",
+        "columns": [{"name": "Timestamp", "type": "DateTime64(9)", "hint": "time"},
+                    {"name": "Body", "type": "String", "hint": "log_message"},
+                    {"name": "SeverityText", "type": "LowCardinality(String)", "hint": "log_level"}],
+        "filters": [filter(json!({"key": "", "hint": "time", "type": "datetime", "operator": "WITH IN DASHBOARD TIME RANGE"})),
+                    filter(json!({"key": "", "hint": "log_level", "type": "LowCardinality(String)", "operator": "IN", "value": warning_or_above}))],
+        "orderBy": [{"name": "", "hint": "time", "dir": "DESC"}], "limit": 1000});
+    let table = |filters: Value| {
+        json!({"database": name, "table": "logs", "queryType": "table", "mode": "list",
+            "columns": [{"name": "ServiceName"}, {"name": "Body"}], "filters": filters, "limit": 100})
+    };
+    let var = table(json!([filter(
+        json!({"key": "ServiceName", "type": "LowCardinality(String)", "operator": "=", "value": "${svc:singlequote}"})
+    )]));
+    let price = table(json!([filter(
+        json!({"key": "Prices", "mapKey": "p", "type": "Map(String, Decimal(10, 2))", "operator": ">=", "value": "2.5"})
+    )]));
+    let role = table(json!([filter(
+        json!({"key": "", "hint": "trace_parent_span_id", "type": "string", "operator": "IS EMPTY"})
+    )]));
+    let q = |r: &str, o: &Value, format: i64, extra: Value| {
+        let mut v = json!({"refId": r, "editorType": "builder", "pluginVersion": "4.20.0",
+            "format": format, "queryType": o["queryType"], "rawSql": "", "builderOptions": o});
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        let mut q = Q::json(r, v);
+        q.from_ms = 1_699_990_000_000;
+        q.to_ms = 1_700_010_000_000;
+        q
+    };
+    let svc = json!({"templateVars": {"svc": {"values": ["db"], "text": "db", "multi": false,
+        "includeAll": false, "allSelected": false}}});
+    let answers = Host::start()
+        .await
+        .query(
+            &d,
+            vec![
+                q("level", &logs, 2, json!({})),
+                q("var", &var, 1, svc),
+                q("price", &price, 1, json!({})),
+                q("role", &role, 1, json!({})),
+            ],
+        )
+        .await;
+
+    let level = answers["level"].frame();
+    let sql = level.executed_sql();
+    // `level` is the SELECT alias of the raw column (ClickHouse substitutes it in WHERE).
+    assert!(
+        sql.contains("SeverityText as \"level\"")
+            && sql.contains("( level IN ('fatal', 'FATAL', 'Fatal'"),
+        "{sql}"
+    );
+    assert!(!sql.contains("multiIf") && !sql.contains("lower("), "{sql}");
+    let levels: Vec<&str> = level
+        .field("severity")
+        .values
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    // ERROR, warn and Fatal (3 of every 5 rows), as Grafana's levels; no INFO or debug.
+    assert_eq!(levels.len(), 12, "{levels:?}");
+    assert!(
+        levels
+            .iter()
+            .all(|l| ["error", "warning", "critical"].contains(l)),
+        "{levels:?}"
+    );
+
+    let var = answers["var"].frame();
+    assert_eq!(var.rows(), 10);
+    assert!(
+        var.field("ServiceName").values.iter().all(|v| v == "db"),
+        "{:?}",
+        var.field("ServiceName").values
+    );
+
+    // number / 4 >= 2.5: numbers 10..19.
+    let price = answers["price"].frame();
+    assert!(
+        price.executed_sql().contains("Prices['p'] >= 2.5"),
+        "{}",
+        price.executed_sql()
+    );
+    assert_eq!(price.rows(), 10);
+
+    let role = &answers["role"];
+    assert!(
+        role.error.contains("trace_parent_span_id") && role.error.contains("role"),
+        "{}",
+        role.error
+    );
 }

@@ -83,7 +83,7 @@ export function ConfigEditor(props: Props) {
   const traces = jsonData.traces ?? {};
   const onLogs = (patch: Partial<LogsSettings>) => update(setSignalSettings(options, 'logs', patch));
   const onTraces = (patch: Partial<TracesSettings>) => update(setSignalSettings(options, 'traces', patch));
-  const logsText = (key: Exclude<keyof LogsSettings, 'contextColumns'>, label: string, description: string, placeholder: string) => (
+  const logsText = (key: Exclude<keyof LogsSettings, 'contextColumns' | 'otelEnabled'>, label: string, description: string, placeholder: string) => (
     <Field label={label} description={description}>
       <Input
         id={`lantern-logs-${key}`}

@@ -433,8 +433,9 @@ describe('QueryEditor', () => {
       });
       expect(screen.getByTestId('lantern-official-builder')).toBeInTheDocument();
       expect(screen.getByLabelText('Official builder')).toBeChecked();
-      expect(screen.getByTestId('lantern-official-table')).toHaveTextContent('otel_logs');
-      expect(screen.getByTestId('lantern-official-columns')).toHaveTextContent('Body, Timestamp');
+      // Its own editor (OfficialBuilderEditor.test.tsx), showing the saved options.
+      expect(screen.getByRole('radio', { name: 'Logs' })).toBeChecked();
+      expect(screen.getByLabelText('Limit')).toHaveValue('100');
       expect(screen.queryByLabelText('Min severity')).not.toBeInTheDocument();
       // Nothing rewrites the saved model: no lantern-builder, no builder object.
       for (const [q] of onChange.mock.calls) {

@@ -27,7 +27,9 @@ import {
   LogsBuilderOptions,
   TraceSearchOptions,
 } from '../types';
+import { defaultTableOf, newOptions, readOptions, withBuilderOptions, BuilderOptions } from '../builderOptions';
 import { LogsBuilderEditor } from './LogsBuilderEditor';
+import { OfficialBuilderEditor } from './OfficialBuilderEditor';
 import { TraceIdEditor, TraceSearchEditor } from './TraceEditors';
 
 export type Props = QueryEditorProps<DataSource, LanternQuery, LanternOptions>;
@@ -44,46 +46,14 @@ export const MODE_OPTIONS: Array<{ label: string; value: EditorMode; description
   { label: 'Logs builder', value: 'logs', description: 'Logs from an OpenTelemetry (or configured) logs table' },
   { label: 'Trace ID', value: 'trace-id', description: 'One trace in the trace view' },
   { label: 'Trace search', value: 'trace-search', description: 'A table of traces matching a search' },
+  {
+    label: 'Official builder',
+    value: 'official',
+    description: "grafana/clickhouse-datasource's query builder: tables, aggregates, time series, logs and traces",
+  },
 ];
 
-/** Shown only for saved grafana/clickhouse-datasource builder panels (switching away converts them). */
-const OFFICIAL_OPTION = { label: 'Official builder', value: 'official' as EditorMode, description: 'Saved by the ClickHouse plugin builder' };
-
 const DEFAULT_MAX_DATA_POINTS = 1000;
-
-/** A one-line summary of a builderOptions value (names of columns, count of filters). */
-function describeOption(v: unknown): string {
-  if (Array.isArray(v)) {
-    const names = v.map((x) => (typeof x === 'object' && x !== null && 'name' in x ? String((x as { name: unknown }).name) : undefined));
-    return names.every((n) => n !== undefined) ? names.join(', ') : `${v.length}`;
-  }
-  return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
-}
-
-/** What a saved official builder panel asks for; the backend runs it (its saved or generated SQL). */
-function OfficialBuilderSummary({ options, rawSql }: { options: Record<string, unknown>; rawSql?: string }) {
-  const keys = ['queryType', 'database', 'table', 'columns', 'aggregates', 'groupBy', 'filters', 'orderBy', 'limit', 'meta'];
-  const rows = keys.filter((k) => options[k] !== undefined && options[k] !== null && !(Array.isArray(options[k]) && (options[k] as unknown[]).length === 0));
-  return (
-    <div aria-label="Official builder options" data-testid="lantern-official-builder">
-      <Alert severity="info" title="Query saved by the ClickHouse plugin's builder">
-        Lantern runs it as that plugin does: its saved SQL
-        {(rawSql ?? '').trim() === '' ? ' (empty here, so the backend generates SQL from these options)' : ''}. Turn on Show SQL to see
-        the SQL. Choosing another query type converts the query and drops these options.
-      </Alert>
-      <table>
-        <tbody>
-          {rows.map((k) => (
-            <tr key={k}>
-              <th style={{ textAlign: 'left', paddingRight: 8 }}>{k}</th>
-              <td data-testid={`lantern-official-${k}`}>{describeOption(options[k])}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
-  );
-}
 
 type Expanded =
   | { state: 'idle' }
@@ -216,8 +186,22 @@ export function QueryEditor(props: Props) {
   };
 
   const onModeChange = (next: EditorMode) => {
-    if (next !== mode) {
-      props.onChange(switchMode(query, next));
+    if (next === mode) {
+      return;
+    }
+    if (next === 'official') {
+      // A new table query of the official builder; it runs once a table is picked.
+      const jsonData = datasource.jsonData;
+      props.onChange(withBuilderOptions(switchMode(query, 'sql'), newOptions('table', jsonData, defaultTableOf('table', jsonData), [])));
+      return;
+    }
+    props.onChange(switchMode(query, next));
+    props.onRunQuery();
+  };
+
+  const onOfficialChange = (options: BuilderOptions, run: boolean) => {
+    props.onChange(withBuilderOptions(query, options));
+    if (run) {
       props.onRunQuery();
     }
   };
@@ -292,7 +276,7 @@ export function QueryEditor(props: Props) {
           <RadioButtonGroup<EditorMode>
             aria-label="Query type"
             size="sm"
-            options={mode === 'official' ? [...MODE_OPTIONS, OFFICIAL_OPTION] : MODE_OPTIONS}
+            options={MODE_OPTIONS}
             value={mode}
             onChange={onModeChange}
           />
@@ -354,7 +338,15 @@ export function QueryEditor(props: Props) {
           idPrefix={`lantern-${query.refId}`}
         />
       )}
-      {mode === 'official' && <OfficialBuilderSummary options={query.builderOptions ?? {}} rawSql={query.rawSql} />}
+      {mode === 'official' && (
+        <OfficialBuilderEditor
+          datasource={datasource}
+          options={readOptions(query.builderOptions)}
+          rawSql={query.rawSql}
+          onChange={onOfficialChange}
+          range={range}
+        />
+      )}
       {mode === 'trace-id' && <TraceIdEditor traceId={query.traceId ?? ''} onChange={onTraceIdChange} />}
       {mode === 'trace-search' && (
         <TraceSearchEditor search={query.traceSearch ?? {}} onChange={onTraceSearchChange} idPrefix={`lantern-${query.refId}`} />
