@@ -83,7 +83,12 @@ export class DataSource
     if (request.liveStreaming) {
       return this.tail(request);
     }
-    const searches = new Set(request.targets.filter((t) => t.queryType === 'trace-search').map((t) => t.refId));
+    const searches = new Map(
+      request.targets.flatMap((t) => {
+        const table = traceSearchTable(t);
+        return table ? [[t.refId, table] as const] : [];
+      })
+    );
     const response = super.query(request);
     if (searches.size === 0) {
       return response;
@@ -91,7 +96,10 @@ export class DataSource
     return response.pipe(
       map((res) => ({
         ...res,
-        data: res.data.map((frame: DataFrame) => (searches.has(frame.refId ?? '') ? this.withTraceLink(frame) : frame)),
+        data: res.data.map((frame: DataFrame) => {
+          const table = searches.get(frame.refId ?? '');
+          return table ? this.withTraceLink(frame, table) : frame;
+        }),
       }))
     );
   }
@@ -162,15 +170,15 @@ export class DataSource
   }
 
   /** A frame whose `traceID` field links to the trace view (fields that already have links are kept). */
-  private withTraceLink(frame: DataFrame): DataFrame {
+  private withTraceLink(frame: DataFrame, table: TraceTable): DataFrame {
+    const query: LanternQuery = { refId: 'trace', editorType: 'lantern-builder', queryType: 'traces', format: Format.TRACES, traceId: '${__value.raw}' };
+    if (table.database || table.table) {
+      query.traceSearch = { database: table.database, table: table.table };
+    }
     const link: DataLink = {
       title: 'View trace',
       url: '',
-      internal: {
-        datasourceUid: this.uid,
-        datasourceName: this.name,
-        query: { refId: 'trace', editorType: 'lantern-builder', queryType: 'traces', format: Format.TRACES, traceId: '${__value.raw}' },
-      },
+      internal: { datasourceUid: this.uid, datasourceName: this.name, query },
     };
     return {
       ...frame,
@@ -709,4 +717,26 @@ export function tailKey(query: object): string {
     h2 = Math.imul(h2 ^ c, 0x811c9dc5) >>> 0;
   }
   return `q${h1.toString(16).padStart(8, '0')}${h2.toString(16).padStart(8, '0')}`;
+}
+
+/** Where a trace search reads its spans (empty: the datasource's traces table). */
+interface TraceTable {
+  database?: string;
+  table?: string;
+}
+
+/**
+ * The table of a trace search query — Lantern's (`queryType: 'trace-search'`) or a saved
+ * grafana/clickhouse-datasource builder panel searching traces (`builderOptions.queryType:
+ * 'traces'` not in trace-id mode) — or undefined for any other query.
+ */
+function traceSearchTable(t: LanternQuery): TraceTable | undefined {
+  if (t.queryType === 'trace-search') {
+    return { database: t.traceSearch?.database, table: t.traceSearch?.table };
+  }
+  const o = t.builderOptions as { queryType?: string; database?: string; table?: string; meta?: { isTraceIdMode?: boolean } } | undefined;
+  if (t.editorType === 'builder' && o?.queryType === 'traces' && !o.meta?.isTraceIdMode) {
+    return { database: o.database, table: o.table };
+  }
+  return undefined;
 }

@@ -58,6 +58,29 @@ describe('trace search links', () => {
     expect(t.fields[0].config.links).toBeUndefined();
   });
 
+  it("links a saved official builder trace search to the trace view of its table", async () => {
+    const official: LanternQuery = {
+      refId: 'O',
+      editorType: 'builder',
+      format: Format.TABLE,
+      rawSql: 'SELECT "TraceId" as traceID FROM "obs"."spans"',
+      builderOptions: { queryType: 'traces', database: 'obs', table: 'spans', meta: { isTraceIdMode: false } },
+    };
+    const byId: LanternQuery = { ...official, refId: 'I', builderOptions: { queryType: 'traces', meta: { isTraceIdMode: true } } };
+    const res = await run([official, byId]);
+    const [o, i] = res.data;
+    expect(o.fields[0].config.links[0].internal.query).toEqual({
+      refId: 'trace',
+      editorType: 'lantern-builder',
+      queryType: 'traces',
+      format: Format.TRACES,
+      traceId: '${__value.raw}',
+      traceSearch: { database: 'obs', table: 'spans' },
+    });
+    // A trace by id is the trace view itself: no link.
+    expect(i.fields[0].config.links).toBeUndefined();
+  });
+
   it('keeps links the backend set', async () => {
     const own = [{ title: 'mine', url: 'http://x' }];
     const res = await run([search], own);
