@@ -256,7 +256,8 @@ export class DataSource
     const templateSrv = getTemplateSrv();
     const replace = (text: string, format: VariableFormatter) => templateSrv.replace(text, scopedVars, format);
     return queries.map((query) => {
-      if (editorMode(query) !== 'sql') {
+      const mode = editorMode(query);
+      if (mode !== 'sql' && mode !== 'official') {
         const structured = interpolateStructured(query, scopedVars);
         setAdHocFilters(structured, filters);
         return structured;
@@ -269,6 +270,11 @@ export class DataSource
         editorType: query.editorType ?? 'sql',
         rawSql: interpolateSql(resolveConditionals(query.rawSql ?? '', allOrEmpty), replace),
       };
+      if (mode === 'official' && query.builderOptions) {
+        // A saved official builder panel: its options too, so an edit in Explore regenerates
+        // the SQL with the dashboard's values.
+        result.builderOptions = interpolateOptions(query.builderOptions, scopedVars) as Record<string, unknown>;
+      }
       delete result.templateVars;
       setAdHocFilters(result, filters);
       return result;
@@ -492,6 +498,34 @@ export class DataSource
  * fields (services, IN values) take every value of a multi-value variable. Filters without a key
  * (rows being edited) are not sent.
  */
+/**
+ * grafana/clickhouse-datasource builder options with template variables replaced in every string
+ * (raw, as that plugin's template service does); a list of strings (an `IN` value) takes every
+ * value of a multi-value variable as its own item.
+ */
+export function interpolateOptions(value: unknown, scopedVars: ScopedVars): unknown {
+  const templateSrv = getTemplateSrv();
+  const SEP = '\u001f';
+  if (typeof value === 'string') {
+    return value === '' ? value : templateSrv.replace(value, scopedVars);
+  }
+  if (Array.isArray(value)) {
+    if (value.length > 0 && value.every((v) => typeof v === 'string')) {
+      return value.flatMap((v: string) =>
+        templateSrv
+          .replace(v, scopedVars, (x: unknown) => (Array.isArray(x) ? x.map(String).join(SEP) : String(x)))
+          .split(SEP)
+          .filter((x) => x !== '')
+      );
+    }
+    return value.map((v) => interpolateOptions(v, scopedVars));
+  }
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolateOptions(v, scopedVars)]));
+  }
+  return value;
+}
+
 export function interpolateStructured(query: LanternQuery, scopedVars: ScopedVars): LanternQuery {
   const templateSrv = getTemplateSrv();
   const one = (s: string | undefined, format?: string) =>

@@ -207,6 +207,40 @@ describe('interpolateVariablesInQueries (Explore)', () => {
     );
   });
 
+  it('interpolates a saved official builder panel: its rawSql and every string of its options', () => {
+    const official: LanternQuery = {
+      refId: 'O',
+      editorType: 'builder',
+      format: Format.TABLE,
+      rawSql: 'SELECT host FROM "db"."t" WHERE ( service = $service )',
+      builderOptions: {
+        database: 'db',
+        table: 't',
+        queryType: 'table',
+        filters: [
+          { key: 'service', operator: '=', value: '$service', type: 'String' },
+          { key: 'host', operator: 'IN', value: ['$hosts', 'z'], type: 'String' },
+        ],
+        limit: 100,
+      },
+      templateVars: { service: { values: ['x'], text: 'x', multi: false, includeAll: false, allSelected: false } },
+    };
+    const [out] = ds.interpolateVariablesInQueries([official], {});
+    expect(out.rawSql).toBe('SELECT host FROM "db"."t" WHERE ( service = \'api\' )');
+    expect(out.builderOptions).toEqual({
+      database: 'db',
+      table: 't',
+      queryType: 'table',
+      filters: [
+        { key: 'service', operator: '=', value: 'api', type: 'String' },
+        { key: 'host', operator: 'IN', value: ['a', "b'c", 'z'], type: 'String' },
+      ],
+      limit: 100,
+    });
+    expect(out).not.toHaveProperty('templateVars');
+    expect(out.editorType).toBe('builder');
+  });
+
   it('drops templateVars, keeps the rest of the query and sets adHocFilters like applyTemplateVariables', () => {
     const stale = { values: ['x'], text: 'x', multi: false, includeAll: false, allSelected: false };
     const queries = [
