@@ -115,10 +115,7 @@ impl LivePlan {
             let req = window_request(now_ns() - 3_600_000_000_000, now_ns());
             let (lt, ad_hoc) = lookup::resolve(instance, &mut facts, |f| {
                 let lt = planner::logs_table(settings, &b, f)?;
-                let ad_hoc = match query.has_ad_hoc_filters() {
-                    true => planner::ad_hoc_groups(&query, "", &req, f, &lt.db, &lt.table)?,
-                    false => Vec::new(),
-                };
+                let ad_hoc = planner::ad_hoc_groups(&query, "", &req, f, &lt.db, &lt.table)?;
                 Ok((lt, ad_hoc))
             })
             .await?;

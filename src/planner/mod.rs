@@ -474,7 +474,15 @@ pub fn plan(
     req: &RequestContext,
     facts: &Facts,
 ) -> Result<Plan, Step> {
-    let with_table = with_ad_hoc_table(settings, &intent.query, facts)?;
+    // Only SQL the query wrote expands ad hoc macros: the builders and traces need no columns.
+    let with_table = match intent.kind {
+        Kind::Sql
+        | Kind::Annotation
+        | Kind::Volume(Source::Sql)
+        | Kind::Context(Source::Sql, _)
+        | Kind::Sample(Source::Sql) => with_ad_hoc_table(settings, &intent.query, facts)?,
+        _ => None,
+    };
     let query = with_table.as_ref().unwrap_or(&intent.query);
     let range = Range {
         from_ns: req.from_ms.saturating_mul(1_000_000),
@@ -632,15 +640,13 @@ fn with_table_filters(
     table: &str,
     sql: String,
 ) -> Result<String, Step> {
-    if !query.has_ad_hoc_filters() {
-        return Ok(sql);
-    }
     let groups = ad_hoc_groups(query, "", req, facts, database, table)?;
     Ok(crate::macros::wrap_with_table_filters(sql, &groups))
 }
 
 /// The conditions of `query`'s ad hoc filters by table, when `saved_sql` places none itself;
-/// `database.table` is the table they apply to unless a key names another.
+/// `database.table` is the table they apply to unless a key names another. Empty, with no
+/// lookup, when the query has no ad hoc filters.
 pub(crate) fn ad_hoc_groups(
     query: &Query,
     saved_sql: &str,
@@ -649,6 +655,9 @@ pub(crate) fn ad_hoc_groups(
     database: &str,
     table: &str,
 ) -> Result<Vec<(String, Vec<String>)>, Step> {
+    if !query.has_ad_hoc_filters() {
+        return Ok(Vec::new());
+    }
     let schema = facts.schema(database, table)?;
     let q = Query {
         table_columns: (!schema.columns.is_empty()).then(|| macro_columns(schema)),
@@ -681,9 +690,6 @@ pub(crate) fn sql_ad_hoc_groups(
     req: &RequestContext,
     facts: &Facts,
 ) -> Result<Vec<(String, Vec<String>)>, Step> {
-    if !query.has_ad_hoc_filters() {
-        return Ok(Vec::new());
-    }
     let (database, table) = ad_hoc_target(settings, query);
     ad_hoc_groups(query, &query.sql, req, facts, &database, &table)
 }

@@ -532,7 +532,9 @@ fn ad_hoc_filters_apply_to_the_builders_and_trace_search_tables() {
             "otel_traces",
         ),
     ] {
-        let (p, _) = plan_with(&intent(q.clone()), &settings("{}"), &schemas_known);
+        let (p, asked) = plan_with(&intent(q.clone()), &settings("{}"), &schemas_known);
+        // The table read is the one filtered: no lookup of another table for the macros.
+        assert!(asked.iter().all(|l| !matches!(l, Lookup::Schema { table: t, .. } if t.starts_with("otel_") && t != table)), "{q}: {asked:?}");
         let sql = p.unwrap().sql().to_owned();
         assert!(
             sql.ends_with(&format!(

@@ -243,10 +243,12 @@ pub fn kill_query(query_id: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn only_filter_settings_move_out_of_the_query() {
         let sql = "SELECT * FROM t WHERE a = 1 SETTINGS additional_table_filters={'t': 'x = \\'a,b\\''} -- c\n;";
-        let (rest, moved) = super::take_filter_settings(sql).unwrap();
+        let (rest, moved) = take_filter_settings(sql).unwrap();
         assert_eq!(rest, "SELECT * FROM t WHERE a = 1");
         assert_eq!(
             moved,
@@ -267,11 +269,9 @@ mod tests {
             "SELECT 1 -- SETTINGS additional_table_filters={}",
             "SELECT 1",
         ] {
-            assert_eq!(super::take_filter_settings(kept), None, "{kept}");
+            assert_eq!(take_filter_settings(kept), None, "{kept}");
         }
     }
-
-    use super::*;
 
     #[test]
     fn string_literals_escape_quotes_backslashes_and_controls() {
