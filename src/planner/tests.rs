@@ -154,6 +154,24 @@ fn schema_lookup(table: &str) -> Lookup {
     }
 }
 
+/// Answers DESCRIBE of any SQL with `cols` (name, ClickHouse type); no other lookup.
+fn describes(
+    cols: &'static [(&'static str, &'static str)],
+) -> impl Fn(&Lookup, &mut Facts) -> bool {
+    move |l, f| match l {
+        Lookup::Describe(sql) => {
+            f.add_described(
+                sql,
+                cols.iter()
+                    .map(|(n, t)| ((*n).into(), ChType::parse(t)))
+                    .collect(),
+            );
+            true
+        }
+        _ => false,
+    }
+}
+
 #[test]
 fn raw_sql_needs_no_lookup() {
     let i = intent(json!({"rawSql": "SELECT 1 AS x WHERE $__timeFilter(t)", "format": 1}));
@@ -218,20 +236,16 @@ fn volume_of_raw_sql_describes_it_without_its_limit() {
         "format": 2, "queryType": "logs-volume"
     }));
     let described: std::cell::RefCell<Option<String>> = Default::default();
-    let (p, asked) = plan_with(&i, &settings("{}"), &|l, f| match l {
-        Lookup::Describe(sql) => {
+    let answer = describes(&[
+        ("Timestamp", "DateTime64(9)"),
+        ("Body", "String"),
+        ("SeverityText", "String"),
+    ]);
+    let (p, asked) = plan_with(&i, &settings("{}"), &|l, f| {
+        if let Lookup::Describe(sql) = l {
             *described.borrow_mut() = Some(sql.clone());
-            f.add_described(
-                sql,
-                vec![
-                    ("Timestamp".into(), ChType::parse("DateTime64(9)")),
-                    ("Body".into(), ChType::parse("String")),
-                    ("SeverityText".into(), ChType::parse("String")),
-                ],
-            );
-            true
         }
-        _ => false,
+        answer(l, f)
     });
     assert_eq!(asked.len(), 1);
     let d = described.into_inner().unwrap();
@@ -247,13 +261,7 @@ fn volume_without_a_time_column_is_an_error() {
     let i = intent(
         json!({"rawSql": "SELECT Body FROM otel_logs", "format": 2, "queryType": "logs-volume"}),
     );
-    let (p, _) = plan_with(&i, &settings("{}"), &|l, f| match l {
-        Lookup::Describe(sql) => {
-            f.add_described(sql, vec![("Body".into(), ChType::parse("String"))]);
-            true
-        }
-        _ => false,
-    });
+    let (p, _) = plan_with(&i, &settings("{}"), &describes(&[("Body", "String")]));
     let e = p.unwrap_err().to_string();
     assert!(e.contains("log volume needs a time column"), "{e}");
 }
@@ -409,20 +417,15 @@ fn click_filters_on_raw_sql_resolve_against_its_result() {
         "rawSql": "SELECT Timestamp, Body, ServiceName FROM otel_logs", "format": 2,
         "filters": [{"key": "ServiceName", "operator": "=", "value": "api"}]
     }));
-    let (p, asked) = plan_with(&i, &settings("{}"), &|l, f| match l {
-        Lookup::Describe(sql) => {
-            f.add_described(
-                sql,
-                vec![
-                    ("Timestamp".into(), ChType::parse("DateTime64(9)")),
-                    ("Body".into(), ChType::parse("String")),
-                    ("ServiceName".into(), ChType::parse("String")),
-                ],
-            );
-            true
-        }
-        _ => false,
-    });
+    let (p, asked) = plan_with(
+        &i,
+        &settings("{}"),
+        &describes(&[
+            ("Timestamp", "DateTime64(9)"),
+            ("Body", "String"),
+            ("ServiceName", "String"),
+        ]),
+    );
     assert_eq!(asked.len(), 1);
     let sql = p.unwrap().sql().to_owned();
     assert!(sql.contains("'api'"), "{sql}");
@@ -432,16 +435,11 @@ fn click_filters_on_raw_sql_resolve_against_its_result() {
         "rawSql": "SELECT Timestamp, Body FROM otel_logs", "format": 2,
         "filters": [{"key": "nope", "operator": "=", "value": "x"}]
     }));
-    let (p, _) = plan_with(&i, &settings("{}"), &|l, f| match l {
-        Lookup::Describe(sql) => {
-            f.add_described(
-                sql,
-                vec![("Timestamp".into(), ChType::parse("DateTime64(9)"))],
-            );
-            true
-        }
-        _ => false,
-    });
+    let (p, _) = plan_with(
+        &i,
+        &settings("{}"),
+        &describes(&[("Timestamp", "DateTime64(9)")]),
+    );
     assert!(p.unwrap_err().to_string().contains("nope"));
 }
 
@@ -585,24 +583,10 @@ fn ad_hoc_keys_naming_a_table_apply_to_that_table() {
 #[test]
 fn a_logs_sample_of_raw_sql_needs_log_lines() {
     let q = |sql: &str| intent(json!({"rawSql": sql, "format": 1, "queryType": "logs-sample"}));
-    let describe = |cols: &'static [(&'static str, &'static str)]| {
-        move |l: &Lookup, f: &mut Facts| match l {
-            Lookup::Describe(sql) => {
-                f.add_described(
-                    sql,
-                    cols.iter()
-                        .map(|(n, t)| ((*n).into(), ChType::parse(t)))
-                        .collect(),
-                );
-                true
-            }
-            _ => false,
-        }
-    };
     let (p, _) = plan_with(
         &q("SELECT Timestamp, Body FROM otel_logs"),
         &settings("{}"),
-        &describe(&[("Timestamp", "DateTime64(9)"), ("Body", "String")]),
+        &describes(&[("Timestamp", "DateTime64(9)"), ("Body", "String")]),
     );
     let p = p.unwrap();
     assert!(matches!(p, Plan::Logs { .. }));
@@ -610,14 +594,14 @@ fn a_logs_sample_of_raw_sql_needs_log_lines() {
     let (p, _) = plan_with(
         &q("SELECT toStartOfMinute(Timestamp) AS t, count() AS c FROM otel_logs GROUP BY t"),
         &settings("{}"),
-        &describe(&[("t", "DateTime"), ("c", "UInt64")]),
+        &describes(&[("t", "DateTime"), ("c", "UInt64")]),
     );
     let e = p.unwrap_err().to_string();
     assert!(e.contains("a logs sample needs log lines"), "{e}");
     let (p, _) = plan_with(
         &q("SELECT ServiceName, count() FROM otel_logs GROUP BY ServiceName"),
         &settings("{}"),
-        &describe(&[("ServiceName", "String"), ("c", "UInt64")]),
+        &describes(&[("ServiceName", "String"), ("c", "UInt64")]),
     );
     let e = p.unwrap_err().to_string();
     assert!(e.contains("a logs sample needs a time column"), "{e}");
