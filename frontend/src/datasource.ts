@@ -492,31 +492,29 @@ export class DataSource
   }
 }
 
-/**
- * Dashboard variables in the structured parts of a query (trace id, builder and trace search
- * fields) substituted in the browser: the backend builds their SQL from literal values. List
- * fields (services, IN values) take every value of a multi-value variable. Filters without a key
- * (rows being edited) are not sent.
- */
+/** A list of strings with variables replaced: each value of a multi-value variable is its own item. */
+function interpolateList(values: string[], scopedVars: ScopedVars): string[] {
+  const SEP = '\u001f';
+  return values.flatMap((v) =>
+    getTemplateSrv()
+      .replace(v, scopedVars, (value: unknown) => (Array.isArray(value) ? value.map(String).join(SEP) : String(value)))
+      .split(SEP)
+      .filter((x) => x !== '')
+  );
+}
+
 /**
  * grafana/clickhouse-datasource builder options with template variables replaced in every string
  * (raw, as that plugin's template service does); a list of strings (an `IN` value) takes every
  * value of a multi-value variable as its own item.
  */
 export function interpolateOptions(value: unknown, scopedVars: ScopedVars): unknown {
-  const templateSrv = getTemplateSrv();
-  const SEP = '\u001f';
   if (typeof value === 'string') {
-    return value === '' ? value : templateSrv.replace(value, scopedVars);
+    return value === '' ? value : getTemplateSrv().replace(value, scopedVars);
   }
   if (Array.isArray(value)) {
     if (value.length > 0 && value.every((v) => typeof v === 'string')) {
-      return value.flatMap((v: string) =>
-        templateSrv
-          .replace(v, scopedVars, (x: unknown) => (Array.isArray(x) ? x.map(String).join(SEP) : String(x)))
-          .split(SEP)
-          .filter((x) => x !== '')
-      );
+      return interpolateList(value, scopedVars);
     }
     return value.map((v) => interpolateOptions(v, scopedVars));
   }
@@ -526,20 +524,17 @@ export function interpolateOptions(value: unknown, scopedVars: ScopedVars): unkn
   return value;
 }
 
+/**
+ * Dashboard variables in the structured parts of a query (trace id, builder and trace search
+ * fields) substituted in the browser: the backend builds their SQL from literal values. List
+ * fields (services, IN values) take every value of a multi-value variable. Filters without a key
+ * (rows being edited) are not sent.
+ */
 export function interpolateStructured(query: LanternQuery, scopedVars: ScopedVars): LanternQuery {
   const templateSrv = getTemplateSrv();
   const one = (s: string | undefined, format?: string) =>
     s === undefined || s === '' ? s : templateSrv.replace(s, scopedVars, format);
-  const SEP = '\u001f';
-  const list = (values: string[] | undefined) =>
-    values === undefined
-      ? undefined
-      : values.flatMap((v) =>
-          templateSrv
-            .replace(v, scopedVars, (value: unknown) => (Array.isArray(value) ? value.map(String).join(SEP) : String(value)))
-            .split(SEP)
-            .filter((x) => x !== '')
-        );
+  const list = (values: string[] | undefined) => (values === undefined ? undefined : interpolateList(values, scopedVars));
   const filters = (fs: BuilderFilter[] | undefined) =>
     fs === undefined
       ? undefined
